@@ -1,0 +1,277 @@
+package io.procpool.api;
+
+import io.procpool.api.spi.PoolFactory;
+import io.procpool.api.spi.PoolOptions;
+import java.time.Duration;
+import java.util.Iterator;
+import java.util.List;
+import java.util.function.Consumer;
+
+/**
+ * A pool of worker processes (separate JVMs) that run tasks for this JVM: Java's counterpart of
+ * Python's {@code multiprocessing.Pool}.
+ *
+ * <pre>{@code
+ * try (ProcessPool pool = ProcessPool.create(3)) {
+ *   AsyncResult<Integer> r = pool.applyAsync(x -> x + 100, 1);
+ *   List<Integer> squares = pool.map(x -> x * x, List.of(1, 2, 3));
+ *   System.out.println(r.get() + " " + squares);
+ * }
+ * }</pre>
+ *
+ * <p>Tasks are {@link SerializableCallable}, {@link SerializableFunction} or
+ * {@link SerializableRunnable} lambdas; they, their arguments and their results travel through the
+ * pool's codec (Java serialization by default). Workers run with this JVM's classpath.
+ *
+ * <p>At most {@code processes} tasks run at once, one per worker. A worker that dies fails exactly the
+ * tasks it held with {@link WorkerCrashedException} and is replaced; nothing waits forever.
+ *
+ * <p>Implementations are thread-safe: any thread may submit tasks.
+ */
+public interface ProcessPool extends AutoCloseable {
+
+  /**
+   * Starts a pool of {@code processes} workers with the default transport ({@code "pipes"}): Python's
+   * {@code Pool(processes)}.
+   *
+   * @throws WorkerStartException if the workers cannot be started
+   */
+  static ProcessPool create(int processes) {
+    return builder().processes(processes).build();
+  }
+
+  /** Starts a pool with one worker per available processor. */
+  static ProcessPool create() {
+    return builder().build();
+  }
+
+  /** A builder for a pool with non-default options. */
+  static Builder builder() {
+    return new Builder();
+  }
+
+  // ---------------------------------------------------------------- apply
+
+  /**
+   * Runs {@code task} in a worker and waits for its result. Python's {@code apply(func)}.
+   *
+   * @throws TaskFailedException if the task threw (the cause is its exception)
+   * @throws WorkerCrashedException if the worker died while running it
+   * @throws TaskTimeoutException if it ran past the pool's {@code taskTimeout}
+   * @throws TaskSerializationException if the task or its result cannot be encoded
+   * @throws PoolClosedException if the pool is closed
+   * @throws ProcPoolException if the calling thread is interrupted while waiting (the task is
+   *     cancelled, and the thread's interrupt status is set)
+   */
+  <R> R apply(SerializableCallable<R> task);
+
+  /** Runs {@code fn(arg)} in a worker and waits for its result. Python's {@code apply(func, (arg,))}. */
+  <T, R> R apply(SerializableFunction<T, R> fn, T arg);
+
+  /** Runs {@code task} in a worker and waits until it has finished. */
+  void apply(SerializableRunnable task);
+
+  // ---------------------------------------------------------------- applyAsync
+
+  /**
+   * Submits {@code task} and returns at once. Python's {@code apply_async(func)}.
+   *
+   * @throws TaskSerializationException in this thread if the task cannot be encoded
+   * @throws PoolClosedException if the pool is closed
+   */
+  <R> AsyncResult<R> applyAsync(SerializableCallable<R> task);
+
+  /**
+   * Submits {@code task}; {@code callback} receives its value, or {@code errorCallback} its failure,
+   * exactly once, on the pool's callback thread, in order of completion. A callback that throws is
+   * logged and does not affect the pool. Python's {@code apply_async(func, callback=…, error_callback=…)}.
+   *
+   * @param callback receives the result; may be {@code null}
+   * @param errorCallback receives the failure; may be {@code null}
+   */
+  <R> AsyncResult<R> applyAsync(
+      SerializableCallable<R> task, Consumer<? super R> callback, Consumer<? super Throwable> errorCallback);
+
+  /** Submits {@code fn(arg)} and returns at once. Python's {@code apply_async(func, (arg,))}. */
+  <T, R> AsyncResult<R> applyAsync(SerializableFunction<T, R> fn, T arg);
+
+  /** Submits {@code fn(arg)} with callbacks; see {@link #applyAsync(SerializableCallable, Consumer, Consumer)}. */
+  <T, R> AsyncResult<R> applyAsync(
+      SerializableFunction<T, R> fn, T arg, Consumer<? super R> callback, Consumer<? super Throwable> errorCallback);
+
+  /** Submits a task without result and returns at once. */
+  AsyncResult<Void> applyAsync(SerializableRunnable task);
+
+  /** Submits a task without result, with callbacks (the success callback receives {@code null}). */
+  AsyncResult<Void> applyAsync(
+      SerializableRunnable task, Consumer<? super Void> callback, Consumer<? super Throwable> errorCallback);
+
+  // ---------------------------------------------------------------- map
+
+  /**
+   * Applies {@code fn} to every item in the workers and returns the results in input order. Items are
+   * sent in chunks of Python's default size, {@code ceil(n / (4 * processes))}. Python's
+   * {@code map(func, iterable)}.
+   *
+   * @throws TaskFailedException for the first item (in input order) whose task threw
+   */
+  <T, R> List<R> map(SerializableFunction<T, R> fn, Iterable<? extends T> items);
+
+  /** Like {@link #map(SerializableFunction, Iterable)} with an explicit chunk size ({@code >= 1}). */
+  <T, R> List<R> map(SerializableFunction<T, R> fn, Iterable<? extends T> items, int chunksize);
+
+  /** The asynchronous form of {@link #map(SerializableFunction, Iterable)}. Python's {@code map_async}. */
+  <T, R> AsyncResult<List<R>> mapAsync(SerializableFunction<T, R> fn, Iterable<? extends T> items);
+
+  /** {@code mapAsync} with an explicit chunk size. */
+  <T, R> AsyncResult<List<R>> mapAsync(SerializableFunction<T, R> fn, Iterable<? extends T> items, int chunksize);
+
+  /** {@code mapAsync} with callbacks for the whole list or the first failure. */
+  <T, R> AsyncResult<List<R>> mapAsync(
+      SerializableFunction<T, R> fn,
+      Iterable<? extends T> items,
+      int chunksize,
+      Consumer<? super List<R>> callback,
+      Consumer<? super Throwable> errorCallback);
+
+  /**
+   * Lazily applies {@code fn} to the items, yielding results in input order. Input is pulled only as
+   * workers free up (a bounded window ahead of the consumer), so an infinite iterator works. A failed
+   * item throws {@link TaskFailedException} from {@code next()} at its position. Python's {@code imap}.
+   */
+  <T, R> Iterator<R> imap(SerializableFunction<T, R> fn, Iterable<? extends T> items);
+
+  /** {@code imap} with an explicit chunk size (default 1, as in Python). */
+  <T, R> Iterator<R> imap(SerializableFunction<T, R> fn, Iterable<? extends T> items, int chunksize);
+
+  /** Like {@link #imap} but yields results as they complete. Python's {@code imap_unordered}. */
+  <T, R> Iterator<R> imapUnordered(SerializableFunction<T, R> fn, Iterable<? extends T> items);
+
+  /** {@code imapUnordered} with an explicit chunk size. */
+  <T, R> Iterator<R> imapUnordered(SerializableFunction<T, R> fn, Iterable<? extends T> items, int chunksize);
+
+  // ---------------------------------------------------------------- lifecycle
+
+  /**
+   * Stops accepting tasks ({@link PoolClosedException} after), lets every submitted task finish, then
+   * lets the workers exit, and returns when they have. Idempotent. Python's {@code close()} followed
+   * by {@code join()}, as {@link java.util.concurrent.ExecutorService#close()} does.
+   */
+  @Override
+  void close();
+
+  /**
+   * Kills the workers now. Every unfinished result completes exceptionally with
+   * {@link PoolTerminatedException}. Idempotent; returns when the workers are gone.
+   */
+  void terminate();
+
+  /**
+   * Waits until every worker has exited.
+   *
+   * @throws IllegalStateException unless {@link #close()} or {@link #terminate()} was called first
+   */
+  void join();
+
+  /** The configured number of worker processes. */
+  int processes();
+
+  /** The name of the transport this pool uses, such as {@code "pipes"}. */
+  String transport();
+
+  /**
+   * The pids of the live workers, in no particular order. Workers of an in-JVM transport report this
+   * JVM's pid.
+   */
+  List<Long> workerPids();
+
+  /**
+   * Builds a {@link ProcessPool}. Each option may be set once; a bad value fails at once with an
+   * exception that names it.
+   */
+  final class Builder {
+    private final PoolOptions.Builder options = PoolOptions.newBuilder();
+
+    Builder() {}
+
+    /** The number of worker processes ({@code >= 1}); default: available processors. */
+    public Builder processes(int processes) {
+      options.processes(processes);
+      return this;
+    }
+
+    /**
+     * The transport by name: {@code "pipes"} (default), {@code "grpc"}, {@code "threads"} (in-JVM, for
+     * debugging) or any provider on the classpath.
+     */
+    public Builder transport(String name) {
+      options.transport(name);
+      return this;
+    }
+
+    /** A task each worker runs once before its first task. If it throws, {@code build()} fails with it. */
+    public Builder initializer(SerializableRunnable initializer) {
+      options.initializer(initializer);
+      return this;
+    }
+
+    /** A worker retires (and is replaced) after running this many tasks ({@code >= 1}); default unlimited. */
+    public Builder maxTasksPerChild(int maxTasks) {
+      options.maxTasksPerChild(maxTasks);
+      return this;
+    }
+
+    /**
+     * The longest a task may run; on expiry its worker is killed and replaced and the task fails
+     * with {@link TaskTimeoutException}. Default: none. With a timeout each worker holds one task at a
+     * time, so that timeouts are measured from the real start of a task.
+     */
+    public Builder taskTimeout(Duration timeout) {
+      options.taskTimeout(timeout);
+      return this;
+    }
+
+    /** Extra JVM options for the worker JVMs, such as {@code -Xmx512m}. */
+    public Builder jvmOptions(String... jvmOptions) {
+      options.jvmOptions(List.of(jvmOptions));
+      return this;
+    }
+
+    /** The classpath of the worker JVMs; default: this JVM's {@code java.class.path}. */
+    public Builder workerClasspath(String classpath) {
+      options.workerClasspath(classpath);
+      return this;
+    }
+
+    /** The codec by name; default {@code "java"} (Java serialization behind an ObjectInputFilter). */
+    public Builder codec(String name) {
+      options.codec(name);
+      return this;
+    }
+
+    /**
+     * The largest message, in bytes, that the pool sends or accepts; default 64 MiB. A larger task is
+     * refused at submit time, a larger result fails its task, and a peer that announces a larger frame
+     * is disconnected.
+     */
+    public Builder maxFrameSize(int bytes) {
+      options.maxFrameSize(bytes);
+      return this;
+    }
+
+    /**
+     * An {@link java.io.ObjectInputFilter} pattern (JEP 290 syntax) applied before the built-in one on
+     * every decode, in the parent and in the workers, e.g. {@code "com.example.*;!*"} to allow only
+     * your own classes.
+     */
+    public Builder serialFilter(String pattern) {
+      options.serialFilter(pattern);
+      return this;
+    }
+
+    /** Starts the workers and returns when the first one can take tasks. */
+    public ProcessPool build() {
+      return PoolFactory.load().create(options.build());
+    }
+  }
+}

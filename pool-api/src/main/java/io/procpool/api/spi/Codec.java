@@ -1,0 +1,40 @@
+package io.procpool.api.spi;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.ObjectInputFilter;
+import java.io.OutputStream;
+
+/**
+ * Turns tasks, arguments, results and exceptions into bytes and back. Found with
+ * {@link java.util.ServiceLoader} (list the class in {@code META-INF/services/io.procpool.api.spi.Codec})
+ * and selected by {@link #name()} in both the parent and the workers, so a codec must be on the
+ * workers' classpath too.
+ *
+ * <p>Implementations must be thread-safe, have a public no-argument constructor, and must consult the
+ * given {@link ObjectInputFilter} before instantiating any class named by the input: the pool relies on
+ * it to refuse unexpected classes.
+ */
+public interface Codec {
+
+  /** The name users select with {@code builder.codec(name)}, e.g. {@code "java"}. */
+  String name();
+
+  /**
+   * Writes {@code value} (possibly {@code null}) to {@code out}.
+   *
+   * @throws java.io.NotSerializableException or another {@link IOException} if it cannot be encoded
+   */
+  void encode(Object value, OutputStream out) throws IOException;
+
+  /**
+   * Reads one value written by {@link #encode} from {@code in}, which holds exactly that encoding.
+   *
+   * @param loader the class loader for user classes
+   * @param filter the filter every class must pass before it is instantiated
+   * @throws java.io.InvalidClassException if the filter refused a class
+   * @throws ClassNotFoundException if a class is missing
+   */
+  Object decode(InputStream in, ClassLoader loader, ObjectInputFilter filter)
+      throws IOException, ClassNotFoundException;
+}

@@ -1,0 +1,71 @@
+package io.procpool.api.spi;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+
+/**
+ * An authenticated, ordered, message-oriented channel between the parent and one worker, as a
+ * transport provides it. Message boundaries are preserved; the transport may send several queued
+ * messages in one write (batching) but never splits or merges them as the reader sees them.
+ *
+ * <p>Thread-safety: {@link #write} and {@link #flush} may be called from any thread, concurrently;
+ * messages are sent in the order their {@code write} calls returned. Listener methods are called from
+ * one thread at a time, in order.
+ *
+ * <p>Call order: {@link #start} once, then any number of writes and flushes, then {@link #close}.
+ * {@link Listener#onClosed} fires exactly once, whether the peer went away, a protocol error occurred,
+ * or {@link #close} was called.
+ */
+public interface Connection {
+
+  /**
+   * Starts delivering inbound messages to {@code listener}. Called once, before any message is
+   * delivered.
+   */
+  void start(Listener listener);
+
+  /**
+   * Queues one message. The buffer's remaining bytes are the message; ownership passes to the
+   * connection, so the caller must not modify the buffer afterwards. Does not block and does not
+   * throw: a write on a closed connection is dropped (the listener has been or will be told).
+   */
+  void write(ByteBuffer message);
+
+  /**
+   * Sends every message queued so far, by this thread or by another one already sending. May block
+   * while the peer does not read (that is the pool's backpressure).
+   *
+   * @throws IOException if the connection is broken; the listener's {@code onClosed} fires too
+   */
+  void flush() throws IOException;
+
+  /** Closes the connection (forceful: queued messages may be dropped). Idempotent. */
+  void close();
+
+  /** A short description of the peer for messages and logs, e.g. {@code "unix:/tmp/…/pool.sock"}. */
+  String describe();
+
+  /** Receives inbound messages and the end of the connection. */
+  interface Listener {
+
+    /**
+     * One inbound message. The buffer is valid only during this call (the transport may reuse it);
+     * copy what must outlive it.
+     */
+    void onMessage(ByteBuffer message);
+
+    /**
+     * Called after a run of {@link #onMessage} calls, when no further inbound message is available
+     * without blocking: a good moment to flush replies in one batch.
+     */
+    default void onReadComplete() {}
+
+    /**
+     * The connection ended; called exactly once.
+     *
+     * @param cause {@code null} on a clean end of stream or a local {@link #close()}; otherwise the
+     *     failure, a {@link ProtocolException} when the peer broke the protocol
+     */
+    void onClosed(Throwable cause);
+  }
+}

@@ -1,0 +1,229 @@
+package io.procpool.api.spi;
+
+import io.procpool.api.SerializableRunnable;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+
+/** The validated, immutable options of a pool, as {@link io.procpool.api.ProcessPool.Builder} collects them. */
+public final class PoolOptions {
+  private final int processes;
+  private final String transport;
+  private final SerializableRunnable initializer;
+  private final int maxTasksPerChild;
+  private final Duration taskTimeout;
+  private final List<String> jvmOptions;
+  private final String workerClasspath;
+  private final String codec;
+  private final int maxFrameSize;
+  private final String serialFilter;
+  private final String listenAddress;
+  private final Map<String, String> transportProperties;
+
+  private PoolOptions(Builder b) {
+    this.processes = b.processes != null ? b.processes : Runtime.getRuntime().availableProcessors();
+    this.transport = b.transport != null ? b.transport : "pipes";
+    this.initializer = b.initializer;
+    this.maxTasksPerChild = b.maxTasksPerChild != null ? b.maxTasksPerChild : 0;
+    this.taskTimeout = b.taskTimeout;
+    this.jvmOptions = b.jvmOptions != null ? b.jvmOptions : List.of();
+    this.workerClasspath = b.workerClasspath;
+    this.codec = b.codec != null ? b.codec : "java";
+    this.maxFrameSize = b.maxFrameSize != null ? b.maxFrameSize : TransportOptions.DEFAULT_MAX_FRAME_SIZE;
+    this.serialFilter = b.serialFilter;
+    this.listenAddress = b.listenAddress;
+    this.transportProperties = Map.copyOf(b.transportProperties);
+  }
+
+  /** A new builder. */
+  public static Builder newBuilder() {
+    return new Builder();
+  }
+
+  public int processes() {
+    return processes;
+  }
+
+  public String transport() {
+    return transport;
+  }
+
+  public Optional<SerializableRunnable> initializer() {
+    return Optional.ofNullable(initializer);
+  }
+
+  /** Tasks per worker before it is replaced; 0 means unlimited. */
+  public int maxTasksPerChild() {
+    return maxTasksPerChild;
+  }
+
+  public Optional<Duration> taskTimeout() {
+    return Optional.ofNullable(taskTimeout);
+  }
+
+  public List<String> jvmOptions() {
+    return jvmOptions;
+  }
+
+  public Optional<String> workerClasspath() {
+    return Optional.ofNullable(workerClasspath);
+  }
+
+  public String codec() {
+    return codec;
+  }
+
+  public int maxFrameSize() {
+    return maxFrameSize;
+  }
+
+  public Optional<String> serialFilter() {
+    return Optional.ofNullable(serialFilter);
+  }
+
+  public Optional<String> listenAddress() {
+    return Optional.ofNullable(listenAddress);
+  }
+
+  public Map<String, String> transportProperties() {
+    return transportProperties;
+  }
+
+  @Override
+  public String toString() {
+    return "PoolOptions{processes=" + processes + ", transport=" + transport + ", initializer="
+        + (initializer != null) + ", maxTasksPerChild=" + maxTasksPerChild + ", taskTimeout=" + taskTimeout
+        + ", jvmOptions=" + jvmOptions + ", codec=" + codec + ", maxFrameSize=" + maxFrameSize + "}";
+  }
+
+  /** Collects options; each may be set once, and each setter validates its value at once. */
+  public static final class Builder {
+    private Integer processes;
+    private String transport;
+    private SerializableRunnable initializer;
+    private Integer maxTasksPerChild;
+    private Duration taskTimeout;
+    private List<String> jvmOptions;
+    private String workerClasspath;
+    private String codec;
+    private Integer maxFrameSize;
+    private String serialFilter;
+    private String listenAddress;
+    private final Map<String, String> transportProperties = new LinkedHashMap<>();
+
+    private Builder() {}
+
+    private static void once(Object current, String name) {
+      if (current != null) {
+        throw new IllegalStateException(name + " was already set to " + current);
+      }
+    }
+
+    public Builder processes(int processes) {
+      once(this.processes, "processes");
+      if (processes < 1) {
+        throw new IllegalArgumentException("processes must be at least 1, got " + processes);
+      }
+      this.processes = processes;
+      return this;
+    }
+
+    public Builder transport(String name) {
+      once(this.transport, "transport");
+      Objects.requireNonNull(name, "transport");
+      if (name.isBlank()) {
+        throw new IllegalArgumentException("transport name must not be blank");
+      }
+      this.transport = name;
+      return this;
+    }
+
+    public Builder initializer(SerializableRunnable initializer) {
+      once(this.initializer, "initializer");
+      this.initializer = Objects.requireNonNull(initializer, "initializer");
+      return this;
+    }
+
+    public Builder maxTasksPerChild(int maxTasks) {
+      once(this.maxTasksPerChild, "maxTasksPerChild");
+      if (maxTasks < 1) {
+        throw new IllegalArgumentException("maxTasksPerChild must be at least 1, got " + maxTasks);
+      }
+      this.maxTasksPerChild = maxTasks;
+      return this;
+    }
+
+    public Builder taskTimeout(Duration timeout) {
+      once(this.taskTimeout, "taskTimeout");
+      Objects.requireNonNull(timeout, "taskTimeout");
+      if (timeout.isNegative() || timeout.isZero()) {
+        throw new IllegalArgumentException("taskTimeout must be positive, got " + timeout);
+      }
+      this.taskTimeout = timeout;
+      return this;
+    }
+
+    public Builder jvmOptions(List<String> options) {
+      once(this.jvmOptions, "jvmOptions");
+      for (String o : options) {
+        if (o == null || o.isBlank()) {
+          throw new IllegalArgumentException("jvmOptions must not contain null or blank entries: " + options);
+        }
+      }
+      this.jvmOptions = List.copyOf(options);
+      return this;
+    }
+
+    public Builder workerClasspath(String classpath) {
+      once(this.workerClasspath, "workerClasspath");
+      this.workerClasspath = Objects.requireNonNull(classpath, "workerClasspath");
+      return this;
+    }
+
+    public Builder codec(String name) {
+      once(this.codec, "codec");
+      this.codec = Objects.requireNonNull(name, "codec");
+      return this;
+    }
+
+    public Builder maxFrameSize(int bytes) {
+      once(this.maxFrameSize, "maxFrameSize");
+      if (bytes < 1024) {
+        throw new IllegalArgumentException("maxFrameSize must be at least 1024 bytes, got " + bytes);
+      }
+      this.maxFrameSize = bytes;
+      return this;
+    }
+
+    public Builder serialFilter(String pattern) {
+      once(this.serialFilter, "serialFilter");
+      Objects.requireNonNull(pattern, "serialFilter");
+      java.io.ObjectInputFilter.Config.createFilter(pattern); // validates the syntax now
+      this.serialFilter = pattern;
+      return this;
+    }
+
+    /** Where the transport listens (e.g. {@code 0.0.0.0:7000} for workers on other hosts). */
+    public Builder listenAddress(String address) {
+      once(this.listenAddress, "listenAddress");
+      this.listenAddress = Objects.requireNonNull(address, "listenAddress");
+      return this;
+    }
+
+    /** A transport-specific setting; each key may be set once. */
+    public Builder transportProperty(String key, String value) {
+      Objects.requireNonNull(key, "key");
+      Objects.requireNonNull(value, "value");
+      once(transportProperties.get(key), "transport property " + key);
+      transportProperties.put(key, value);
+      return this;
+    }
+
+    public PoolOptions build() {
+      return new PoolOptions(this);
+    }
+  }
+}

@@ -1,0 +1,71 @@
+package io.procpool.api.spi;
+
+import java.io.IOException;
+
+/**
+ * A transport: how the parent and its workers exchange messages. Found with
+ * {@link java.util.ServiceLoader} (list the class in
+ * {@code META-INF/services/io.procpool.api.spi.TransportProvider}) and selected by {@link #name()}.
+ *
+ * <p>A transport moves opaque messages and authenticates peers; it knows nothing of tasks. The pool
+ * owns encoding, scheduling and worker processes. To add a transport, implement this class,
+ * {@link TransportServer} and {@link Connection}, then run the {@code pool-testkit} contract suite
+ * against it: it is done when that suite passes.
+ *
+ * <p>Implementations must have a public no-argument constructor, must be thread-safe and stateless
+ * (state lives in servers and connections), and must not throw from the constructor,
+ * {@link #name()}, {@link #isAvailable()} or {@link #priority()}.
+ */
+public abstract class TransportProvider {
+
+  /** The name users select in {@code ProcessPool.builder().transport(name)}, e.g. {@code "pipes"}. */
+  public abstract String name();
+
+  /**
+   * Whether this provider can work in this JVM (its platform support and dependencies are present).
+   * Unavailable providers are skipped.
+   */
+  public boolean isAvailable() {
+    return true;
+  }
+
+  /**
+   * Breaks ties between available providers of the same name: the highest wins. 5 is the default;
+   * use a higher value to replace a built-in transport.
+   */
+  public int priority() {
+    return 5;
+  }
+
+  /**
+   * Whether workers of this transport are threads of the parent JVM rather than processes. Only the
+   * in-JVM debugging transport says {@code true}.
+   */
+  public boolean workersInProcess() {
+    return false;
+  }
+
+  /**
+   * Parent side: opens a listening endpoint. Every worker connection that proves
+   * {@link TransportOptions#authKey()} is passed to {@code acceptor}; others are refused with a clear
+   * error on the worker side and never reach the pool.
+   *
+   * @throws IOException if the endpoint cannot be opened
+   */
+  public abstract TransportServer listen(TransportOptions options, TransportServer.Acceptor acceptor)
+      throws IOException;
+
+  /**
+   * Worker side: connects to a server's {@link TransportServer#address()} and authenticates with
+   * {@link TransportOptions#authKey()}. Returns once the connection is authenticated.
+   *
+   * @throws ProtocolException if the server refused the key or speaks another protocol version
+   * @throws IOException if the server cannot be reached
+   */
+  public abstract Connection connect(String address, TransportOptions options) throws IOException;
+
+  @Override
+  public String toString() {
+    return getClass().getName() + "[name=" + name() + ", priority=" + priority() + "]";
+  }
+}
