@@ -1,0 +1,130 @@
+package io.procpool.core.internal;
+
+import io.procpool.api.RemoteException;
+import io.procpool.api.TaskSerializationException;
+import io.procpool.api.spi.Codec;
+import java.io.ObjectInputFilter;
+import java.nio.ByteBuffer;
+
+/**
+ * Encoding and decoding of values and errors with a codec, turning every failure into a
+ * {@link TaskSerializationException} with a specific message.
+ */
+final class Wire {
+  private static final int MAX_STACK = 256;
+  private static final int MAX_TEXT = 16 * 1024;
+
+  private final Codec codec;
+  private final ObjectInputFilter filter;
+  private final ClassLoader loader;
+
+  Wire(Codec codec, ObjectInputFilter filter, ClassLoader loader) {
+    this.codec = codec;
+    this.filter = filter;
+    this.loader = loader;
+  }
+
+  Codec codec() {
+    return codec;
+  }
+
+  /** Appends the encoding of {@code value} to {@code out}. */
+  void encode(Object value, Buf out, String what) {
+    try {
+      codec.encode(value, out);
+    } catch (Exception | StackOverflowError e) {
+      throw new TaskSerializationException(
+          "cannot encode " + what + " (" + describe(value) + "): " + e, e);
+    }
+  }
+
+  /** Decodes a value from the remaining bytes of {@code in}. */
+  Object decode(ByteBuffer in, String what) {
+    try {
+      return codec.decode(new ByteBufferInputStream(in), loader, filter);
+    } catch (Exception | StackOverflowError e) {
+      throw new TaskSerializationException("cannot decode " + what + ": " + e, e);
+    }
+  }
+
+  private static String describe(Object value) {
+    return value == null ? "null" : "of class " + value.getClass().getName();
+  }
+
+  /** Writes {@code t} as an error record; never fails (falls back to class name, message, stack). */
+  void encodeError(Throwable t, byte origin, Buf out) {
+    out.put(origin);
+    out.putString(t.getClass().getName());
+    out.putString(truncate(t.getMessage()));
+    StackTraceElement[] stack = t.getStackTrace();
+    int depth = Math.min(stack.length, MAX_STACK);
+    out.putInt(depth);
+    for (int i = 0; i < depth; i++) {
+      StackTraceElement e = stack[i];
+      out.putString(e.getClassName());
+      out.putString(e.getMethodName());
+      out.putString(e.getFileName());
+      out.putInt(e.getLineNumber());
+    }
+    int lenPos = out.size();
+    out.putInt(0);
+    int start = out.size();
+    try {
+      codec.encode(t, out);
+      out.setInt(lenPos, out.size() - start);
+    } catch (Exception | StackOverflowError e) {
+      // The exception (or something it references) is not serializable: the parent rebuilds a
+      // RemoteException from the class name, message and stack written above.
+      out.truncate(start);
+    }
+  }
+
+  /** A decoded error record. */
+  static final class DecodedError {
+    final byte origin;
+    final Throwable error;
+
+    DecodedError(byte origin, Throwable error) {
+      this.origin = origin;
+      this.error = error;
+    }
+  }
+
+  /** Reads an error record: the original exception if it can be rebuilt, else a {@link RemoteException}. */
+  DecodedError decodeError(ByteBuffer in) {
+    byte origin = in.get();
+    String className = Buf.getString(in);
+    String message = Buf.getString(in);
+    int depth = in.getInt();
+    if (depth < 0 || depth > MAX_STACK) {
+      throw new IllegalArgumentException("bad stack depth " + depth);
+    }
+    StackTraceElement[] stack = new StackTraceElement[depth];
+    for (int i = 0; i < depth; i++) {
+      String cls = Buf.getString(in);
+      String method = Buf.getString(in);
+      String file = Buf.getString(in);
+      int line = in.getInt();
+      stack[i] = new StackTraceElement(cls == null ? "?" : cls, method == null ? "?" : method, file, line);
+    }
+    int len = in.getInt();
+    if (len > 0) {
+      ByteBuffer body = in.slice();
+      body.limit(Math.min(len, body.remaining()));
+      in.position(in.position() + Math.min(len, in.remaining()));
+      try {
+        Object o = codec.decode(new ByteBufferInputStream(body), loader, filter);
+        if (o instanceof Throwable) {
+          return new DecodedError(origin, (Throwable) o);
+        }
+      } catch (Exception | LinkageError e) {
+        // fall through to the remote description
+      }
+    }
+    return new DecodedError(origin, new RemoteException(className, message, stack));
+  }
+
+  private static String truncate(String s) {
+    return s == null || s.length() <= MAX_TEXT ? s : s.substring(0, MAX_TEXT) + "…";
+  }
+}
