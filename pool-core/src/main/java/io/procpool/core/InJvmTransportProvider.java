@@ -172,7 +172,8 @@ public final class InJvmTransportProvider extends TransportProvider {
     }
 
     @Override
-    public void flush() throws IOException {
+    public synchronized void flush() throws IOException {
+      // One flusher at a time, so that messages reach the peer in the order they were written.
       Conn p = peer;
       ByteBuffer m;
       while ((m = outbox.poll()) != null) {

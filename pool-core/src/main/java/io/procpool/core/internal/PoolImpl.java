@@ -90,6 +90,7 @@ public final class PoolImpl implements ProcessPool {
   private int nextWorkerId;
   private int startFailures;
   private double avgTaskNanos;
+  private long assignments;
 
   private PoolImpl(PoolOptions options) throws IOException {
     this.options = options;
@@ -539,10 +540,13 @@ public final class PoolImpl implements ProcessPool {
     List<Worker> written = null;
     int limit = inFlightLimit();
     while (!pending.isEmpty()) {
+      // The least loaded worker; among equals the one that got work longest ago, so that work
+      // spreads over the workers as it does with Python's shared task queue.
       Worker best = null;
       for (Worker w : workers.values()) {
         if (w.state == Worker.State.READY && w.inflight.size() < limit
-            && (best == null || w.inflight.size() < best.inflight.size())) {
+            && (best == null || w.inflight.size() < best.inflight.size()
+                || (w.inflight.size() == best.inflight.size() && w.lastAssigned < best.lastAssigned))) {
           best = w;
         }
       }
@@ -568,6 +572,7 @@ public final class PoolImpl implements ProcessPool {
     w.inflight.addLast(t);
     t.worker = w;
     w.dispatched++;
+    w.lastAssigned = ++assignments;
     if (options.taskTimeout().isPresent()) {
       Duration timeout = options.taskTimeout().get();
       t.timeout = timer.schedule(() -> onTimeout(t, timeout), timeout.toNanos(), TimeUnit.NANOSECONDS);

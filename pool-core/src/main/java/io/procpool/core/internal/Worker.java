@@ -33,6 +33,8 @@ final class Worker {
   State state = State.STARTING;
   final ArrayDeque<Task> inflight = new ArrayDeque<>();
   int dispatched;
+  /** When it last got a task, in pool-wide assignment order. */
+  long lastAssigned;
   /** Why the pool killed it, if it did: the head task fails with this instead of a crash. */
   RuntimeException killedFor;
   Task killedTask;
