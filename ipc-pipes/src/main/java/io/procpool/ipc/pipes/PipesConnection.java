@@ -103,12 +103,18 @@ final class PipesConnection implements Connection {
       if (!writing.compareAndSet(false, true)) {
         return; // the current writer re-checks the queue after releasing the flag: it sends ours
       }
+      // SocketChannel is interruptible: a write by a thread whose interrupt flag is set would close
+      // the connection. Callers' interrupts are not meant for us: hold the flag aside while writing.
+      boolean interrupted = Thread.interrupted();
       try {
         drain();
       } catch (IOException e) {
         throw fail(e);
       } finally {
         writing.set(false);
+        if (interrupted) {
+          Thread.currentThread().interrupt();
+        }
       }
     }
     Throwable reason = closeReason.get();
