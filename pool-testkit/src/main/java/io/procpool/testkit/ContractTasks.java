@@ -17,6 +17,12 @@ import java.util.concurrent.atomic.AtomicInteger;
  * what they are given and the file system: files are how a test observes a task from outside
  * (that it started, its pid) and controls it (a "release" file it waits for). Paths travel as
  * {@code String}s because {@link Path} is not serializable.
+ *
+ * <p>Beware of generic methods such as {@link #identity}: javac's {@code $deserializeLambda$} tells
+ * serializable method references apart by method and interface, not by their type arguments, so
+ * {@code ContractTasks::identity} used as a {@code Function<Integer, Integer>} and as a
+ * {@code Function<Map, Map>} in the same class can deserialize as each other and fail with a
+ * {@code ClassCastException} in the worker. Use one instantiation per class, or a lambda.
  */
 public final class ContractTasks {
   private ContractTasks() {}
