@@ -1,10 +1,12 @@
-package io.procpool.testkit;
+package io.procpool.testkit.fake;
 
+import io.procpool.testkit.AbstractPoolContractTest;
+import io.procpool.testkit.Capability;
 import java.util.EnumSet;
 import java.util.Set;
 
 /**
- * Runs the contract suite against {@link io.procpool.testkit.fake.FakePool}, an in-JVM stand-in that
+ * Runs the contract suite, from another package as transports do, against {@link FakePool}, an in-JVM stand-in that
  * exists only to check the suite itself (that it compiles into sensible tests and passes against a
  * pool that follows the contract). Tests that need separate processes are skipped.
  */
