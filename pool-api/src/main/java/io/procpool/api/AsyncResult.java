@@ -73,9 +73,11 @@ public interface AsyncResult<R> extends Future<R> {
   boolean cancel(boolean mayInterruptIfRunning);
 
   /**
-   * A {@link CompletableFuture} view, completed when this result is. Dependent stages registered
-   * without an executor run on the pool's callback thread, never on a pool I/O thread; completing or
-   * cancelling the returned future does not affect the task.
+   * A {@link CompletableFuture} view, completed on the pool's callback thread when this result is.
+   * Dependent stages run on that thread (or, as with any {@code CompletableFuture}, on a thread that
+   * helps while waiting in {@code get}/{@code join}), never on a pool I/O thread; {@code *Async}
+   * stages without an executor run on the callback thread too. Completing or cancelling the returned
+   * future does not affect the task.
    */
   CompletableFuture<R> toCompletableFuture();
 }

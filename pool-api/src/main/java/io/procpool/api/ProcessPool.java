@@ -113,7 +113,8 @@ public interface ProcessPool extends AutoCloseable {
    * sent in chunks of Python's default size, {@code ceil(n / (4 * processes))}. Python's
    * {@code map(func, iterable)}.
    *
-   * @throws TaskFailedException for the first item (in input order) whose task threw
+   * @throws TaskFailedException for the first item, in input order, whose task threw (whatever the
+   *     order in which items fail); the chunks after it are withdrawn
    */
   <T, R> List<R> map(SerializableFunction<T, R> fn, Iterable<? extends T> items);
 

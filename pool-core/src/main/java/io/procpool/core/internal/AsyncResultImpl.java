@@ -147,7 +147,7 @@ final class AsyncResultImpl<R> implements AsyncResult<R> {
       synchronized (this) {
         v = view;
         if (v == null) {
-          CompletableFuture<R> out = new CompletableFuture<>();
+          CompletableFuture<R> out = new View<>(callbackExecutor);
           future.whenComplete((value, error) -> callbackExecutor.execute(() -> {
             if (error == null) {
               out.complete(value);
@@ -160,6 +160,28 @@ final class AsyncResultImpl<R> implements AsyncResult<R> {
       }
     }
     return v;
+  }
+
+  /**
+   * A future whose default executor is the pool's callback thread, so that {@code *Async} stages
+   * without an executor run there rather than in the common pool.
+   */
+  private static final class View<T> extends CompletableFuture<T> {
+    private final Executor executor;
+
+    View(Executor executor) {
+      this.executor = executor;
+    }
+
+    @Override
+    public Executor defaultExecutor() {
+      return executor;
+    }
+
+    @Override
+    public <U> CompletableFuture<U> newIncompleteFuture() {
+      return new View<>(executor);
+    }
   }
 
   /** The underlying future, completed on pool threads; for the pool's own composition. */

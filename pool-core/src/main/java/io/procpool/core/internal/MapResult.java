@@ -6,8 +6,10 @@ import java.util.List;
 import java.util.concurrent.Executor;
 
 /**
- * Gathers the chunks of one {@code map}/{@code mapAsync} into a list in input order. The first chunk
- * to fail fails the whole result (as in Python) and withdraws the chunks not started yet.
+ * Gathers the chunks of one {@code map}/{@code mapAsync} into a list in input order. A failure fails
+ * the whole result with the failure of the first failing item in input order: once a chunk fails,
+ * the chunks after it are withdrawn, and the result fails as soon as every chunk before it is done
+ * (so the answer does not depend on timing, unlike Python's).
  */
 final class MapResult<R> implements ChunkTask.Sink, AsyncResultImpl.Canceller {
   private final PoolImpl pool;
@@ -16,6 +18,12 @@ final class MapResult<R> implements ChunkTask.Sink, AsyncResultImpl.Canceller {
   private List<ChunkTask> chunks;
   private int remaining;
   private int[] offsets;
+  private boolean[] done;
+  /** Chunks 0..prefixDone-1 are done. */
+  private int prefixDone;
+  private int firstFailedIndex = Integer.MAX_VALUE;
+  private Throwable firstFailure;
+  private boolean firstFailureByTask;
 
   MapResult(PoolImpl pool, int n, Executor callbacks) {
     this.pool = pool;
@@ -29,6 +37,7 @@ final class MapResult<R> implements ChunkTask.Sink, AsyncResultImpl.Canceller {
     this.chunks = chunks;
     this.remaining = chunks.size();
     this.offsets = new int[chunks.size()];
+    this.done = new boolean[chunks.size()];
     for (int i = 1; i < chunks.size(); i++) {
       offsets[i] = offsets[i - 1] + chunks.get(i - 1).size;
     }
@@ -40,34 +49,50 @@ final class MapResult<R> implements ChunkTask.Sink, AsyncResultImpl.Canceller {
   @Override
   @SuppressWarnings("unchecked")
   public void onChunk(ChunkTask chunk, List<Object> chunkValues, Throwable failure, boolean thrownByTask) {
-    boolean complete;
+    boolean complete = false;
+    boolean withdraw = false;
+    Throwable failWith = null;
+    boolean failByTask = false;
     synchronized (this) {
-      if (result.isDone()) {
+      if (result.isDone() || done[chunk.index]) {
         return;
       }
+      done[chunk.index] = true;
       if (failure == null) {
         int at = offsets[chunk.index];
         for (int i = 0; i < chunkValues.size(); i++) {
           values[at + i] = chunkValues.get(i);
         }
         complete = --remaining == 0;
-      } else {
-        complete = false;
+      } else if (chunk.index < firstFailedIndex) {
+        withdraw = firstFailedIndex == Integer.MAX_VALUE;
+        firstFailedIndex = chunk.index;
+        firstFailure = failure;
+        firstFailureByTask = thrownByTask;
+      }
+      while (prefixDone < done.length && done[prefixDone]) {
+        prefixDone++;
+      }
+      if (firstFailure != null && prefixDone > firstFailedIndex) {
+        failWith = firstFailure;
+        failByTask = firstFailureByTask;
       }
     }
-    if (failure != null) {
-      boolean failed = thrownByTask ? result.failByTask(failure) : result.fail(failure);
-      if (failed) {
-        withdraw();
+    if (withdraw) {
+      for (ChunkTask c : chunks) {
+        if (c.index > chunk.index) {
+          pool.cancel(c, false);
+        }
+      }
+    }
+    if (failWith != null) {
+      if (failByTask) {
+        result.failByTask(failWith);
+      } else {
+        result.fail(failWith);
       }
     } else if (complete) {
       result.succeed((List<R>) Collections.unmodifiableList(Arrays.asList(values)));
-    }
-  }
-
-  private void withdraw() {
-    for (ChunkTask c : chunks) {
-      pool.cancel(c, false);
     }
   }
 

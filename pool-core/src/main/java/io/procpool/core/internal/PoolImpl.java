@@ -240,11 +240,12 @@ public final class PoolImpl implements ProcessPool {
     } finally {
       lock.unlock();
     }
-    if (p != null) {
-      p.kill();
-    }
+    // Connection first: nothing the worker sends from now on is delivered.
     if (c != null) {
       c.close();
+    }
+    if (p != null) {
+      p.kill();
     }
   }
 
@@ -717,6 +718,9 @@ public final class PoolImpl implements ProcessPool {
     boolean deliver;
     lock.lock();
     try {
+      if (w.killedFor != null) {
+        return; // the pool is killing this worker: its tasks get the outcome of that decision
+      }
       t = w.inflight.peekFirst();
       if (t == null || t.id != taskId) {
         throw new ProtocolException("result for task " + taskId + " from " + w + ", which was not expected");
