@@ -99,12 +99,13 @@ public interface ProcessPool extends AutoCloseable {
   <T, R> AsyncResult<R> applyAsync(
       SerializableFunction<T, R> fn, T arg, Consumer<? super R> callback, Consumer<? super Throwable> errorCallback);
 
-  /** Submits a task without result and returns at once. */
+  /**
+   * Submits a task without result and returns at once. (There is deliberately no overload with
+   * callbacks: with one, {@code applyAsync(() -> f(), cb, ecb)} would be ambiguous for every
+   * value-returning {@code f}. Use {@code toCompletableFuture()} to react to a void task.)
+   */
   AsyncResult<Void> applyAsync(SerializableRunnable task);
 
-  /** Submits a task without result, with callbacks (the success callback receives {@code null}). */
-  AsyncResult<Void> applyAsync(
-      SerializableRunnable task, Consumer<? super Void> callback, Consumer<? super Throwable> errorCallback);
 
   // ---------------------------------------------------------------- map
 

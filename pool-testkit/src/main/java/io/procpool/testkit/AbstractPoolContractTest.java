@@ -20,6 +20,7 @@ import io.procpool.api.PoolTerminatedException;
 import io.procpool.api.ProcessPool;
 import io.procpool.api.RemoteException;
 import io.procpool.api.SerializableCallable;
+import io.procpool.api.SerializableRunnable;
 import io.procpool.api.TaskFailedException;
 import io.procpool.api.TaskSerializationException;
 import io.procpool.api.TaskTimeoutException;
@@ -168,12 +169,9 @@ public abstract class AbstractPoolContractTest {
     String file = tmp.resolve("ran").toString();
     ConcurrentLinkedQueue<String> calls = new ConcurrentLinkedQueue<>();
     try (ProcessPool pool = newPool(2)) {
-      AsyncResult<Void> result = pool.applyAsync(
-          () -> {
-            ContractTasks.touch(file);
-          },
-          v -> calls.add("callback " + v),
-          e -> calls.add("errorCallback " + e));
+      SerializableRunnable touch = () -> ContractTasks.touch(file);
+      AsyncResult<Void> result = pool.applyAsync(touch);
+      result.toCompletableFuture().whenComplete((v, e) -> calls.add(e == null ? "callback " + v : "errorCallback " + e));
       assertNull(result.get(PATIENCE.toSeconds(), SECONDS));
       assertTrue(Files.exists(Path.of(file)));
       assertTrue(result.successful());

@@ -891,13 +891,7 @@ public final class PoolImpl implements ProcessPool {
 
   @Override
   public AsyncResult<Void> applyAsync(SerializableRunnable task) {
-    return applyAsync(task, null, null);
-  }
-
-  @Override
-  public AsyncResult<Void> applyAsync(
-      SerializableRunnable task, Consumer<? super Void> callback, Consumer<? super Throwable> errorCallback) {
-    return submit(single(requireTask(task), Protocol.KIND_RUN, null, false), callback, errorCallback);
+    return submit(single(requireTask(task), Protocol.KIND_RUN, null, false), null, null);
   }
 
   private static <F> F requireTask(F task) {
