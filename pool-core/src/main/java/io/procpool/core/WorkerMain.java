@@ -6,14 +6,8 @@ import io.procpool.api.spi.TransportProvider;
 import io.procpool.api.spi.TransportRegistry;
 import io.procpool.core.internal.WorkerRuntime;
 import java.io.ByteArrayInputStream;
-import java.io.ByteArrayOutputStream;
-import java.io.IOException;
 import java.io.InputStream;
-import java.nio.charset.StandardCharsets;
-import java.time.Instant;
-import java.util.Base64;
 import java.util.Map;
-import java.util.Optional;
 
 /**
  * The main class of a worker JVM. The pool starts it as
@@ -29,8 +23,6 @@ import java.util.Optional;
  * to.
  */
 public final class WorkerMain {
-  private static final long PARENT_POLL_MILLIS = 200;
-
   private WorkerMain() {}
 
   /**
@@ -67,74 +59,15 @@ public final class WorkerMain {
     int workerId = Integer.parseInt(require(opts, "--worker-id"));
     int maxFrame = Integer.parseInt(opts.getOrDefault("--max-frame-size",
         Integer.toString(TransportOptions.DEFAULT_MAX_FRAME_SIZE)));
-    byte[] key = readKeyLine(stdin);
+    byte[] key = ChildJvm.readSecret(stdin);
     if (opts.containsKey("--parent-pid")) {
-      watchParent(Long.parseLong(opts.get("--parent-pid")), stdin);
+      ChildJvm.exitWhenParentDies(Long.parseLong(opts.get("--parent-pid")), stdin);
     }
     TransportProvider provider = TransportRegistry.get(transport);
     Connection connection = provider.connect(address, new TransportOptions(key, maxFrame, null, Map.of()));
     boolean shutdown = new WorkerRuntime(connection, workerId, maxFrame, true).run();
     connection.close();
     return shutdown ? 0 : 1;
-  }
-
-  private static byte[] readKeyLine(InputStream in) throws IOException {
-    ByteArrayOutputStream line = new ByteArrayOutputStream(64);
-    while (true) {
-      int b = in.read();
-      if (b == -1) {
-        throw new IOException("standard input closed before the auth key arrived (parent gone?)");
-      }
-      if (b == '\n') {
-        break;
-      }
-      if (line.size() > 4096) {
-        throw new IOException("auth key line too long");
-      }
-      line.write(b);
-    }
-    return Base64.getDecoder().decode(line.toString(StandardCharsets.US_ASCII).trim());
-  }
-
-  /**
-   * Exits when the parent dies: standard input reaches EOF (the parent held the pipe's other end),
-   * or the parent pid is gone (or reused by another process).
-   */
-  private static void watchParent(long parentPid, InputStream stdin) {
-    Optional<ProcessHandle> parent = ProcessHandle.of(parentPid);
-    Optional<Instant> started = parent.flatMap(p -> p.info().startInstant());
-    if (parent.isEmpty()) {
-      Runtime.getRuntime().halt(1);
-    }
-    Thread eof = new Thread(() -> {
-      try {
-        byte[] sink = new byte[256];
-        while (stdin.read(sink) != -1) {
-          // Nothing is expected after the key; ignore it.
-        }
-      } catch (IOException ignored) {
-        // treated as EOF
-      }
-      Runtime.getRuntime().halt(1);
-    }, "procpool-parent-eof");
-    eof.setDaemon(true);
-    eof.start();
-    Thread poll = new Thread(() -> {
-      ProcessHandle p = parent.get();
-      while (true) {
-        try {
-          Thread.sleep(PARENT_POLL_MILLIS);
-        } catch (InterruptedException e) {
-          return;
-        }
-        boolean same = started.isEmpty() || p.info().startInstant().equals(started);
-        if (!p.isAlive() || !same) {
-          Runtime.getRuntime().halt(1);
-        }
-      }
-    }, "procpool-parent-watch");
-    poll.setDaemon(true);
-    poll.start();
   }
 
   private static void exit(int code) {

@@ -1,0 +1,206 @@
+package io.procpool.core;
+
+import java.io.BufferedReader;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * A child JVM of procpool (a pool worker or a manager), and the conventions both sides follow:
+ *
+ * <ul>
+ *   <li>it runs this JVM's {@code java} with JVM logging kept off stdout
+ *       ({@code -Xlog:disable -Xlog:all=warning:stderr}) and exits on OutOfMemoryError;
+ *   <li>its secret (an auth key) is written to its standard input as one Base64 line, never put on
+ *       the command line; the pipe then stays open, so the child sees end-of-file when this JVM dies
+ *       ({@link #exitWhenParentDies});
+ *   <li>its stdout is inherited; its stderr is forwarded line by line to this JVM's
+ *       {@code System.err}, and the last lines are kept for error messages ({@link #stderrTail()}).
+ * </ul>
+ *
+ * <p>For procpool's own modules; applications do not need it.
+ */
+public final class ChildJvm {
+  private static final int TAIL_LINES = 30;
+  private static final long PARENT_POLL_MILLIS = 200;
+
+  private final Process process;
+  private final ArrayDeque<String> tail = new ArrayDeque<>();
+  private final CompletableFuture<Integer> exit;
+
+  private ChildJvm(Process process, OutputStream stdin, String name) {
+    this.process = process;
+    Thread pump = new Thread(this::pumpStderr, name + "-stderr");
+    pump.setDaemon(true);
+    pump.start();
+    this.exit = process.onExit().thenApply(p -> {
+      try {
+        pump.join(2000); // so that stderrTail() is complete when the exit is reported
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      try {
+        stdin.close();
+      } catch (IOException ignored) {
+        // already gone
+      }
+      return p.exitValue();
+    });
+  }
+
+  /**
+   * Starts a child JVM.
+   *
+   * @param name a short name for threads and messages, e.g. {@code procpool-worker-3}
+   * @param mainClass the child's main class
+   * @param classpath its classpath
+   * @param jvmOptions options placed before the main class, after procpool's own
+   * @param args the main class's arguments (never secrets)
+   * @param secret written to the child's standard input
+   */
+  public static ChildJvm start(String name, String mainClass, String classpath, List<String> jvmOptions,
+      List<String> args, byte[] secret) throws IOException {
+    List<String> cmd = new ArrayList<>();
+    cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    cmd.add("-Xlog:disable");
+    cmd.add("-Xlog:all=warning:stderr");
+    cmd.add("-XX:+ExitOnOutOfMemoryError");
+    if (jvmOptions.stream().noneMatch(o -> o.startsWith("-XX:+Use") && o.endsWith("GC"))) {
+      // A child runs one thing at a time: the serial collector starts fastest and fits best.
+      cmd.add("-XX:+UseSerialGC");
+    }
+    cmd.addAll(jvmOptions);
+    cmd.add("-cp");
+    cmd.add(classpath);
+    cmd.add(mainClass);
+    cmd.addAll(args);
+    ProcessBuilder pb = new ProcessBuilder(cmd);
+    pb.redirectInput(ProcessBuilder.Redirect.PIPE);
+    pb.redirectOutput(ProcessBuilder.Redirect.INHERIT);
+    pb.redirectError(ProcessBuilder.Redirect.PIPE);
+    Process process = pb.start();
+    OutputStream stdin = process.getOutputStream();
+    try {
+      stdin.write((Base64.getEncoder().encodeToString(secret) + "\n").getBytes(StandardCharsets.US_ASCII));
+      stdin.flush();
+    } catch (IOException e) {
+      process.destroyForcibly();
+      throw new IOException("could not hand the auth key to " + name + ": " + e.getMessage(), e);
+    }
+    return new ChildJvm(process, stdin, name);
+  }
+
+  private void pumpStderr() {
+    try (BufferedReader r = new BufferedReader(
+        new InputStreamReader(process.getErrorStream(), StandardCharsets.UTF_8))) {
+      String line;
+      while ((line = r.readLine()) != null) {
+        System.err.println(line);
+        synchronized (tail) {
+          if (tail.size() == TAIL_LINES) {
+            tail.removeFirst();
+          }
+          tail.addLast(line);
+        }
+      }
+    } catch (IOException ignored) {
+      // the child is gone
+    }
+  }
+
+  /** The child's pid. */
+  public long pid() {
+    return process.pid();
+  }
+
+  /** Completes with the exit code (128 + n for signal n) once the child has exited. */
+  public CompletableFuture<Integer> onExit() {
+    return exit;
+  }
+
+  /** Kills the child now (SIGKILL). */
+  public void kill() {
+    process.destroyForcibly();
+  }
+
+  /** The last lines the child wrote to stderr; empty if none. */
+  public String stderrTail() {
+    synchronized (tail) {
+      return String.join("\n", tail);
+    }
+  }
+
+  // ---------------------------------------------------------------- child side
+
+  /** Child side: reads the secret line its parent wrote to standard input. */
+  public static byte[] readSecret(InputStream stdin) throws IOException {
+    ByteArrayOutputStream line = new ByteArrayOutputStream(64);
+    while (true) {
+      int b = stdin.read();
+      if (b == -1) {
+        throw new IOException("standard input closed before the auth key arrived (parent gone?)");
+      }
+      if (b == '\n') {
+        break;
+      }
+      if (line.size() > 4096) {
+        throw new IOException("auth key line too long");
+      }
+      line.write(b);
+    }
+    return Base64.getDecoder().decode(line.toString(StandardCharsets.US_ASCII).trim());
+  }
+
+  /**
+   * Child side: halts this JVM when the parent dies: when standard input (whose other end only the
+   * parent holds) reaches end-of-file, or when the parent pid is gone or reused. Starts two daemon
+   * threads.
+   */
+  public static void exitWhenParentDies(long parentPid, InputStream stdin) {
+    Optional<ProcessHandle> parent = ProcessHandle.of(parentPid);
+    if (parent.isEmpty()) {
+      Runtime.getRuntime().halt(1);
+      return;
+    }
+    Optional<Instant> started = parent.get().info().startInstant();
+    Thread eof = new Thread(() -> {
+      try {
+        byte[] sink = new byte[256];
+        while (stdin.read(sink) != -1) {
+          // nothing is expected after the secret
+        }
+      } catch (IOException ignored) {
+        // treated as end-of-file
+      }
+      Runtime.getRuntime().halt(1);
+    }, "procpool-parent-eof");
+    eof.setDaemon(true);
+    eof.start();
+    Thread poll = new Thread(() -> {
+      ProcessHandle p = parent.get();
+      while (true) {
+        try {
+          Thread.sleep(PARENT_POLL_MILLIS);
+        } catch (InterruptedException e) {
+          return;
+        }
+        if (!p.isAlive() || (started.isPresent() && !p.info().startInstant().equals(started))) {
+          Runtime.getRuntime().halt(1);
+        }
+      }
+    }, "procpool-parent-watch");
+    poll.setDaemon(true);
+    poll.start();
+  }
+}
