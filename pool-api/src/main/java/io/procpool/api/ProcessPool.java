@@ -224,6 +224,28 @@ public interface ProcessPool extends AutoCloseable {
     }
 
     /**
+     * A worker whose resident memory exceeds {@code bytes} after a task is replaced (it finishes the
+     * tasks it already holds, then exits), like billiard's {@code max_memory_per_child}: a cure for
+     * tasks that leak. Measured from {@code /proc/self/statm}, so Linux only; elsewhere it has no
+     * effect. Default: no cap.
+     */
+    public Builder maxMemoryPerChild(long bytes) {
+      options.maxMemoryPerChild(bytes);
+      return this;
+    }
+
+    /**
+     * Runs a task again, up to {@code retries} times, when its worker crashes while holding it,
+     * instead of failing it with {@link WorkerCrashedException}. Only for idempotent tasks: a
+     * retried task may have run in part or in full before the crash. Timeouts, cancellation and
+     * termination are never retried. Default: no retry.
+     */
+    public Builder retryOnCrash(int retries) {
+      options.retryOnCrash(retries);
+      return this;
+    }
+
+    /**
      * The longest a task may run; on expiry its worker is killed and replaced and the task fails
      * with {@link TaskTimeoutException}. Default: none. With a timeout each worker holds one task at a
      * time, so that timeouts are measured from the real start of a task.

@@ -14,6 +14,8 @@ public final class PoolOptions {
   private final String transport;
   private final SerializableRunnable initializer;
   private final int maxTasksPerChild;
+  private final long maxMemoryPerChild;
+  private final int retryOnCrash;
   private final Duration taskTimeout;
   private final List<String> jvmOptions;
   private final String workerClasspath;
@@ -28,6 +30,8 @@ public final class PoolOptions {
     this.transport = b.transport != null ? b.transport : "pipes";
     this.initializer = b.initializer;
     this.maxTasksPerChild = b.maxTasksPerChild != null ? b.maxTasksPerChild : 0;
+    this.maxMemoryPerChild = b.maxMemoryPerChild != null ? b.maxMemoryPerChild : 0;
+    this.retryOnCrash = b.retryOnCrash != null ? b.retryOnCrash : 0;
     this.taskTimeout = b.taskTimeout;
     this.jvmOptions = b.jvmOptions != null ? b.jvmOptions : List.of();
     this.workerClasspath = b.workerClasspath;
@@ -58,6 +62,16 @@ public final class PoolOptions {
   /** Tasks per worker before it is replaced; 0 means unlimited. */
   public int maxTasksPerChild() {
     return maxTasksPerChild;
+  }
+
+  /** Resident memory, in bytes, past which a worker is replaced after its task; 0 means no cap. */
+  public long maxMemoryPerChild() {
+    return maxMemoryPerChild;
+  }
+
+  /** How many times a task whose worker crashed is run again; 0 means never. */
+  public int retryOnCrash() {
+    return retryOnCrash;
   }
 
   public Optional<Duration> taskTimeout() {
@@ -95,7 +109,8 @@ public final class PoolOptions {
   @Override
   public String toString() {
     return "PoolOptions{processes=" + processes + ", transport=" + transport + ", initializer="
-        + (initializer != null) + ", maxTasksPerChild=" + maxTasksPerChild + ", taskTimeout=" + taskTimeout
+        + (initializer != null) + ", maxTasksPerChild=" + maxTasksPerChild + ", maxMemoryPerChild=" + maxMemoryPerChild
+        + ", retryOnCrash=" + retryOnCrash + ", taskTimeout=" + taskTimeout
         + ", jvmOptions=" + jvmOptions + ", codec=" + codec + ", maxFrameSize=" + maxFrameSize + "}";
   }
 
@@ -105,6 +120,8 @@ public final class PoolOptions {
     private String transport;
     private SerializableRunnable initializer;
     private Integer maxTasksPerChild;
+    private Long maxMemoryPerChild;
+    private Integer retryOnCrash;
     private Duration taskTimeout;
     private List<String> jvmOptions;
     private String workerClasspath;
@@ -153,6 +170,24 @@ public final class PoolOptions {
         throw new IllegalArgumentException("maxTasksPerChild must be at least 1, got " + maxTasks);
       }
       this.maxTasksPerChild = maxTasks;
+      return this;
+    }
+
+    public Builder maxMemoryPerChild(long bytes) {
+      once(this.maxMemoryPerChild, "maxMemoryPerChild");
+      if (bytes < 1024 * 1024) {
+        throw new IllegalArgumentException("maxMemoryPerChild must be at least 1 MiB, got " + bytes + " bytes");
+      }
+      this.maxMemoryPerChild = bytes;
+      return this;
+    }
+
+    public Builder retryOnCrash(int retries) {
+      once(this.retryOnCrash, "retryOnCrash");
+      if (retries < 1) {
+        throw new IllegalArgumentException("retryOnCrash must be at least 1, got " + retries);
+      }
+      this.retryOnCrash = retries;
       return this;
     }
 

@@ -101,7 +101,7 @@ public final class PoolImpl implements ProcessPool {
         SerialFilters.create(options.serialFilter().orElse(null), options.maxFrameSize()), loader);
     this.functions = new FunctionTable(wire, options.maxFrameSize());
     Buf init = new Buf(256).put(Protocol.INIT).putString(options.codec())
-        .putString(options.serialFilter().orElse(null)).put(1);
+        .putString(options.serialFilter().orElse(null)).put(1).putLong(options.maxMemoryPerChild());
     int lenPos = init.size();
     init.putInt(0);
     if (options.initializer().isPresent()) {
@@ -283,6 +283,9 @@ public final class PoolImpl implements ProcessPool {
           case Protocol.READY:
             onReady(worker);
             break;
+          case Protocol.RETIRE:
+            onRetire(worker);
+            break;
           case Protocol.INIT_FAILED:
             onInitFailed(worker, m);
             break;
@@ -364,6 +367,27 @@ public final class PoolImpl implements ProcessPool {
     firstReady.complete(null);
   }
 
+  /** The worker passed maxMemoryPerChild: let it finish what it holds, then replace it. */
+  private void onRetire(Worker w) {
+    boolean replace = false;
+    lock.lock();
+    try {
+      if (w.state != Worker.State.READY) {
+        return;
+      }
+      w.state = Worker.State.RETIRING;
+      if (w.inflight.isEmpty()) {
+        stopWorkerLocked(w);
+        replace = true;
+      }
+    } finally {
+      lock.unlock();
+    }
+    if (replace) {
+      spawnWorker();
+    }
+  }
+
   private void onInitFailed(Worker w, ByteBuffer m) {
     Wire.DecodedError e = wire.decodeError(m);
     breakPool(new WorkerStartException("the pool's initializer failed in worker pid " + w.pid + ": "
@@ -439,17 +463,29 @@ public final class PoolImpl implements ProcessPool {
         w.startTimeout.cancel(false);
       }
       lost = new ArrayList<>(w.inflight.size());
+      List<Task> retried = new ArrayList<>();
+      boolean retryable = (state == State.RUNNING || state == State.CLOSING) && broken == null
+          && !(w.killedFor instanceof PoolTerminatedException);
       for (Task t : w.inflight) {
         t.worker = null;
-        if (!t.done) {
-          t.done = true;
-          lost.add(t);
-        }
         if (t.timeout != null) {
           t.timeout.cancel(false);
         }
+        if (t.done) {
+          continue;
+        }
+        if (retryable && t != w.killedTask && t.attempts < options.retryOnCrash()) {
+          t.attempts++;
+          retried.add(t);
+        } else {
+          t.done = true;
+          lost.add(t);
+        }
       }
       w.inflight.clear();
+      for (int i = retried.size() - 1; i >= 0; i--) {
+        pending.addFirst(retried.get(i));
+      }
       boolean active = state == State.RUNNING || (state == State.CLOSING && !pending.isEmpty());
       replace = active && broken == null && previous != Worker.State.STOPPING;
       if (previous == Worker.State.STARTING && replace && w.killedFor == null) {

@@ -13,8 +13,10 @@ package io.procpool.core.internal;
  *                  status OK: value bytes to the end; ERROR: error;
  *                  CHUNK: i32 n, n × (i32 len, value bytes), u8 failed, [error]
  *   OUTPUT       u8 type, u8 stream (1 = out, 2 = err), bytes to the end
+ *   RETIRE       u8 type (the worker passed maxMemoryPerChild: replace it)
  * parent → worker
- *   INIT         u8 type, string codec, string serialFilter, u8 captureOutput, i32 len, initializer bytes
+ *   INIT         u8 type, string codec, string serialFilter, u8 captureOutput, i64 maxMemory,
+ *                i32 len, initializer bytes
  *   DEFINE       u8 type, i32 fnId, function bytes to the end
  *   FORGET       u8 type, i32 fnId
  *   TASK         u8 type, i64 taskId, i32 fnId, u8 kind, body
@@ -36,6 +38,7 @@ final class Protocol {
   static final byte INIT_FAILED = 3;
   static final byte RESULT = 4;
   static final byte OUTPUT = 5;
+  static final byte RETIRE = 6;
 
   static final byte INIT = 20;
   static final byte DEFINE = 21;

@@ -17,6 +17,8 @@ abstract class Task {
   /** Set when the task is finished (completed, failed or cancelled). Guarded by the pool lock. */
   boolean done;
   ScheduledFuture<?> timeout;
+  /** Times it was run again after a crash (retryOnCrash). Guarded by the pool lock. */
+  int attempts;
 
   Task(long id, FunctionTable.Entry function, ByteBuffer message) {
     this.id = id;

@@ -35,6 +35,8 @@ public final class WorkerRuntime implements Connection.Listener {
   private final Map<Integer, Object> functions = new HashMap<>();
   private volatile Throwable closeCause;
   private Wire wire;
+  private long maxMemory;
+  private boolean retireRequested;
   private int unflushed;
   private long batchStart;
 
@@ -100,6 +102,10 @@ public final class WorkerRuntime implements Connection.Listener {
           break;
         case Protocol.TASK:
           runTask(m);
+          if (maxMemory > 0 && !retireRequested && ResidentMemory.bytes() > maxMemory) {
+            retireRequested = true;
+            send(new Buf(1).put(Protocol.RETIRE));
+          }
           if (inbox.isEmpty() || unflushed >= MAX_BATCH || System.nanoTime() - batchStart > MAX_BATCH_AGE_NANOS) {
             flushResults();
           }
@@ -135,6 +141,7 @@ public final class WorkerRuntime implements Connection.Listener {
     String codecName = Buf.getString(m);
     String filterPattern = Buf.getString(m);
     boolean captureOutput = m.get() != 0;
+    maxMemory = m.getLong();
     int initLen = m.getInt();
     try {
       wire = new Wire(CodecRegistry.get(codecName), SerialFilters.create(filterPattern, maxFrameSize),
