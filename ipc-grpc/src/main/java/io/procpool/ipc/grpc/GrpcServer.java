@@ -30,7 +30,7 @@ final class GrpcServer implements TransportServer {
     InetSocketAddress requested = options.listenAddress()
         .map(Wire::parseAddress)
         .map(a -> new InetSocketAddress(a.getHostString(), a.getPort()))
-        .orElseGet(() -> new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+        .orElseGet(() -> new InetSocketAddress("127.0.0.1", 0));
     if (requested.isUnresolved()) {
       throw new IOException("grpc: cannot resolve the listen address " + options.listenAddress().orElse(""));
     }

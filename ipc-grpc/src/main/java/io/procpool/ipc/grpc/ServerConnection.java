@@ -68,6 +68,11 @@ final class ServerConnection extends GrpcConnection {
 
   private IOException cancelCause() {
     Status status = tracer != null ? tracer.closedStatus() : null;
+    if (status != null && status.getCode() == Status.Code.CANCELLED) {
+      // The worker cancelled its stream (RST_STREAM CANCEL): that is how a worker closes its
+      // connection, so it is a clean end, like EOF on a pipe. A lost connection is UNAVAILABLE.
+      return null;
+    }
     if (status != null && Wire.isSizeViolation(status)) {
       return new ProtocolException(
           "grpc: message larger than maxFrameSize " + maxFrameSize + " (" + status.getDescription() + ")",
