@@ -18,13 +18,14 @@ import java.util.ArrayList;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /** The parent's gRPC server: one {@link ServerConnection} per authenticated worker stream. */
 final class GrpcServer implements TransportServer {
   private final Server server;
   private final String address;
   private final Set<GrpcConnection> live = ConcurrentHashMap.newKeySet();
-  private volatile boolean closed;
+  private final AtomicBoolean closed = new AtomicBoolean();
 
   private GrpcServer(TransportOptions options, TransportServer.Acceptor acceptor) throws IOException {
     InetSocketAddress requested = options.listenAddress()
@@ -45,7 +46,7 @@ final class GrpcServer implements TransportServer {
       response.put(Wire.VERSION_KEY, Wire.PROTOCOL_VERSION);
       call.sendHeaders(response);
       call.sendMessage(Frames.getDefaultInstance()); // the ack the worker's connect() waits for
-      if (closed) {
+      if (closed.get()) {
         conn.close();
       } else {
         try {
@@ -99,10 +100,9 @@ final class GrpcServer implements TransportServer {
 
   @Override
   public void close() {
-    if (closed) {
+    if (!closed.compareAndSet(false, true)) {
       return;
     }
-    closed = true;
     for (GrpcConnection c : new ArrayList<>(live)) {
       c.close();
     }

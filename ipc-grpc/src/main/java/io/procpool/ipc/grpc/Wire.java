@@ -97,21 +97,28 @@ final class Wire {
     return status.getCode() == Status.Code.RESOURCE_EXHAUSTED && d != null && d.contains("exceeds maximum size");
   }
 
-  /** A one-line account of a status, naming a TLS failure when there is one in its causes. */
+  /** A one-line account of a status, naming a TLS failure and its root cause when there is one. */
   static String describe(Status status) {
     StringBuilder sb = new StringBuilder(status.getCode().toString());
-    if (status.getDescription() != null) {
-      sb.append(": ").append(status.getDescription());
+    String d = status.getDescription();
+    if (d != null) {
+      int nl = d.indexOf('\n');
+      sb.append(": ").append(nl >= 0 ? d.substring(0, nl) : d);
     }
-    for (Throwable t = status.getCause(); t != null; t = t.getCause()) {
-      if (t instanceof SSLException) {
-        sb.append(" (TLS handshake failed: ").append(t.getMessage()).append(')');
-        break;
+    Throwable root = null;
+    boolean tls = false;
+    for (Throwable t = status.getCause(); t != null && t != root; t = t.getCause()) {
+      tls |= t instanceof SSLException;
+      root = t;
+    }
+    if (root != null) {
+      sb.append(tls ? " (TLS handshake failed: " : " (").append(root.getClass().getSimpleName());
+      if (root.getMessage() != null) {
+        sb.append(": ").append(root.getMessage());
       }
-      if (t.getCause() == null && t.getMessage() != null) {
-        sb.append(" (").append(t.getClass().getSimpleName()).append(": ").append(t.getMessage()).append(')');
-      }
+      sb.append(tls ? "; check grpc.tls.trustCerts and the server's certificate)" : ")");
     }
     return sb.toString();
   }
+
 }

@@ -70,6 +70,28 @@ class GrpcTransportTest {
   }
 
   @Test
+  void listensOnAConfiguredAddress() throws Exception {
+    Fixtures.Server s = server(new TransportOptions(Fixtures.KEY, 1 << 20, "127.0.0.1:0", Map.of()));
+    assertTrue(s.server.address().matches("127\\.0\\.0\\.1:[1-9][0-9]*"), s.server.address());
+    Connection client = connect(s, new TransportOptions(Fixtures.KEY, 1 << 20, null, Map.of()));
+    Connection parent = s.next();
+    Fixtures.Recorder atParent = new Fixtures.Recorder();
+    parent.start(atParent);
+    client.start(new Fixtures.Recorder());
+    client.write(utf8("hi"));
+    client.flush();
+    assertEquals("hi", utf8(atParent.take()));
+  }
+
+  @Test
+  void badAddressesAreRejectedClearly() {
+    assertThrows(IllegalArgumentException.class, () -> provider.connect("no-port", options()));
+    assertThrows(IllegalArgumentException.class, () -> provider.connect("host:99999", options()));
+    assertEquals("[::1]:80", Wire.formatAddress("::1", 80));
+    assertEquals("::1", Wire.parseAddress("[::1]:80").getHostString());
+  }
+
+  @Test
   void roundTripBothDirections() throws Exception {
     Fixtures.Server s = server(options());
     Connection client = connect(s, options());
