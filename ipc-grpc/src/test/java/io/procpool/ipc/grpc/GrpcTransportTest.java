@@ -377,6 +377,60 @@ class GrpcTransportTest {
   }
 
   @Test
+  void flushInsideTheListenerWaitsForAStalledPeerWithoutDeadlock() throws Exception {
+    Fixtures.Server s = server(options());
+    Connection client = connect(s, options());
+    Connection parent = s.next();
+    int count = 32;
+    CountDownLatch parentDone = new CountDownLatch(1);
+    java.util.concurrent.atomic.AtomicReference<Throwable> parentError = new java.util.concurrent.atomic.AtomicReference<>();
+    parent.start(new Fixtures.Recorder() {
+      @Override
+      public void onMessage(ByteBuffer message) {
+        // Replies from inside the listener: the gRPC onReady signal cannot reach this thread now.
+        try {
+          for (int i = 0; i < count; i++) {
+            parent.write(ByteBuffer.allocate(1024 * 1024).putInt(0, i));
+            parent.flush();
+          }
+        } catch (IOException | RuntimeException e) {
+          parentError.set(e);
+        }
+        parentDone.countDown();
+      }
+    });
+    CountDownLatch release = new CountDownLatch(1);
+    AtomicInteger received = new AtomicInteger();
+    CountDownLatch all = new CountDownLatch(count);
+    client.start(new Fixtures.Recorder() {
+      @Override
+      public void onMessage(ByteBuffer message) {
+        try {
+          release.await();
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+        if (message.getInt(0) == received.get()) {
+          received.incrementAndGet();
+        }
+        all.countDown();
+      }
+    });
+    try {
+      client.write(utf8("go"));
+      client.flush();
+      assertFalse(parentDone.await(1, TimeUnit.SECONDS), "32 MiB went out to a reader that reads nothing");
+      release.countDown();
+      assertTrue(parentDone.await(TIMEOUT_SECONDS, TimeUnit.SECONDS), "the flush inside the listener hung");
+      assertNull(parentError.get());
+      assertTrue(all.await(TIMEOUT_SECONDS, TimeUnit.SECONDS));
+      assertEquals(count, received.get());
+    } finally {
+      release.countDown();
+    }
+  }
+
+  @Test
   void workerCloseEndsBothSidesCleanlyOnce() throws Exception {
     Fixtures.Server s = server(options());
     Connection client = connect(s, options());
