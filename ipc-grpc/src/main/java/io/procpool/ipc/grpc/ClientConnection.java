@@ -23,8 +23,9 @@ final class ClientConnection extends GrpcConnection {
   /** Completes when the server accepted the stream (its ack batch arrived). */
   private final CompletableFuture<Void> accepted = new CompletableFuture<>();
 
-  private ClientConnection(ManagedChannel channel, String address, int maxFrameSize, boolean tls) {
-    super(maxFrameSize, "grpc" + (tls ? "+tls" : "") + ":" + address);
+  private ClientConnection(ManagedChannel channel, String address, int maxFrameSize, boolean tls,
+      boolean directCallbacks) {
+    super(maxFrameSize, "grpc" + (tls ? "+tls" : "") + ":" + address, directCallbacks);
     this.channel = channel;
     this.address = address;
     this.call = channel.newCall(WorkerChannelGrpc.getOpenMethod(), CallOptions.DEFAULT);
@@ -35,8 +36,8 @@ final class ClientConnection extends GrpcConnection {
    * accepted it.
    */
   static ClientConnection open(ManagedChannel channel, String address, int maxFrameSize, boolean tls,
-      byte[] authKey, long timeoutMillis) throws IOException {
-    ClientConnection c = new ClientConnection(channel, address, maxFrameSize, tls);
+      boolean directCallbacks, byte[] authKey, long timeoutMillis) throws IOException {
+    ClientConnection c = new ClientConnection(channel, address, maxFrameSize, tls, directCallbacks);
     Metadata headers = new Metadata();
     if (authKey != null) {
       headers.put(Wire.AUTH_KEY, authKey);

@@ -26,7 +26,8 @@ import java.util.concurrent.locks.ReentrantLock;
  * transport, however slow the peer.
  *
  * <p>Inbound: manual flow control. After {@link #start}, {@link Wire#INBOUND_WINDOW} batches are
- * requested; each further batch is requested only after the listener has consumed the previous one.
+ * requested, and one more each time a batch is handed to the listener: while the listener is slow,
+ * at most that many batches wait in gRPC, then HTTP/2 flow control stops the peer.
  * Listener methods run on the call's serialized gRPC callback executor, so they never overlap and
  * stay in order. Every end of the connection, including a local {@link #close} and a protocol error
  * found locally, is reported through the call's own final callback, so {@code onClosed} also runs on
@@ -41,6 +42,7 @@ abstract class GrpcConnection implements Connection {
 
   final int maxFrameSize;
   private final String peer;
+  private final boolean directCallbacks;
 
   // Outbound queue: write() appends, the single active flusher drains.
   private final Object queueLock = new Object();
@@ -64,9 +66,10 @@ abstract class GrpcConnection implements Connection {
   private final AtomicBoolean closedFired = new AtomicBoolean();
   private volatile boolean dead;
 
-  GrpcConnection(int maxFrameSize, String peer) {
+  GrpcConnection(int maxFrameSize, String peer, boolean directCallbacks) {
     this.maxFrameSize = maxFrameSize;
     this.peer = peer;
+    this.directCallbacks = directCallbacks;
   }
 
   // ---- what a side supplies; called with sendLock held unless noted ----
@@ -146,7 +149,8 @@ abstract class GrpcConnection implements Connection {
             return;
           }
         }
-        if (!callIsReady()) {
+        if (!callIsReady() && !(inCallback && directCallbacks)) {
+          // (On an event-loop thread we must not wait: only this thread could make the call ready.)
           // onReady is delivered on the same serialized executor as the listener: a flush from inside
           // this connection's listener would never see it, so poll isReady() there.
           readyOrBroken.awaitNanos(inCallback ? READY_POLL_IN_CALLBACK_NANOS : READY_WAIT_NANOS);
@@ -243,6 +247,9 @@ abstract class GrpcConnection implements Connection {
     if (closing.get()) {
       return;
     }
+    // Ask for the next batch now, so gRPC reads it while the listener works on this one: at most
+    // INBOUND_WINDOW batches wait beyond the one being delivered.
+    requestSafely(1);
     int n = frames.getMessagesCount();
     if (n > 0) {
       DELIVERING.set(this);
@@ -266,7 +273,6 @@ abstract class GrpcConnection implements Connection {
         DELIVERING.remove();
       }
     }
-    requestSafely(1);
   }
 
   /** The call may accept more outbound messages. */

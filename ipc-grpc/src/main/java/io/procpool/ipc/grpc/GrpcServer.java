@@ -36,10 +36,12 @@ final class GrpcServer implements TransportServer {
       throw new IOException("grpc: cannot resolve the listen address " + options.listenAddress().orElse(""));
     }
     int maxFrameSize = options.maxFrameSize();
+    Settings settings = Settings.of(options.properties());
     ServerCallHandler<Frames, Frames> handler = (call, headers) -> {
       StatusTracer tracer = StatusTracer.KEY.get();
       ServerConnection[] self = new ServerConnection[1];
-      ServerConnection conn = new ServerConnection(call, tracer, maxFrameSize, () -> live.remove(self[0]));
+      ServerConnection conn = new ServerConnection(call, tracer, maxFrameSize, settings.directCallbacks,
+          () -> live.remove(self[0]));
       self[0] = conn;
       live.add(conn);
       Metadata response = new Metadata();
@@ -60,13 +62,17 @@ final class GrpcServer implements TransportServer {
     ServerServiceDefinition service = ServerServiceDefinition.builder(WorkerChannelGrpc.getServiceDescriptor())
         .addMethod(WorkerChannelGrpc.getOpenMethod(), handler)
         .build();
-    Keepalive keepalive = Keepalive.of(options.properties());
-    this.server = NettyServerBuilder.forAddress(requested, Tls.serverCredentials(options.properties()))
-        .executor(Callbacks.EXECUTOR)
+    NettyServerBuilder builder = NettyServerBuilder.forAddress(requested, Tls.serverCredentials(options.properties()));
+    if (settings.directCallbacks) {
+      builder.directExecutor();
+    } else {
+      builder.executor(Callbacks.EXECUTOR);
+    }
+    this.server = builder
         .maxInboundMessageSize(Wire.grpcMessageLimit(maxFrameSize))
-        .keepAliveTime(keepalive.timeMillis, TimeUnit.MILLISECONDS)
-        .keepAliveTimeout(keepalive.timeoutMillis, TimeUnit.MILLISECONDS)
-        .permitKeepAliveTime(Math.min(keepalive.timeMillis, 10_000), TimeUnit.MILLISECONDS)
+        .keepAliveTime(settings.timeMillis, TimeUnit.MILLISECONDS)
+        .keepAliveTimeout(settings.timeoutMillis, TimeUnit.MILLISECONDS)
+        .permitKeepAliveTime(Math.min(settings.timeMillis, 10_000), TimeUnit.MILLISECONDS)
         .permitKeepAliveWithoutCalls(true)
         .addStreamTracerFactory(new StatusTracer.Factory())
         .addService(ServerInterceptors.intercept(service, new AuthInterceptor(options.authKey())))
