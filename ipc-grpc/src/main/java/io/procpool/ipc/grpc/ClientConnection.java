@@ -23,9 +23,8 @@ final class ClientConnection extends GrpcConnection {
   /** Completes when the server accepted the stream (its ack batch arrived). */
   private final CompletableFuture<Void> accepted = new CompletableFuture<>();
 
-  private ClientConnection(ManagedChannel channel, String address, int maxFrameSize, boolean tls,
-      boolean directCallbacks) {
-    super(maxFrameSize, "grpc" + (tls ? "+tls" : "") + ":" + address, directCallbacks);
+  private ClientConnection(ManagedChannel channel, String address, int maxFrameSize, boolean tls) {
+    super(maxFrameSize, "grpc" + (tls ? "+tls" : "") + ":" + address);
     this.channel = channel;
     this.address = address;
     this.call = channel.newCall(WorkerChannelGrpc.getOpenMethod(), CallOptions.DEFAULT);
@@ -36,8 +35,8 @@ final class ClientConnection extends GrpcConnection {
    * accepted it.
    */
   static ClientConnection open(ManagedChannel channel, String address, int maxFrameSize, boolean tls,
-      boolean directCallbacks, byte[] authKey, long timeoutMillis) throws IOException {
-    ClientConnection c = new ClientConnection(channel, address, maxFrameSize, tls, directCallbacks);
+      byte[] authKey, long timeoutMillis) throws IOException {
+    ClientConnection c = new ClientConnection(channel, address, maxFrameSize, tls);
     Metadata headers = new Metadata();
     if (authKey != null) {
       headers.put(Wire.AUTH_KEY, authKey);

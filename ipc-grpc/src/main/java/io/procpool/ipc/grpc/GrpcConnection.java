@@ -42,7 +42,6 @@ abstract class GrpcConnection implements Connection {
 
   final int maxFrameSize;
   private final String peer;
-  private final boolean directCallbacks;
 
   // Outbound queue: write() appends, the single active flusher drains.
   private final Object queueLock = new Object();
@@ -66,10 +65,9 @@ abstract class GrpcConnection implements Connection {
   private final AtomicBoolean closedFired = new AtomicBoolean();
   private volatile boolean dead;
 
-  GrpcConnection(int maxFrameSize, String peer, boolean directCallbacks) {
+  GrpcConnection(int maxFrameSize, String peer) {
     this.maxFrameSize = maxFrameSize;
     this.peer = peer;
-    this.directCallbacks = directCallbacks;
   }
 
   // ---- what a side supplies; called with sendLock held unless noted ----
@@ -149,8 +147,7 @@ abstract class GrpcConnection implements Connection {
             return;
           }
         }
-        if (!callIsReady() && !(inCallback && directCallbacks)) {
-          // (On an event-loop thread we must not wait: only this thread could make the call ready.)
+        if (!callIsReady()) {
           // onReady is delivered on the same serialized executor as the listener: a flush from inside
           // this connection's listener would never see it, so poll isReady() there.
           readyOrBroken.awaitNanos(inCallback ? READY_POLL_IN_CALLBACK_NANOS : READY_WAIT_NANOS);

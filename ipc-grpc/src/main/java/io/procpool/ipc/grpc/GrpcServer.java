@@ -40,8 +40,7 @@ final class GrpcServer implements TransportServer {
     ServerCallHandler<Frames, Frames> handler = (call, headers) -> {
       StatusTracer tracer = StatusTracer.KEY.get();
       ServerConnection[] self = new ServerConnection[1];
-      ServerConnection conn = new ServerConnection(call, tracer, maxFrameSize, settings.directCallbacks,
-          () -> live.remove(self[0]));
+      ServerConnection conn = new ServerConnection(call, tracer, maxFrameSize, () -> live.remove(self[0]));
       self[0] = conn;
       live.add(conn);
       Metadata response = new Metadata();
@@ -63,12 +62,8 @@ final class GrpcServer implements TransportServer {
         .addMethod(WorkerChannelGrpc.getOpenMethod(), handler)
         .build();
     NettyServerBuilder builder = NettyServerBuilder.forAddress(requested, Tls.serverCredentials(options.properties()));
-    if (settings.directCallbacks) {
-      builder.directExecutor();
-    } else {
-      builder.executor(Callbacks.EXECUTOR);
-    }
     this.server = builder
+        .executor(Callbacks.EXECUTOR)
         .maxInboundMessageSize(Wire.grpcMessageLimit(maxFrameSize))
         .keepAliveTime(settings.timeMillis, TimeUnit.MILLISECONDS)
         .keepAliveTimeout(settings.timeoutMillis, TimeUnit.MILLISECONDS)

@@ -43,12 +43,10 @@ import java.util.concurrent.TimeUnit;
  * {@code grpc.keepAliveTimeoutMillis} (default 10000) detect a dead peer; {@code connect} waits at
  * most {@code grpc.connectTimeoutMillis} (default 20000) for the server to accept.
  *
- * <p><b>Threading.</b> By default listeners run on a shared pool of daemon threads
- * ({@code procpool-grpc-N}), one thread at a time per connection, so a listener may block. With
- * {@code grpc.directCallbacks=true} they run on gRPC's Netty event-loop threads instead: about twice
- * the small-message speed, but a listener must then never block (a blocked listener stalls every
- * connection on that event loop), and a {@code flush()} from inside a listener does not wait for the
- * peer's flow control (it hands everything to gRPC at once).
+ * <p><b>Threading.</b> Listeners run on a shared pool of daemon threads ({@code procpool-grpc-N}),
+ * one thread at a time per connection and in order, never on Netty's event loops: a listener may
+ * block, and may flush (a flush from inside a listener polls the stream's readiness, because gRPC's
+ * onReady signal for that stream cannot be delivered while the listener runs).
  *
  * <p>Thread-safe and stateless, as {@link TransportProvider} requires.
  */
@@ -96,23 +94,19 @@ public final class GrpcTransportProvider extends TransportProvider {
     boolean tls = Tls.clientTls(p);
     NettyChannelBuilder builder =
         NettyChannelBuilder.forAddress(target.getHostString(), target.getPort(), Tls.channelCredentials(p))
+            .executor(Callbacks.EXECUTOR)
             .maxInboundMessageSize(Wire.grpcMessageLimit(options.maxFrameSize()))
             .keepAliveTime(settings.timeMillis, TimeUnit.MILLISECONDS)
             .keepAliveTimeout(settings.timeoutMillis, TimeUnit.MILLISECONDS)
             .keepAliveWithoutCalls(true)
             .disableRetry()
             .userAgent("procpool");
-    if (settings.directCallbacks) {
-      builder.directExecutor();
-    } else {
-      builder.executor(Callbacks.EXECUTOR);
-    }
     if (tls && p.containsKey(Tls.AUTHORITY)) {
       builder.overrideAuthority(p.get(Tls.AUTHORITY));
     }
     ManagedChannel channel = builder.build();
     try {
-      return ClientConnection.open(channel, address, options.maxFrameSize(), tls, settings.directCallbacks, authKey,
+      return ClientConnection.open(channel, address, options.maxFrameSize(), tls, authKey,
           settings.connectTimeoutMillis);
     } catch (IOException | RuntimeException e) {
       channel.shutdownNow();

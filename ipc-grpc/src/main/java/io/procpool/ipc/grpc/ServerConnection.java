@@ -15,9 +15,8 @@ final class ServerConnection extends GrpcConnection {
   private final StatusTracer tracer;
   private final Runnable onEnd;
 
-  ServerConnection(ServerCall<Frames, Frames> call, StatusTracer tracer, int maxFrameSize,
-      boolean directCallbacks, Runnable onEnd) {
-    super(maxFrameSize, describe(call), directCallbacks);
+  ServerConnection(ServerCall<Frames, Frames> call, StatusTracer tracer, int maxFrameSize, Runnable onEnd) {
+    super(maxFrameSize, describe(call));
     this.call = call;
     this.tracer = tracer;
     this.onEnd = onEnd;

@@ -7,28 +7,19 @@ final class Settings {
   static final String TIME = "grpc.keepAliveTimeMillis";
   static final String TIMEOUT = "grpc.keepAliveTimeoutMillis";
   static final String CONNECT_TIMEOUT = "grpc.connectTimeoutMillis";
-  static final String DIRECT_CALLBACKS = "grpc.directCallbacks";
 
   final long timeMillis;
   final long timeoutMillis;
   final long connectTimeoutMillis;
-  /** Run listeners on gRPC's network threads (faster; listeners must never block). */
-  final boolean directCallbacks;
 
-  private Settings(long timeMillis, long timeoutMillis, long connectTimeoutMillis, boolean directCallbacks) {
+  private Settings(long timeMillis, long timeoutMillis, long connectTimeoutMillis) {
     this.timeMillis = timeMillis;
     this.timeoutMillis = timeoutMillis;
     this.connectTimeoutMillis = connectTimeoutMillis;
-    this.directCallbacks = directCallbacks;
   }
 
   static Settings of(Map<String, String> p) {
-    String direct = p.getOrDefault(DIRECT_CALLBACKS, "false");
-    if (!direct.equals("true") && !direct.equals("false")) {
-      throw new IllegalArgumentException("grpc: " + DIRECT_CALLBACKS + " must be true or false, got " + direct);
-    }
-    return new Settings(millis(p, TIME, 20_000), millis(p, TIMEOUT, 10_000), millis(p, CONNECT_TIMEOUT, 20_000),
-        Boolean.parseBoolean(direct));
+    return new Settings(millis(p, TIME, 20_000), millis(p, TIMEOUT, 10_000), millis(p, CONNECT_TIMEOUT, 20_000));
   }
 
   private static long millis(Map<String, String> p, String key, long dflt) {

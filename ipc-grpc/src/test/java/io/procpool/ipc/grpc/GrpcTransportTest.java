@@ -502,6 +502,6 @@ class GrpcTransportTest {
   void printLatencyAndThroughput() throws Exception {
     Fixtures.Server s = server(options());
     Connection client = connect(s, options());
-    Measure.echo(client, s.next(), "pool callbacks");
+    Measure.echo(client, s.next(), "in-process, cold JIT");
   }
 }
