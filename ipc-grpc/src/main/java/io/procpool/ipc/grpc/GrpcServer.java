@@ -75,6 +75,7 @@ final class GrpcServer implements TransportServer {
     try {
       server.start();
     } catch (IOException e) {
+      server.shutdownNow();
       throw new IOException("grpc: cannot listen on " + requested + ": " + e.getMessage(), e);
     }
     int port = requested.getPort();
