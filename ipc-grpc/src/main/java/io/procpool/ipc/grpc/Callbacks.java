@@ -1,0 +1,26 @@
+package io.procpool.ipc.grpc;
+
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.SynchronousQueue;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * The executor on which gRPC runs call callbacks (and so the pool's listeners), shared by every
+ * server and channel of this transport in the JVM. gRPC serializes the callbacks of one call on it,
+ * so one connection's listener never runs on two threads at once. Daemon threads, reclaimed when
+ * idle; never shut down, so a callback that is still due after a close always runs.
+ */
+final class Callbacks {
+  private Callbacks() {}
+
+  private static final AtomicInteger COUNT = new AtomicInteger();
+
+  static final ExecutorService EXECUTOR =
+      new ThreadPoolExecutor(0, Integer.MAX_VALUE, 30, TimeUnit.SECONDS, new SynchronousQueue<>(), r -> {
+        Thread t = new Thread(r, "procpool-grpc-" + COUNT.incrementAndGet());
+        t.setDaemon(true);
+        return t;
+      });
+}

@@ -1,0 +1,157 @@
+package io.procpool.ipc.grpc;
+
+import io.grpc.CallOptions;
+import io.grpc.ClientCall;
+import io.grpc.ManagedChannel;
+import io.grpc.Metadata;
+import io.grpc.Status;
+import io.procpool.api.spi.ProtocolException;
+import io.procpool.ipc.grpc.internal.proto.Frames;
+import io.procpool.ipc.grpc.internal.proto.WorkerChannelGrpc;
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+/** The worker's side: drives a {@link ClientCall} on a channel of its own, closed with it. */
+final class ClientConnection extends GrpcConnection {
+  private final ManagedChannel channel;
+  private final ClientCall<Frames, Frames> call;
+  private final String address;
+  /** Completes when the server accepted the stream (its ack batch arrived). */
+  private final CompletableFuture<Void> accepted = new CompletableFuture<>();
+
+  private ClientConnection(ManagedChannel channel, String address, int maxFrameSize, boolean tls) {
+    super(maxFrameSize, "grpc" + (tls ? "+tls" : "") + ":" + address);
+    this.channel = channel;
+    this.address = address;
+    this.call = channel.newCall(WorkerChannelGrpc.getOpenMethod(), CallOptions.DEFAULT);
+  }
+
+  /**
+   * Opens the stream, presents {@code authKey} (none if null: for tests) and waits until the server
+   * accepted it.
+   */
+  static ClientConnection open(ManagedChannel channel, String address, int maxFrameSize, boolean tls,
+      byte[] authKey, long timeoutMillis) throws IOException {
+    ClientConnection c = new ClientConnection(channel, address, maxFrameSize, tls);
+    Metadata headers = new Metadata();
+    if (authKey != null) {
+      headers.put(Wire.AUTH_KEY, authKey);
+    }
+    headers.put(Wire.VERSION_KEY, Wire.PROTOCOL_VERSION);
+    c.sendLock.lock();
+    try {
+      c.call.start(c.new CallListener(), headers);
+      c.call.request(1); // the ack
+    } finally {
+      c.sendLock.unlock();
+    }
+    try {
+      c.accepted.get(timeoutMillis, TimeUnit.MILLISECONDS);
+      return c;
+    } catch (ExecutionException e) {
+      c.close();
+      Throwable cause = e.getCause();
+      if (cause instanceof IOException) {
+        throw (IOException) cause;
+      }
+      throw new IOException("grpc: cannot connect to " + address + ": " + cause, cause);
+    } catch (TimeoutException e) {
+      c.close();
+      throw new IOException("grpc: " + address + " did not accept the connection within " + timeoutMillis + " ms");
+    } catch (InterruptedException e) {
+      c.close();
+      Thread.currentThread().interrupt();
+      throw new InterruptedIOException("interrupted while connecting to " + address);
+    }
+  }
+
+  private IOException handshakeFailure(Status status) {
+    switch (status.getCode()) {
+      case UNAUTHENTICATED:
+        return new ProtocolException("grpc: " + address + " refused the connection: " + status.getDescription()
+            + " (check that the worker was given the pool's auth key)", status.asException());
+      case FAILED_PRECONDITION:
+      case UNIMPLEMENTED:
+        return new ProtocolException("grpc: " + address + " refused the connection: " + Wire.describe(status)
+            + " (is it a procpool grpc server of the same version?)", status.asException());
+      default:
+        return new IOException("grpc: cannot connect to " + address + ": " + Wire.describe(status),
+            status.asException());
+    }
+  }
+
+  private final class CallListener extends ClientCall.Listener<Frames> {
+    @Override
+    public void onHeaders(Metadata headers) {
+      String version = headers.get(Wire.VERSION_KEY);
+      if (!Wire.PROTOCOL_VERSION.equals(version)) {
+        ProtocolException e = new ProtocolException("grpc: " + address + " speaks procpool protocol version "
+            + version + ", this worker speaks " + Wire.PROTOCOL_VERSION);
+        accepted.completeExceptionally(e);
+        abort(e);
+      }
+    }
+
+    @Override
+    public void onMessage(Frames message) {
+      if (!accepted.isDone()) {
+        accepted.complete(null); // the server's ack: an empty batch
+        if (message.getMessagesCount() == 0) {
+          return;
+        }
+      }
+      onFrames(message);
+    }
+
+    @Override
+    public void onClose(Status status, Metadata trailers) {
+      if (!accepted.isDone()) {
+        accepted.completeExceptionally(handshakeFailure(status));
+        terminate(null);
+        return;
+      }
+      terminate(Wire.causeOf(status, maxFrameSize, address));
+    }
+
+    @Override
+    public void onReady() {
+      onCallReady();
+    }
+  }
+
+  @Override
+  boolean callIsReady() {
+    return call.isReady();
+  }
+
+  @Override
+  void callSend(Frames frames) {
+    call.sendMessage(frames);
+  }
+
+  @Override
+  void callRequest(int n) {
+    call.request(n);
+  }
+
+  @Override
+  void callCloseLocally() {
+    // End our side cleanly first (the server sees a clean end), then drop the stream.
+    call.halfClose();
+    call.cancel("procpool: connection closed by the worker", null);
+  }
+
+  @Override
+  void callAbort(Throwable cause) {
+    call.cancel("procpool: " + cause.getMessage(), cause);
+  }
+
+  @Override
+  void afterTerminated() {
+    channel.shutdownNow();
+  }
+}

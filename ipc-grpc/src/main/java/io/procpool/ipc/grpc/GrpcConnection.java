@@ -1,0 +1,390 @@
+package io.procpool.ipc.grpc;
+
+import com.google.protobuf.ByteString;
+import com.google.protobuf.UnsafeByteOperations;
+import io.procpool.api.spi.Connection;
+import io.procpool.api.spi.ProtocolException;
+import io.procpool.ipc.grpc.internal.proto.Frames;
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.nio.ByteBuffer;
+import java.util.ArrayDeque;
+import java.util.Objects;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * A {@link Connection} over one gRPC bidirectional stream; the server and client sides differ only in
+ * how they drive the underlying call, which subclasses supply.
+ *
+ * <p>Outbound: {@link #write} appends to a queue under a short lock; {@link #flush} drains the queue
+ * into {@link Frames} batches of at most {@link Wire#BATCH_TARGET_BYTES} (a larger message travels
+ * alone) and hands each to gRPC only while the call {@code isReady()}, otherwise it waits for the
+ * call's onReady signal. So at most one batch beyond gRPC's on-ready threshold is buffered in the
+ * transport, however slow the peer.
+ *
+ * <p>Inbound: manual flow control. After {@link #start}, {@link Wire#INBOUND_WINDOW} batches are
+ * requested, and one more each time a batch is handed to the listener: while the listener is slow,
+ * at most that many batches wait in gRPC, then HTTP/2 flow control stops the peer.
+ * Listener methods run on the call's serialized gRPC callback executor, so they never overlap and
+ * stay in order. Every end of the connection, including a local {@link #close} and a protocol error
+ * found locally, is reported through the call's own final callback, so {@code onClosed} also runs on
+ * that executor, after the last {@code onMessage}, exactly once.
+ */
+abstract class GrpcConnection implements Connection {
+  /** Set while a listener method of this connection runs on the current thread. */
+  private static final ThreadLocal<GrpcConnection> DELIVERING = new ThreadLocal<>();
+
+  private static final long READY_WAIT_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
+  private static final long READY_POLL_IN_CALLBACK_NANOS = TimeUnit.MILLISECONDS.toNanos(1);
+
+  final int maxFrameSize;
+  private final String peer;
+
+  // Outbound queue: write() appends, the single active flusher drains.
+  private final Object queueLock = new Object();
+  private final ArrayDeque<ByteBuffer> queue = new ArrayDeque<>(); // guarded by queueLock
+  private long writtenSeq; // guarded by queueLock: messages ever queued
+  private long takenSeq; // guarded by queueLock: messages ever taken off the queue
+
+  /** Serializes every operation on the gRPC call except request(n), which is thread-safe. */
+  final ReentrantLock sendLock = new ReentrantLock();
+  private final Condition readyOrBroken = sendLock.newCondition();
+  private boolean callClosed; // guarded by sendLock
+  private IOException sendFailure; // guarded by sendLock
+
+  // Lifecycle, guarded by this.
+  private Listener listener;
+  private boolean terminated;
+  private Throwable terminalCause;
+  private Throwable pendingCause; // a failure found locally, reported when the call ends
+
+  private final AtomicBoolean closing = new AtomicBoolean();
+  private final AtomicBoolean closedFired = new AtomicBoolean();
+  private volatile boolean dead;
+
+  GrpcConnection(int maxFrameSize, String peer) {
+    this.maxFrameSize = maxFrameSize;
+    this.peer = peer;
+  }
+
+  // ---- what a side supplies; called with sendLock held unless noted ----
+
+  abstract boolean callIsReady();
+
+  abstract void callSend(Frames frames);
+
+  /** Thread-safe; called without sendLock. */
+  abstract void callRequest(int n);
+
+  /** A local close: end the stream, cleanly if the transport lets us. */
+  abstract void callCloseLocally();
+
+  /** A local failure: end the stream with an error the peer sees. */
+  abstract void callAbort(Throwable cause);
+
+  /** Called once after the connection ended (without locks), e.g. to release a channel. */
+  void afterTerminated() {}
+
+  // ---- Connection ----
+
+  @Override
+  public void start(Listener listener) {
+    Objects.requireNonNull(listener, "listener");
+    boolean endedAlready;
+    Throwable cause;
+    synchronized (this) {
+      if (this.listener != null) {
+        throw new IllegalStateException("start() was already called on " + describe());
+      }
+      this.listener = listener;
+      endedAlready = terminated;
+      cause = terminalCause;
+    }
+    if (endedAlready) {
+      // The call's callbacks are over: no other listener call can overlap this one.
+      fireClosed(listener, cause);
+    } else {
+      requestSafely(Wire.INBOUND_WINDOW);
+    }
+  }
+
+  @Override
+  public void write(ByteBuffer message) {
+    Objects.requireNonNull(message, "message");
+    if (dead || closing.get()) {
+      return;
+    }
+    synchronized (queueLock) {
+      queue.addLast(message);
+      writtenSeq++;
+    }
+  }
+
+  @Override
+  public void flush() throws IOException {
+    long target;
+    synchronized (queueLock) {
+      target = writtenSeq;
+    }
+    boolean inCallback = DELIVERING.get() == this;
+    try {
+      sendLock.lockInterruptibly();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new InterruptedIOException("interrupted while waiting to flush " + describe());
+    }
+    try {
+      while (true) {
+        if (sendFailure != null) {
+          throw rethrowable(sendFailure);
+        }
+        Frames batch;
+        synchronized (queueLock) {
+          if (takenSeq >= target || queue.isEmpty()) {
+            return;
+          }
+        }
+        if (!callIsReady()) {
+          // onReady is delivered on the same serialized executor as the listener: a flush from inside
+          // this connection's listener would never see it, so poll isReady() there.
+          readyOrBroken.awaitNanos(inCallback ? READY_POLL_IN_CALLBACK_NANOS : READY_WAIT_NANOS);
+          continue;
+        }
+        batch = nextBatch();
+        if (batch != null) {
+          callSend(batch);
+        }
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new InterruptedIOException("interrupted while flushing " + describe());
+    } finally {
+      sendLock.unlock();
+    }
+  }
+
+  /** Takes the next batch off the queue, or returns null after failing the connection. */
+  private Frames nextBatch() {
+    Frames.Builder batch = Frames.newBuilder();
+    int size = 0;
+    synchronized (queueLock) {
+      ByteBuffer m;
+      while ((m = queue.peekFirst()) != null) {
+        int length = m.remaining();
+        if (length > maxFrameSize) {
+          queue.clear();
+          takenSeq = writtenSeq;
+          abortLocked(new ProtocolException("grpc: outbound message of " + length
+              + " bytes is larger than maxFrameSize " + maxFrameSize + " (" + describe() + ")"));
+          return null;
+        }
+        int entry = Wire.encodedEntrySize(length);
+        if (batch.getMessagesCount() > 0 && size + entry > Wire.BATCH_TARGET_BYTES) {
+          break;
+        }
+        queue.pollFirst();
+        takenSeq++;
+        // Ownership of the buffer passed to us in write(): no copy.
+        batch.addMessages(UnsafeByteOperations.unsafeWrap(m));
+        size += entry;
+      }
+    }
+    return batch.build();
+  }
+
+  @Override
+  public void close() {
+    if (!closing.compareAndSet(false, true)) {
+      return;
+    }
+    sendLock.lock();
+    try {
+      if (sendFailure == null) {
+        sendFailure = new IOException("grpc: connection " + describe() + " was closed");
+      }
+      if (!callClosed) {
+        callClosed = true;
+        try {
+          callCloseLocally();
+        } catch (RuntimeException ignored) {
+          // The call already ended; its final callback reports the end.
+        }
+      }
+      readyOrBroken.signalAll();
+    } finally {
+      sendLock.unlock();
+    }
+    clearQueue();
+  }
+
+  @Override
+  public String describe() {
+    return peer;
+  }
+
+  @Override
+  public String toString() {
+    return "GrpcConnection[" + peer + "]";
+  }
+
+  // ---- called by the sides' gRPC listeners (on the call's serialized executor) ----
+
+  /** One inbound batch: delivers its messages, then asks gRPC for the next batch. */
+  final void onFrames(Frames frames) {
+    Listener l;
+    synchronized (this) {
+      l = listener;
+      if (l == null || terminated || pendingCause != null) {
+        return;
+      }
+    }
+    if (closing.get()) {
+      return;
+    }
+    // Ask for the next batch now, so gRPC reads it while the listener works on this one: at most
+    // INBOUND_WINDOW batches wait beyond the one being delivered.
+    requestSafely(1);
+    int n = frames.getMessagesCount();
+    if (n > 0) {
+      DELIVERING.set(this);
+      try {
+        for (int i = 0; i < n; i++) {
+          ByteString m = frames.getMessages(i);
+          if (m.size() > maxFrameSize) {
+            abort(Wire.tooLarge(maxFrameSize));
+            return;
+          }
+          l.onMessage(m.asReadOnlyByteBuffer());
+          if (closing.get() || dead) {
+            return;
+          }
+        }
+        l.onReadComplete();
+      } catch (RuntimeException e) {
+        abort(e);
+        return;
+      } finally {
+        DELIVERING.remove();
+      }
+    }
+  }
+
+  /** The call may accept more outbound messages. */
+  final void onCallReady() {
+    sendLock.lock();
+    try {
+      readyOrBroken.signalAll();
+    } finally {
+      sendLock.unlock();
+    }
+  }
+
+  /**
+   * The call ended (its final callback). {@code mapped} is the cause derived from the call's status,
+   * used unless a local close or a local failure explains the end better.
+   */
+  final void terminate(Throwable mapped) {
+    Listener l;
+    Throwable cause;
+    synchronized (this) {
+      if (terminated) {
+        return;
+      }
+      terminated = true;
+      dead = true;
+      cause = pendingCause != null ? pendingCause : closing.get() ? null : mapped;
+      terminalCause = cause;
+      l = listener;
+    }
+    sendLock.lock();
+    try {
+      callClosed = true;
+      if (sendFailure == null) {
+        sendFailure = cause instanceof IOException
+            ? (IOException) cause
+            : new IOException("grpc: connection " + describe() + " ended", cause);
+      }
+      readyOrBroken.signalAll();
+    } finally {
+      sendLock.unlock();
+    }
+    clearQueue();
+    try {
+      afterTerminated();
+    } finally {
+      if (l != null) {
+        fireClosed(l, cause);
+      }
+    }
+  }
+
+  /** Fails the connection because of something found locally; the listener hears it via terminate. */
+  final void abort(Throwable cause) {
+    sendLock.lock();
+    try {
+      abortLocked(cause);
+    } finally {
+      sendLock.unlock();
+    }
+    clearQueue();
+  }
+
+  private void abortLocked(Throwable cause) {
+    synchronized (this) {
+      if (terminated || pendingCause != null) {
+        return;
+      }
+      pendingCause = cause;
+    }
+    if (sendFailure == null) {
+      sendFailure = cause instanceof IOException
+          ? (IOException) cause
+          : new IOException("grpc: connection " + describe() + " failed", cause);
+    }
+    if (!callClosed) {
+      callClosed = true;
+      try {
+        callAbort(cause);
+      } catch (RuntimeException ignored) {
+        // Already ended.
+      }
+    }
+    readyOrBroken.signalAll();
+  }
+
+  private void fireClosed(Listener l, Throwable cause) {
+    if (closedFired.compareAndSet(false, true)) {
+      try {
+        l.onClosed(cause);
+      } catch (RuntimeException ignored) {
+        // The connection is over either way.
+      }
+    }
+  }
+
+  private void requestSafely(int n) {
+    try {
+      callRequest(n);
+    } catch (RuntimeException ignored) {
+      // The call ended; its final callback reports it.
+    }
+  }
+
+  private void clearQueue() {
+    synchronized (queueLock) {
+      queue.clear();
+      takenSeq = writtenSeq;
+    }
+  }
+
+  private static IOException rethrowable(IOException failure) {
+    // A fresh exception per throw, so each caller gets its own stack trace; keep the type's meaning.
+    if (failure instanceof ProtocolException) {
+      return new ProtocolException(failure.getMessage(), failure);
+    }
+    return new IOException(failure.getMessage(), failure);
+  }
+}

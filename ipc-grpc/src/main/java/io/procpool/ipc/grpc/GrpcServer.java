@@ -1,0 +1,123 @@
+package io.procpool.ipc.grpc;
+
+import io.grpc.Metadata;
+import io.grpc.Server;
+import io.grpc.ServerCallHandler;
+import io.grpc.ServerInterceptors;
+import io.grpc.ServerServiceDefinition;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.procpool.api.spi.TransportOptions;
+import io.procpool.api.spi.TransportServer;
+import io.procpool.ipc.grpc.internal.proto.Frames;
+import io.procpool.ipc.grpc.internal.proto.WorkerChannelGrpc;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.util.ArrayList;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/** The parent's gRPC server: one {@link ServerConnection} per authenticated worker stream. */
+final class GrpcServer implements TransportServer {
+  private final Server server;
+  private final String address;
+  private final Set<GrpcConnection> live = ConcurrentHashMap.newKeySet();
+  private final AtomicBoolean closed = new AtomicBoolean();
+
+  private GrpcServer(TransportOptions options, TransportServer.Acceptor acceptor) throws IOException {
+    InetSocketAddress requested = options.listenAddress()
+        .map(Wire::parseAddress)
+        .map(a -> new InetSocketAddress(a.getHostString(), a.getPort()))
+        .orElseGet(() -> new InetSocketAddress("127.0.0.1", 0));
+    if (requested.isUnresolved()) {
+      throw new IOException("grpc: cannot resolve the listen address " + options.listenAddress().orElse(""));
+    }
+    int maxFrameSize = options.maxFrameSize();
+    Settings settings = Settings.of(options.properties());
+    ServerCallHandler<Frames, Frames> handler = (call, headers) -> {
+      StatusTracer tracer = StatusTracer.KEY.get();
+      ServerConnection[] self = new ServerConnection[1];
+      ServerConnection conn = new ServerConnection(call, tracer, maxFrameSize, () -> live.remove(self[0]));
+      self[0] = conn;
+      live.add(conn);
+      Metadata response = new Metadata();
+      response.put(Wire.VERSION_KEY, Wire.PROTOCOL_VERSION);
+      call.sendHeaders(response);
+      call.sendMessage(Frames.getDefaultInstance()); // the ack the worker's connect() waits for
+      if (closed.get()) {
+        conn.close();
+      } else {
+        try {
+          acceptor.onConnection(conn);
+        } catch (RuntimeException e) {
+          conn.abort(e);
+        }
+      }
+      return conn.callListener();
+    };
+    ServerServiceDefinition service = ServerServiceDefinition.builder(WorkerChannelGrpc.getServiceDescriptor())
+        .addMethod(WorkerChannelGrpc.getOpenMethod(), handler)
+        .build();
+    NettyServerBuilder builder = NettyServerBuilder.forAddress(requested, Tls.serverCredentials(options.properties()));
+    this.server = builder
+        .executor(Callbacks.EXECUTOR)
+        .maxInboundMessageSize(Wire.grpcMessageLimit(maxFrameSize))
+        .keepAliveTime(settings.timeMillis, TimeUnit.MILLISECONDS)
+        .keepAliveTimeout(settings.timeoutMillis, TimeUnit.MILLISECONDS)
+        .permitKeepAliveTime(Math.min(settings.timeMillis, 10_000), TimeUnit.MILLISECONDS)
+        .permitKeepAliveWithoutCalls(true)
+        .addStreamTracerFactory(new StatusTracer.Factory())
+        .addService(ServerInterceptors.intercept(service, new AuthInterceptor(options.authKey())))
+        .build();
+    try {
+      server.start();
+    } catch (IOException e) {
+      server.shutdownNow();
+      throw new IOException("grpc: cannot listen on " + requested + ": " + e.getMessage(), e);
+    }
+    int port = requested.getPort();
+    for (SocketAddress a : server.getListenSockets()) {
+      if (a instanceof InetSocketAddress) {
+        port = ((InetSocketAddress) a).getPort();
+        break;
+      }
+    }
+    String host = requested.getAddress().isAnyLocalAddress()
+        ? InetAddress.getLocalHost().getHostName()
+        : requested.getHostString();
+    this.address = Wire.formatAddress(host, port);
+  }
+
+  static GrpcServer start(TransportOptions options, TransportServer.Acceptor acceptor) throws IOException {
+    return new GrpcServer(options, acceptor);
+  }
+
+  @Override
+  public String address() {
+    return address;
+  }
+
+  @Override
+  public void close() {
+    if (!closed.compareAndSet(false, true)) {
+      return;
+    }
+    for (GrpcConnection c : new ArrayList<>(live)) {
+      c.close();
+    }
+    server.shutdownNow();
+    try {
+      server.awaitTermination(5, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  @Override
+  public String toString() {
+    return "GrpcServer[" + address + "]";
+  }
+}

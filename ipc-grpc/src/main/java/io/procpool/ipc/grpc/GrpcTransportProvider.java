@@ -1,0 +1,116 @@
+package io.procpool.ipc.grpc;
+
+import io.grpc.ManagedChannel;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.procpool.api.spi.Connection;
+import io.procpool.api.spi.TransportOptions;
+import io.procpool.api.spi.TransportProvider;
+import io.procpool.api.spi.TransportServer;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The {@code grpc} transport: each worker opens one gRPC bidirectional stream to a server in the
+ * parent, and both sides send batches of pool messages over it. Selected with
+ * {@code ProcessPool.builder().transport("grpc")}.
+ *
+ * <p><b>Addresses.</b> The server binds {@code 127.0.0.1} on an ephemeral port unless
+ * {@link TransportOptions#listenAddress()} gives {@code host:port}; {@link TransportServer#address()}
+ * is {@code host:port} (the local host name when bound to a wildcard address).
+ *
+ * <p><b>Authentication.</b> A worker presents the pool's auth key in its stream's headers; the server
+ * compares it in constant time and refuses a wrong or missing key, which the worker's
+ * {@link #connect} reports as a {@link io.procpool.api.spi.ProtocolException}. A protocol version in
+ * the headers is checked the same way.
+ *
+ * <p><b>Security.</b> Without TLS properties the stream is <em>plaintext</em>: the auth key and every
+ * message are readable on the network. That is fine on loopback, the default; for any other address
+ * configure TLS with these {@link TransportOptions#properties() transport properties} (PEM files):
+ * <ul>
+ *   <li>server: {@code grpc.tls.certChain} and {@code grpc.tls.privateKey} (PKCS#8); with
+ *       {@code grpc.tls.clientTrustCerts} it also requires and verifies client certificates;
+ *   <li>worker: {@code grpc.tls.trustCerts} (the certificate or CA to trust; without it the JDK's
+ *       trust store, if {@code grpc.tls.enabled=true}), and for mutual TLS
+ *       {@code grpc.tls.clientCertChain} and {@code grpc.tls.clientPrivateKey};
+ *       {@code grpc.tls.authority} overrides the host name checked against the certificate.
+ * </ul>
+ * One property map with all of these can serve both sides.
+ *
+ * <p><b>Timing.</b> {@code grpc.keepAliveTimeMillis} (default 20000) and
+ * {@code grpc.keepAliveTimeoutMillis} (default 10000) detect a dead peer; {@code connect} waits at
+ * most {@code grpc.connectTimeoutMillis} (default 20000) for the server to accept.
+ *
+ * <p><b>Threading.</b> Listeners run on a shared pool of daemon threads ({@code procpool-grpc-N}),
+ * one thread at a time per connection and in order, never on Netty's event loops: a listener may
+ * block, and may flush (a flush from inside a listener polls the stream's readiness, because gRPC's
+ * onReady signal for that stream cannot be delivered while the listener runs).
+ *
+ * <p>Thread-safe and stateless, as {@link TransportProvider} requires.
+ */
+public final class GrpcTransportProvider extends TransportProvider {
+
+  /** Creates the provider; {@link java.util.ServiceLoader} calls this. */
+  public GrpcTransportProvider() {}
+
+  @Override
+  public String name() {
+    return "grpc";
+  }
+
+  @Override
+  public boolean isAvailable() {
+    try {
+      Class.forName("io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder", false,
+          GrpcTransportProvider.class.getClassLoader());
+      Class.forName("com.google.protobuf.Message", false, GrpcTransportProvider.class.getClassLoader());
+      return true;
+    } catch (ClassNotFoundException | LinkageError e) {
+      return false;
+    }
+  }
+
+  @Override
+  public TransportServer listen(TransportOptions options, TransportServer.Acceptor acceptor) throws IOException {
+    Objects.requireNonNull(options, "options");
+    Objects.requireNonNull(acceptor, "acceptor");
+    return GrpcServer.start(options, acceptor);
+  }
+
+  @Override
+  public Connection connect(String address, TransportOptions options) throws IOException {
+    Objects.requireNonNull(options, "options");
+    return connect(address, options, options.authKey());
+  }
+
+  /** Like {@link #connect(String, TransportOptions)} but presents {@code authKey}, or no key if null. */
+  static Connection connect(String address, TransportOptions options, byte[] authKey) throws IOException {
+    Objects.requireNonNull(address, "address");
+    InetSocketAddress target = Wire.parseAddress(address);
+    Map<String, String> p = options.properties();
+    Settings settings = Settings.of(p);
+    boolean tls = Tls.clientTls(p);
+    NettyChannelBuilder builder =
+        NettyChannelBuilder.forAddress(target.getHostString(), target.getPort(), Tls.channelCredentials(p))
+            .executor(Callbacks.EXECUTOR)
+            .maxInboundMessageSize(Wire.grpcMessageLimit(options.maxFrameSize()))
+            .keepAliveTime(settings.timeMillis, TimeUnit.MILLISECONDS)
+            .keepAliveTimeout(settings.timeoutMillis, TimeUnit.MILLISECONDS)
+            .keepAliveWithoutCalls(true)
+            .disableRetry()
+            .userAgent("procpool");
+    if (tls && p.containsKey(Tls.AUTHORITY)) {
+      builder.overrideAuthority(p.get(Tls.AUTHORITY));
+    }
+    ManagedChannel channel = builder.build();
+    try {
+      return ClientConnection.open(channel, address, options.maxFrameSize(), tls, authKey,
+          settings.connectTimeoutMillis);
+    } catch (IOException | RuntimeException e) {
+      channel.shutdownNow();
+      throw e;
+    }
+  }
+}

@@ -1,0 +1,115 @@
+package io.procpool.ipc.grpc;
+
+import io.grpc.Grpc;
+import io.grpc.Metadata;
+import io.grpc.ServerCall;
+import io.grpc.Status;
+import io.procpool.api.spi.ProtocolException;
+import io.procpool.ipc.grpc.internal.proto.Frames;
+import java.io.IOException;
+import java.net.SocketAddress;
+
+/** The parent's side of one worker's stream: drives a {@link ServerCall}. */
+final class ServerConnection extends GrpcConnection {
+  private final ServerCall<Frames, Frames> call;
+  private final StatusTracer tracer;
+  private final Runnable onEnd;
+
+  ServerConnection(ServerCall<Frames, Frames> call, StatusTracer tracer, int maxFrameSize, Runnable onEnd) {
+    super(maxFrameSize, describe(call));
+    this.call = call;
+    this.tracer = tracer;
+    this.onEnd = onEnd;
+  }
+
+  private static String describe(ServerCall<?, ?> call) {
+    SocketAddress remote = call.getAttributes().get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR);
+    return "grpc:" + (remote != null ? remote.toString().replaceFirst("^.*/", "") : "unknown-peer");
+  }
+
+  /** The gRPC listener of the call; returned from startCall. */
+  ServerCall.Listener<Frames> callListener() {
+    return new ServerCall.Listener<>() {
+      @Override
+      public void onMessage(Frames message) {
+        onFrames(message);
+      }
+
+      @Override
+      public void onHalfClose() {
+        // The worker ended its side cleanly: end ours too.
+        sendLock.lock();
+        try {
+          call.close(Status.OK, new Metadata());
+        } catch (RuntimeException ignored) {
+          // Already closed.
+        } finally {
+          sendLock.unlock();
+        }
+        terminate(null);
+      }
+
+      @Override
+      public void onCancel() {
+        terminate(cancelCause());
+      }
+
+      @Override
+      public void onComplete() {
+        terminate(null);
+      }
+
+      @Override
+      public void onReady() {
+        onCallReady();
+      }
+    };
+  }
+
+  private IOException cancelCause() {
+    Status status = tracer != null ? tracer.closedStatus() : null;
+    if (status != null && status.getCode() == Status.Code.CANCELLED) {
+      // The worker cancelled its stream (RST_STREAM CANCEL): that is how a worker closes its
+      // connection, so it is a clean end, like EOF on a pipe. A lost connection is UNAVAILABLE.
+      return null;
+    }
+    if (status != null && Wire.isSizeViolation(status)) {
+      return new ProtocolException(
+          "grpc: message larger than maxFrameSize " + maxFrameSize + " (" + status.getDescription() + ")",
+          status.asException());
+    }
+    String what = status != null ? Wire.describe(status) : "CANCELLED";
+    return new IOException("grpc: the stream from " + describe() + " was cancelled or its connection lost: " + what);
+  }
+
+  @Override
+  boolean callIsReady() {
+    return call.isReady();
+  }
+
+  @Override
+  void callSend(Frames frames) {
+    call.sendMessage(frames);
+  }
+
+  @Override
+  void callRequest(int n) {
+    call.request(n);
+  }
+
+  @Override
+  void callCloseLocally() {
+    call.close(Status.OK, new Metadata());
+  }
+
+  @Override
+  void callAbort(Throwable cause) {
+    Status status = cause instanceof ProtocolException ? Status.INVALID_ARGUMENT : Status.INTERNAL;
+    call.close(status.withDescription("procpool: " + cause.getMessage()), new Metadata());
+  }
+
+  @Override
+  void afterTerminated() {
+    onEnd.run();
+  }
+}

@@ -1,0 +1,507 @@
+package io.procpool.ipc.grpc;
+
+import static io.procpool.ipc.grpc.Fixtures.TIMEOUT_SECONDS;
+import static io.procpool.ipc.grpc.Fixtures.options;
+import static io.procpool.ipc.grpc.Fixtures.utf8;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.procpool.api.spi.Connection;
+import io.procpool.api.spi.ProtocolException;
+import io.procpool.api.spi.TransportOptions;
+import io.procpool.api.spi.TransportRegistry;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+@Timeout(value = 60, unit = TimeUnit.SECONDS)
+class GrpcTransportTest {
+  private final GrpcTransportProvider provider = new GrpcTransportProvider();
+  private final List<AutoCloseable> toClose = new ArrayList<>();
+
+  @AfterEach
+  void closeAll() throws Exception {
+    for (int i = toClose.size() - 1; i >= 0; i--) {
+      toClose.get(i).close();
+    }
+  }
+
+  private Fixtures.Server server(TransportOptions options) throws Exception {
+    Fixtures.Server s = new Fixtures.Server(options);
+    toClose.add(s);
+    return s;
+  }
+
+  private Connection connect(Fixtures.Server s, TransportOptions options) throws IOException {
+    Connection c = provider.connect(s.server.address(), options);
+    toClose.add(c::close);
+    return c;
+  }
+
+  @Test
+  void foundByNameThroughTheRegistry() {
+    assertInstanceOf(GrpcTransportProvider.class, TransportRegistry.get("grpc"));
+  }
+
+  @Test
+  void listensOnLoopbackByDefault() throws Exception {
+    Fixtures.Server s = server(options());
+    assertTrue(s.server.address().startsWith("127.0.0.1:"), s.server.address());
+  }
+
+  @Test
+  void listensOnAConfiguredAddress() throws Exception {
+    Fixtures.Server s = server(new TransportOptions(Fixtures.KEY, 1 << 20, "127.0.0.1:0", Map.of()));
+    assertTrue(s.server.address().matches("127\\.0\\.0\\.1:[1-9][0-9]*"), s.server.address());
+    Connection client = connect(s, new TransportOptions(Fixtures.KEY, 1 << 20, null, Map.of()));
+    Connection parent = s.next();
+    Fixtures.Recorder atParent = new Fixtures.Recorder();
+    parent.start(atParent);
+    client.start(new Fixtures.Recorder());
+    client.write(utf8("hi"));
+    client.flush();
+    assertEquals("hi", utf8(atParent.take()));
+  }
+
+  @Test
+  void badAddressesAreRejectedClearly() {
+    assertThrows(IllegalArgumentException.class, () -> provider.connect("no-port", options()));
+    assertThrows(IllegalArgumentException.class, () -> provider.connect("host:99999", options()));
+    assertEquals("[::1]:80", Wire.formatAddress("::1", 80));
+    assertEquals("::1", Wire.parseAddress("[::1]:80").getHostString());
+  }
+
+  @Test
+  void roundTripBothDirections() throws Exception {
+    Fixtures.Server s = server(options());
+    Connection client = connect(s, options());
+    Connection parent = s.next();
+    Fixtures.Recorder atParent = new Fixtures.Recorder();
+    Fixtures.Recorder atWorker = new Fixtures.Recorder();
+    parent.start(atParent);
+    client.start(atWorker);
+
+    client.write(utf8("ping"));
+    client.write(ByteBuffer.allocate(0));
+    client.flush();
+    assertEquals("ping", utf8(atParent.take()));
+    assertEquals(0, atParent.take().length);
+
+    parent.write(utf8("pong"));
+    parent.flush();
+    assertEquals("pong", utf8(atWorker.take()));
+    assertTrue(parent.describe().startsWith("grpc:"), parent.describe());
+    assertTrue(client.describe().startsWith("grpc:127.0.0.1:"), client.describe());
+  }
+
+  @Test
+  void hundredThousandSmallMessagesArriveInOrder() throws Exception {
+    Fixtures.Server s = server(options());
+    Connection client = connect(s, options());
+    Connection parent = s.next();
+    int n = 100_000;
+    CountDownLatch all = new CountDownLatch(1);
+    AtomicInteger expected = new AtomicInteger();
+    List<String> errors = new ArrayList<>();
+    parent.start(new Fixtures.Recorder() {
+      @Override
+      public void onMessage(ByteBuffer message) {
+        int v = message.getInt();
+        if (v != expected.get() && errors.isEmpty()) {
+          errors.add("expected " + expected.get() + " got " + v);
+        }
+        if (expected.incrementAndGet() == n) {
+          all.countDown();
+        }
+      }
+    });
+    client.start(new Fixtures.Recorder());
+    long t0 = System.nanoTime();
+    for (int i = 0; i < n; i++) {
+      client.write(ByteBuffer.allocate(4).putInt(0, i));
+      if (i % 64 == 63) {
+        client.flush();
+      }
+    }
+    client.flush();
+    assertTrue(all.await(TIMEOUT_SECONDS, TimeUnit.SECONDS), "received " + expected.get());
+    long nanos = System.nanoTime() - t0;
+    assertEquals(List.of(), errors);
+    System.out.printf("grpc: %d small messages one way in %.1f ms: %.0f msg/s (flush every 64)%n",
+        n, nanos / 1e6, n / (nanos / 1e9));
+  }
+
+  @Test
+  void concurrentWritersKeepPerThreadOrderAndLoseNothing() throws Exception {
+    Fixtures.Server s = server(options());
+    Connection client = connect(s, options());
+    Connection parent = s.next();
+    int threads = 4;
+    int perThread = 10_000;
+    int[] next = new int[threads];
+    AtomicInteger received = new AtomicInteger();
+    CountDownLatch all = new CountDownLatch(1);
+    List<String> errors = new ArrayList<>();
+    Fixtures.Recorder recorder = new Fixtures.Recorder() {
+      @Override
+      public void onMessage(ByteBuffer message) {
+        enter();
+        try {
+          int t = message.getInt();
+          int seq = message.getInt();
+          if (seq != next[t] && errors.isEmpty()) {
+            errors.add("thread " + t + ": expected " + next[t] + " got " + seq);
+          }
+          next[t] = seq + 1;
+          if (received.incrementAndGet() == threads * perThread) {
+            all.countDown();
+          }
+        } finally {
+          exit();
+        }
+      }
+    };
+    parent.start(recorder);
+    client.start(new Fixtures.Recorder());
+    ExecutorService pool = Executors.newFixedThreadPool(threads);
+    try {
+      List<Future<?>> futures = new ArrayList<>();
+      for (int t = 0; t < threads; t++) {
+        int id = t;
+        futures.add(pool.submit(() -> {
+          for (int i = 0; i < perThread; i++) {
+            client.write(ByteBuffer.allocate(8).putInt(0, id).putInt(4, i));
+            if (i % (7 + id) == 0) {
+              client.flush();
+            }
+          }
+          client.flush();
+          return null;
+        }));
+      }
+      for (Future<?> f : futures) {
+        f.get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
+      }
+    } finally {
+      pool.shutdownNow();
+    }
+    assertTrue(all.await(TIMEOUT_SECONDS, TimeUnit.SECONDS), "received " + received.get());
+    assertEquals(List.of(), errors);
+    assertFalse(recorder.overlapped, "listener calls overlapped");
+    for (int t = 0; t < threads; t++) {
+      assertEquals(perThread, next[t]);
+    }
+  }
+
+  @Test
+  void sixteenMiBMessageBothWaysWithDefaultLimit() throws Exception {
+    Fixtures.Server s = server(options());
+    Connection client = connect(s, options());
+    Connection parent = s.next();
+    Fixtures.Recorder atParent = new Fixtures.Recorder();
+    Fixtures.Recorder atWorker = new Fixtures.Recorder();
+    parent.start(atParent);
+    client.start(atWorker);
+    byte[] big = new byte[16 * 1024 * 1024];
+    new Random(42).nextBytes(big);
+    client.write(ByteBuffer.wrap(big));
+    client.write(utf8("after"));
+    client.flush();
+    assertArrayEquals(big, atParent.take());
+    assertEquals("after", utf8(atParent.take()));
+    parent.write(ByteBuffer.wrap(big));
+    parent.flush();
+    assertArrayEquals(big, atWorker.take());
+  }
+
+  @Test
+  void oversizedMessageIsAProtocolErrorAndTheServerKeepsAccepting() throws Exception {
+    int limit = 64 * 1024;
+    Fixtures.Server s = server(options(limit, Map.of()));
+    Connection bad = connect(s, options(1024 * 1024, Map.of()));
+    Connection parent = s.next();
+    Fixtures.Recorder atParent = new Fixtures.Recorder();
+    Fixtures.Recorder atBad = new Fixtures.Recorder();
+    parent.start(atParent);
+    bad.start(atBad);
+    bad.write(ByteBuffer.allocate(limit + 1)); // just over: checked by the transport itself
+    bad.flush();
+    Throwable cause = atParent.awaitClosed();
+    assertInstanceOf(ProtocolException.class, cause);
+    assertTrue(cause.getMessage().contains("maxFrameSize " + limit), cause.getMessage());
+    assertTrue(atParent.messages.isEmpty());
+    assertInstanceOf(IOException.class, atBad.awaitClosed());
+
+    Connection bad2 = connect(s, options(1024 * 1024, Map.of()));
+    Connection parent2 = s.next();
+    Fixtures.Recorder atParent2 = new Fixtures.Recorder();
+    parent2.start(atParent2);
+    bad2.start(new Fixtures.Recorder());
+    bad2.write(ByteBuffer.allocate(512 * 1024)); // far over: refused by gRPC before it is read
+    bad2.flush();
+    Throwable cause2 = atParent2.awaitClosed();
+    assertInstanceOf(ProtocolException.class, cause2);
+    assertTrue(cause2.getMessage().contains("maxFrameSize " + limit), cause2.getMessage());
+
+    Connection good = connect(s, options(limit, Map.of()));
+    Connection parent3 = s.next();
+    Fixtures.Recorder atParent3 = new Fixtures.Recorder();
+    parent3.start(atParent3);
+    good.start(new Fixtures.Recorder());
+    good.write(ByteBuffer.allocate(limit));
+    good.write(utf8("ok"));
+    good.flush();
+    assertEquals(limit, atParent3.take().length);
+    assertEquals("ok", utf8(atParent3.take()));
+  }
+
+  @Test
+  void sendingOverTheOwnLimitFailsTheFlush() throws Exception {
+    Fixtures.Server s = server(options());
+    Connection client = connect(s, options(4096, Map.of()));
+    Fixtures.Recorder atWorker = new Fixtures.Recorder();
+    client.start(atWorker);
+    s.next().start(new Fixtures.Recorder());
+    client.write(ByteBuffer.allocate(5000));
+    ProtocolException e = assertThrows(ProtocolException.class, client::flush);
+    assertTrue(e.getMessage().contains("maxFrameSize 4096"), e.getMessage());
+    assertInstanceOf(ProtocolException.class, atWorker.awaitClosed());
+  }
+
+  @Test
+  void wrongKeyIsRefused() throws Exception {
+    Fixtures.Server s = server(options());
+    byte[] wrong = Fixtures.KEY.clone();
+    wrong[0] ^= 1;
+    ProtocolException e = assertThrows(ProtocolException.class,
+        () -> provider.connect(s.server.address(), Fixtures.options(wrong)));
+    assertTrue(e.getMessage().contains("auth key did not match"), e.getMessage());
+    // A good client after it is accepted, and it is the only one the acceptor saw.
+    connect(s, options());
+    s.next();
+    assertEquals(1, s.acceptCount.get());
+  }
+
+  @Test
+  void missingKeyIsRefused() throws Exception {
+    Fixtures.Server s = server(options());
+    ProtocolException e = assertThrows(ProtocolException.class,
+        () -> GrpcTransportProvider.connect(s.server.address(), options(), null));
+    assertTrue(e.getMessage().contains("auth key"), e.getMessage());
+    connect(s, options());
+    s.next();
+    assertEquals(1, s.acceptCount.get());
+  }
+
+  @Test
+  void unreachableServerIsAnIOException() throws Exception {
+    int port;
+    try (java.net.ServerSocket ss = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+      port = ss.getLocalPort();
+    }
+    IOException e = assertThrows(IOException.class, () -> provider.connect("127.0.0.1:" + port, options()));
+    assertFalse(e instanceof ProtocolException);
+    assertTrue(e.getMessage().contains("cannot connect"), e.getMessage());
+  }
+
+  @Test
+  void slowReaderMakesFlushBlock() throws Exception {
+    Fixtures.Server s = server(options());
+    Connection client = connect(s, options());
+    Connection parent = s.next();
+    CountDownLatch release = new CountDownLatch(1);
+    CountDownLatch firstArrived = new CountDownLatch(1);
+    AtomicInteger received = new AtomicInteger();
+    int count = 128;
+    CountDownLatch all = new CountDownLatch(count);
+    parent.start(new Fixtures.Recorder() {
+      @Override
+      public void onMessage(ByteBuffer message) {
+        firstArrived.countDown();
+        try {
+          release.await();
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+        received.incrementAndGet();
+        all.countDown();
+      }
+    });
+    client.start(new Fixtures.Recorder());
+    AtomicInteger flushed = new AtomicInteger();
+    ExecutorService writer = Executors.newSingleThreadExecutor();
+    try {
+      Future<?> done = writer.submit(() -> {
+        for (int i = 0; i < count; i++) {
+          client.write(ByteBuffer.allocate(1024 * 1024)); // 128 MiB in total
+          client.flush();
+          flushed.incrementAndGet();
+        }
+        return null;
+      });
+      assertTrue(firstArrived.await(TIMEOUT_SECONDS, TimeUnit.SECONDS));
+      // The reader is stuck: the writer must stop long before it has pushed all 128 MiB.
+      assertThrows(TimeoutException.class, () -> done.get(2, TimeUnit.SECONDS));
+      int stuckAt = flushed.get();
+      System.out.printf("grpc: with a blocked reader the writer stopped after %d of %d 1-MiB flushes%n",
+          stuckAt, count);
+      assertTrue(stuckAt < count / 2, "writer got " + stuckAt + " MiB ahead of a blocked reader");
+      release.countDown();
+      done.get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
+      assertTrue(all.await(TIMEOUT_SECONDS, TimeUnit.SECONDS));
+      assertEquals(count, received.get());
+    } finally {
+      release.countDown();
+      writer.shutdownNow();
+    }
+  }
+
+  @Test
+  void flushInsideTheListenerWaitsForAStalledPeerWithoutDeadlock() throws Exception {
+    Fixtures.Server s = server(options());
+    Connection client = connect(s, options());
+    Connection parent = s.next();
+    int count = 32;
+    CountDownLatch parentDone = new CountDownLatch(1);
+    java.util.concurrent.atomic.AtomicReference<Throwable> parentError = new java.util.concurrent.atomic.AtomicReference<>();
+    parent.start(new Fixtures.Recorder() {
+      @Override
+      public void onMessage(ByteBuffer message) {
+        // Replies from inside the listener: the gRPC onReady signal cannot reach this thread now.
+        try {
+          for (int i = 0; i < count; i++) {
+            parent.write(ByteBuffer.allocate(1024 * 1024).putInt(0, i));
+            parent.flush();
+          }
+        } catch (IOException | RuntimeException e) {
+          parentError.set(e);
+        }
+        parentDone.countDown();
+      }
+    });
+    CountDownLatch release = new CountDownLatch(1);
+    AtomicInteger received = new AtomicInteger();
+    CountDownLatch all = new CountDownLatch(count);
+    client.start(new Fixtures.Recorder() {
+      @Override
+      public void onMessage(ByteBuffer message) {
+        try {
+          release.await();
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+        if (message.getInt(0) == received.get()) {
+          received.incrementAndGet();
+        }
+        all.countDown();
+      }
+    });
+    try {
+      client.write(utf8("go"));
+      client.flush();
+      assertFalse(parentDone.await(1, TimeUnit.SECONDS), "32 MiB went out to a reader that reads nothing");
+      release.countDown();
+      assertTrue(parentDone.await(TIMEOUT_SECONDS, TimeUnit.SECONDS), "the flush inside the listener hung");
+      assertNull(parentError.get());
+      assertTrue(all.await(TIMEOUT_SECONDS, TimeUnit.SECONDS));
+      assertEquals(count, received.get());
+    } finally {
+      release.countDown();
+    }
+  }
+
+  @Test
+  void workerCloseEndsBothSidesCleanlyOnce() throws Exception {
+    Fixtures.Server s = server(options());
+    Connection client = connect(s, options());
+    Connection parent = s.next();
+    Fixtures.Recorder atParent = new Fixtures.Recorder();
+    Fixtures.Recorder atWorker = new Fixtures.Recorder();
+    parent.start(atParent);
+    client.start(atWorker);
+    client.close();
+    client.close();
+    assertNull(atWorker.awaitClosed());
+    assertNull(atParent.awaitClosed());
+    client.write(utf8("dropped")); // no exception
+    assertThrows(IOException.class, client::flush);
+    assertThrows(IOException.class, parent::flush);
+    parent.close();
+    assertEquals(1, atWorker.closedCount.get());
+    assertEquals(1, atParent.closedCount.get());
+  }
+
+  @Test
+  void parentCloseEndsBothSidesCleanlyOnce() throws Exception {
+    Fixtures.Server s = server(options());
+    Connection client = connect(s, options());
+    Connection parent = s.next();
+    Fixtures.Recorder atParent = new Fixtures.Recorder();
+    Fixtures.Recorder atWorker = new Fixtures.Recorder();
+    parent.start(atParent);
+    client.start(atWorker);
+    parent.close();
+    assertNull(atParent.awaitClosed());
+    assertNull(atWorker.awaitClosed());
+    client.close();
+    assertEquals(1, atWorker.closedCount.get());
+    assertEquals(1, atParent.closedCount.get());
+  }
+
+  @Test
+  void serverCloseEndsItsConnections() throws Exception {
+    Fixtures.Server s = server(options());
+    Connection client = connect(s, options());
+    Connection parent = s.next();
+    Fixtures.Recorder atParent = new Fixtures.Recorder();
+    Fixtures.Recorder atWorker = new Fixtures.Recorder();
+    parent.start(atParent);
+    client.start(atWorker);
+    s.close();
+    assertNull(atParent.awaitClosed());
+    atWorker.awaitClosed();
+    assertEquals(1, atWorker.closedCount.get());
+    assertThrows(IOException.class, () -> provider.connect(s.server.address(), options()));
+  }
+
+  @Test
+  void closeBeforeStartStillReportsOnce() throws Exception {
+    Fixtures.Server s = server(options());
+    Connection client = connect(s, options());
+    Connection parent = s.next();
+    client.close();
+    Fixtures.Recorder atWorker = new Fixtures.Recorder();
+    client.start(atWorker);
+    assertNull(atWorker.awaitClosed());
+    Fixtures.Recorder atParent = new Fixtures.Recorder();
+    parent.start(atParent);
+    assertNull(atParent.awaitClosed());
+    assertEquals(1, atWorker.closedCount.get());
+  }
+
+  @Test
+  void printLatencyAndThroughput() throws Exception {
+    Fixtures.Server s = server(options());
+    Connection client = connect(s, options());
+    Measure.echo(client, s.next(), "in-process, cold JIT");
+  }
+}
