@@ -188,6 +188,12 @@ public interface ProcessPool extends AutoCloseable {
   List<Long> workerPids();
 
   /**
+   * The address the pool's transport listens on: what a worker started by hand passes to
+   * {@code WorkerMain --connect} (see {@link Builder#listenAddress(String)}).
+   */
+  String address();
+
+  /**
    * Builds a {@link ProcessPool}. Each option may be set once; a bad value fails at once with an
    * exception that names it.
    */
@@ -290,6 +296,35 @@ public interface ProcessPool extends AutoCloseable {
      */
     public Builder serialFilter(String pattern) {
       options.serialFilter(pattern);
+      return this;
+    }
+
+    /**
+     * Where the transport listens, instead of its private default (a socket in a private directory
+     * for {@code pipes}, {@code 127.0.0.1} on an ephemeral port for {@code grpc}). With gRPC, use
+     * {@code "0.0.0.0:7000"} (and TLS properties) to let workers on other hosts join: start them with
+     * {@code java -cp <classpath> io.procpool.core.WorkerMain --transport grpc --connect host:7000}
+     * and the pool's key in the environment variable {@code PROCPOOL_AUTH_KEY} (Base64) or a file
+     * ({@code --auth-key-file}). Such workers take tasks like the pool's own; when one dies its tasks
+     * fail with {@link WorkerCrashedException} and it is not replaced.
+     */
+    public Builder listenAddress(String address) {
+      options.listenAddress(address);
+      return this;
+    }
+
+    /** A transport-specific setting, such as {@code grpc.tls.certChain}; see the transport's docs. */
+    public Builder transportProperty(String key, String value) {
+      options.transportProperty(key, value);
+      return this;
+    }
+
+    /**
+     * The pool's shared secret (at least 16 bytes), which every worker must prove; default: 32 random
+     * bytes. Set it when workers are started by hand on other hosts.
+     */
+    public Builder authKey(byte[] key) {
+      options.authKey(key);
       return this;
     }
 

@@ -6,23 +6,45 @@ import io.procpool.api.spi.TransportProvider;
 import io.procpool.api.spi.TransportRegistry;
 import io.procpool.core.internal.WorkerRuntime;
 import java.io.ByteArrayInputStream;
+import java.io.IOException;
 import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Base64;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
- * The main class of a worker JVM. The pool starts it as
+ * The main class of a worker JVM.
+ *
+ * <p>A pool starts its own workers as
  *
  * <pre>
- * java -cp &lt;classpath&gt; io.procpool.core.WorkerMain --transport pipes --connect &lt;address&gt;
+ * java -cp CLASSPATH io.procpool.core.WorkerMain --transport NAME --connect ADDRESS
  *      --worker-id N --parent-pid P [--max-frame-size BYTES]
  * </pre>
  *
- * <p>and writes the pool's auth key (Base64, one line) to its standard input, which it then keeps
- * open: the key never appears on a command line. The worker exits when its standard input reaches
- * end of file, when the parent process is gone, when its connection ends, or when the pool tells it
- * to.
+ * <p>and writes its auth key (Base64, one line) to the worker's standard input, which then stays
+ * open: the key never appears on a command line, and the worker exits when the parent dies.
+ *
+ * <p>A worker started by hand, for example on another host, joins a pool that listens on a reachable
+ * address ({@code ProcessPool.Builder.listenAddress}):
+ *
+ * <pre>
+ * PROCPOOL_AUTH_KEY=&lt;Base64 key&gt; java -cp APP_CLASSPATH io.procpool.core.WorkerMain \
+ *      --transport grpc --connect pool-host:7000 [--auth-key-file FILE] [--property KEY=VALUE]...
+ * </pre>
+ *
+ * <p>The key comes from {@code --auth-key-file} (a file holding the Base64 key) or the environment
+ * variable {@code PROCPOOL_AUTH_KEY}; {@code --property} passes transport settings such as
+ * {@code grpc.tls.trustCerts=/path/ca.pem}. Such a worker exits when its connection to the pool ends.
  */
 public final class WorkerMain {
+  /** The environment variable that holds a hand-started worker's key, in Base64. */
+  public static final String AUTH_KEY_ENV = "PROCPOOL_AUTH_KEY";
+
   private WorkerMain() {}
 
   /**
@@ -31,9 +53,10 @@ public final class WorkerMain {
    * @param args the options above
    */
   public static void main(String[] args) {
-    Map<String, String> opts;
+    Map<String, String> opts = new HashMap<>();
+    Map<String, String> properties = new LinkedHashMap<>();
     try {
-      opts = parse(args);
+      parse(args, opts, properties);
     } catch (IllegalArgumentException e) {
       System.err.println("procpool worker: " + e.getMessage());
       System.exit(2);
@@ -43,9 +66,9 @@ public final class WorkerMain {
     System.setIn(new ByteArrayInputStream(new byte[0]));
     int code;
     try {
-      code = run(opts, stdin);
+      code = run(opts, properties, stdin);
     } catch (Throwable t) {
-      System.err.println("procpool worker " + opts.getOrDefault("--worker-id", "?") + " failed: " + t);
+      System.err.println("procpool worker " + opts.getOrDefault("--worker-id", "") + " failed: " + t);
       code = 1;
     }
     System.out.flush();
@@ -53,21 +76,41 @@ public final class WorkerMain {
     exit(code);
   }
 
-  private static int run(Map<String, String> opts, InputStream stdin) throws Exception {
+  private static int run(Map<String, String> opts, Map<String, String> properties, InputStream stdin)
+      throws Exception {
     String transport = require(opts, "--transport");
     String address = require(opts, "--connect");
-    int workerId = Integer.parseInt(require(opts, "--worker-id"));
+    int workerId = Integer.parseInt(opts.getOrDefault("--worker-id", "-1"));
     int maxFrame = Integer.parseInt(opts.getOrDefault("--max-frame-size",
         Integer.toString(TransportOptions.DEFAULT_MAX_FRAME_SIZE)));
-    byte[] key = ChildJvm.readSecret(stdin);
+    byte[] key;
     if (opts.containsKey("--parent-pid")) {
+      key = ChildJvm.readSecret(stdin);
       ChildJvm.exitWhenParentDies(Long.parseLong(opts.get("--parent-pid")), stdin);
+    } else {
+      key = handStartedKey(opts);
     }
     TransportProvider provider = TransportRegistry.get(transport);
-    Connection connection = provider.connect(address, new TransportOptions(key, maxFrame, null, Map.of()));
+    Connection connection = provider.connect(address, new TransportOptions(key, maxFrame, null, properties));
     boolean shutdown = new WorkerRuntime(connection, workerId, maxFrame, true).run();
     connection.close();
     return shutdown ? 0 : 1;
+  }
+
+  private static byte[] handStartedKey(Map<String, String> opts) throws IOException {
+    String file = opts.get("--auth-key-file");
+    String encoded = file != null
+        ? new String(Files.readAllBytes(Path.of(file)), StandardCharsets.US_ASCII)
+        : System.getenv(AUTH_KEY_ENV);
+    if (encoded == null || encoded.isBlank()) {
+      throw new IllegalArgumentException("no auth key: set " + AUTH_KEY_ENV
+          + " (Base64) or pass --auth-key-file FILE");
+    }
+    try {
+      return Base64.getDecoder().decode(encoded.trim());
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("the auth key is not valid Base64", e);
+    }
   }
 
   private static void exit(int code) {
@@ -92,16 +135,23 @@ public final class WorkerMain {
     return v;
   }
 
-  private static Map<String, String> parse(String[] args) {
-    Map<String, String> opts = new java.util.HashMap<>();
+  private static void parse(String[] args, Map<String, String> opts, Map<String, String> properties) {
     for (int i = 0; i < args.length; i++) {
       String a = args[i];
       if (!a.startsWith("--") || i + 1 >= args.length) {
-        throw new IllegalArgumentException("bad arguments near '" + a
-            + "'; usage: --transport NAME --connect ADDRESS --worker-id N [--parent-pid P] [--max-frame-size B]");
+        throw new IllegalArgumentException("bad arguments near '" + a + "'; usage: --transport NAME --connect ADDRESS"
+            + " [--worker-id N --parent-pid P] [--max-frame-size B] [--auth-key-file F] [--property K=V]...");
       }
-      opts.put(a, args[++i]);
+      String v = args[++i];
+      if (a.equals("--property")) {
+        int eq = v.indexOf('=');
+        if (eq <= 0) {
+          throw new IllegalArgumentException("--property needs KEY=VALUE, got '" + v + "'");
+        }
+        properties.put(v.substring(0, eq), v.substring(eq + 1));
+      } else {
+        opts.put(a, v);
+      }
     }
-    return opts;
   }
 }

@@ -23,6 +23,7 @@ public final class PoolOptions {
   private final int maxFrameSize;
   private final String serialFilter;
   private final String listenAddress;
+  private final byte[] authKey;
   private final Map<String, String> transportProperties;
 
   private PoolOptions(Builder b) {
@@ -39,6 +40,7 @@ public final class PoolOptions {
     this.maxFrameSize = b.maxFrameSize != null ? b.maxFrameSize : TransportOptions.DEFAULT_MAX_FRAME_SIZE;
     this.serialFilter = b.serialFilter;
     this.listenAddress = b.listenAddress;
+    this.authKey = b.authKey;
     this.transportProperties = Map.copyOf(b.transportProperties);
   }
 
@@ -98,6 +100,11 @@ public final class PoolOptions {
     return Optional.ofNullable(serialFilter);
   }
 
+  /** The configured auth key (a copy), if one was set. */
+  public Optional<byte[]> authKey() {
+    return Optional.ofNullable(authKey).map(byte[]::clone);
+  }
+
   public Optional<String> listenAddress() {
     return Optional.ofNullable(listenAddress);
   }
@@ -129,6 +136,7 @@ public final class PoolOptions {
     private Integer maxFrameSize;
     private String serialFilter;
     private String listenAddress;
+    private byte[] authKey;
     private final Map<String, String> transportProperties = new LinkedHashMap<>();
 
     private Builder() {}
@@ -245,6 +253,17 @@ public final class PoolOptions {
     public Builder listenAddress(String address) {
       once(this.listenAddress, "listenAddress");
       this.listenAddress = Objects.requireNonNull(address, "listenAddress");
+      return this;
+    }
+
+    /** The auth key; at least 16 bytes. */
+    public Builder authKey(byte[] key) {
+      once(this.authKey == null ? null : "(a key)", "authKey");
+      Objects.requireNonNull(key, "authKey");
+      if (key.length < 16) {
+        throw new IllegalArgumentException("authKey must be at least 16 bytes, got " + key.length);
+      }
+      this.authKey = key.clone();
       return this;
     }
 

@@ -64,6 +64,8 @@ public final class PoolImpl implements ProcessPool {
   /** Queued work per worker that dispatch aims for: enough to hide a round trip, not to hoard. */
   private static final double QUEUE_BUDGET_NANOS = 1_000_000;
   private static final int MAX_IN_FLIGHT = 64;
+  /** The worker id of workers the pool did not start. */
+  static final int EXTERNAL_WORKER_ID = -1;
 
   private enum State { RUNNING, CLOSING, CLOSED, TERMINATED }
 
@@ -118,8 +120,11 @@ public final class PoolImpl implements ProcessPool {
     this.timer = new ScheduledThreadPoolExecutor(1,
         new ThreadFactoryBuilder().setDaemon(true).setNameFormat("procpool-" + poolId + "-timer").build());
     timer.setRemoveOnCancelPolicy(true);
-    byte[] key = new byte[32];
-    new SecureRandom().nextBytes(key);
+    byte[] key = options.authKey().orElseGet(() -> {
+      byte[] k = new byte[32];
+      new SecureRandom().nextBytes(k);
+      return k;
+    });
     this.server = provider.listen(
         new TransportOptions(key, options.maxFrameSize(), options.listenAddress().orElse(null),
             options.transportProperties()),
@@ -314,10 +319,21 @@ public final class PoolImpl implements ProcessPool {
       }
       lock.lock();
       try {
-        Worker w = workers.get(workerId);
-        if (w == null || w.state != Worker.State.STARTING || w.connection != null
-            || (!provider.workersInProcess() && w.pid > 0 && w.pid != pid)) {
-          throw new ProtocolException("unexpected worker " + workerId + " (pid " + pid + ")");
+        Worker w;
+        if (workerId == EXTERNAL_WORKER_ID) {
+          // A worker started by hand (e.g. on another host) that proved the key: it joins the pool.
+          if (state != State.RUNNING && state != State.CLOSING) {
+            throw new ProtocolException("the pool is shutting down; worker pid " + pid + " cannot join");
+          }
+          w = new Worker(nextWorkerId++);
+          w.external = true;
+          workers.put(w.id, w);
+        } else {
+          w = workers.get(workerId);
+          if (w == null || w.state != Worker.State.STARTING || w.connection != null
+              || (!provider.workersInProcess() && w.pid > 0 && w.pid != pid)) {
+            throw new ProtocolException("unexpected worker " + workerId + " (pid " + pid + ")");
+          }
         }
         w.connection = connection;
         w.pid = pid;
@@ -487,7 +503,7 @@ public final class PoolImpl implements ProcessPool {
         pending.addFirst(retried.get(i));
       }
       boolean active = state == State.RUNNING || (state == State.CLOSING && !pending.isEmpty());
-      replace = active && broken == null && previous != Worker.State.STOPPING;
+      replace = active && broken == null && previous != Worker.State.STOPPING && !w.external;
       if (previous == Worker.State.STARTING && replace && w.killedFor == null) {
         if (++startFailures >= MAX_START_FAILURES) {
           replace = false;
@@ -1192,6 +1208,11 @@ public final class PoolImpl implements ProcessPool {
   @Override
   public String transport() {
     return provider.name();
+  }
+
+  @Override
+  public String address() {
+    return server.address();
   }
 
   @Override

@@ -27,6 +27,8 @@ final class Worker {
   }
 
   final int id;
+  /** Started by hand, not by the pool: never replaced when it dies. */
+  boolean external;
   WorkerLauncher.Launched process;
   volatile long pid = -1;
   Connection connection;
@@ -68,6 +70,6 @@ final class Worker {
 
   @Override
   public String toString() {
-    return "worker " + id + " (pid " + pid + ")";
+    return (external ? "external worker " : "worker ") + id + " (pid " + pid + ")";
   }
 }
