@@ -20,16 +20,18 @@ public final class TransportRegistry {
    */
   public static TransportProvider get(String name) {
     List<TransportProvider> all = loadAll();
+    // Ask only the providers of that name whether they are available: isAvailable() may load a
+    // transport's classes, which a worker of another transport should not pay for at start-up.
     TransportProvider best =
         all.stream()
-            .filter(p -> p.name().equals(name))
+            .filter(p -> p.name().equals(name) && p.isAvailable())
             .max(Comparator.comparingInt(TransportProvider::priority))
             .orElse(null);
     if (best != null) {
       return best;
     }
     TreeSet<String> names = new TreeSet<>();
-    all.forEach(p -> names.add(p.name()));
+    all.stream().filter(TransportProvider::isAvailable).forEach(p -> names.add(p.name()));
     StringBuilder msg = new StringBuilder("unknown transport '").append(name).append("'; transports found: ")
         .append(names.isEmpty() ? "none" : String.join(", ", names)).append('.');
     String artifact = artifactFor(name);
@@ -42,7 +44,7 @@ public final class TransportRegistry {
   /** The names of every available transport, sorted. */
   public static List<String> names() {
     TreeSet<String> names = new TreeSet<>();
-    loadAll().forEach(p -> names.add(p.name()));
+    loadAll().stream().filter(TransportProvider::isAvailable).forEach(p -> names.add(p.name()));
     return new ArrayList<>(names);
   }
 
@@ -55,6 +57,7 @@ public final class TransportRegistry {
     }
   }
 
+  /** Every provider on the classpath, available or not. */
   private static List<TransportProvider> loadAll() {
     List<TransportProvider> result = new ArrayList<>();
     Iterator<TransportProvider> it = ServiceLoader.load(TransportProvider.class, loader()).iterator();
@@ -63,10 +66,7 @@ public final class TransportRegistry {
         if (!it.hasNext()) {
           break;
         }
-        TransportProvider p = it.next();
-        if (p.isAvailable()) {
-          result.add(p);
-        }
+        result.add(it.next());
       } catch (ServiceConfigurationError e) {
         // A broken provider must not hide the others: skip it.
       }

@@ -82,6 +82,9 @@ public final class PoolImpl implements ProcessPool {
   private final CompletableFuture<Void> firstReady = new CompletableFuture<>();
   private final AtomicLong taskIds = new AtomicLong();
   private volatile Thread callbackThread;
+  /** Exit futures of launched workers whose process has not exited yet. */
+  private final java.util.Set<CompletableFuture<Integer>> liveProcesses =
+      java.util.concurrent.ConcurrentHashMap.newKeySet();
 
   private final ReentrantLock lock = new ReentrantLock();
   private final Condition workersChanged = lock.newCondition();
@@ -187,17 +190,28 @@ public final class PoolImpl implements ProcessPool {
       workerLost(w, new WorkerStartException("cannot launch a worker: " + e.getMessage(), e));
       return;
     }
+    boolean tooLate;
     lock.lock();
     try {
       w.process = launched;
       w.pid = launched.pid();
-      if (w.state == Worker.State.STARTING) {
+      // terminate() or a failure may have come while the process was being launched.
+      tooLate = state == State.TERMINATED || w.state == Worker.State.DEAD;
+      if (!tooLate && w.state == Worker.State.STARTING) {
         w.startTimeout = timer.schedule(() -> startTimedOut(w), START_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
       }
     } finally {
       lock.unlock();
     }
-    launched.onExit().whenComplete((code, e) -> onProcessExit(w));
+    if (tooLate) {
+      launched.kill();
+    }
+    CompletableFuture<Integer> exit = launched.onExit();
+    liveProcesses.add(exit);
+    exit.whenComplete((code, e) -> {
+      liveProcesses.remove(exit);
+      onProcessExit(w);
+    });
   }
 
   private void startTimedOut(Worker w) {
@@ -1174,8 +1188,18 @@ public final class PoolImpl implements ProcessPool {
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
+      return;
     } finally {
       lock.unlock();
+    }
+    // A worker leaves the pool when its connection ends; its process may take a moment more.
+    try {
+      CompletableFuture.allOf(liveProcesses.toArray(new CompletableFuture<?>[0]))
+          .get(Math.max(1, Math.min(deadline - System.nanoTime(), TimeUnit.SECONDS.toNanos(30))), TimeUnit.NANOSECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } catch (ExecutionException | TimeoutException e) {
+      LOG.log(System.Logger.Level.WARNING, "procpool: worker processes did not exit in time: " + e);
     }
   }
 
