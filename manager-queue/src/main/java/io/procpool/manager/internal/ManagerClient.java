@@ -65,6 +65,11 @@ public final class ManagerClient {
     return CLIENTS.computeIfAbsent(key, k -> new ManagerClient(transport, address, authKey));
   }
 
+  /** Forgets this client (its manager has exited); proxies that still hold it fail fast. */
+  void discard() {
+    CLIENTS.remove(new Key(transport, address, ByteBuffer.wrap(authKey)), this);
+  }
+
   /** {@code "<transport>:<address>"}, as {@code Manager.address()} shows it. */
   public String displayAddress() {
     return transport + ":" + address;

@@ -126,6 +126,7 @@ public final class ManagerHandle implements Manager {
     } catch (Exception e) {
       jvm.kill();
     }
+    client.discard();
   }
 
   @Override

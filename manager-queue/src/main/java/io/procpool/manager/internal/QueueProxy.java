@@ -236,6 +236,21 @@ final class QueueProxy<E> implements ManagedQueue<E> {
     }
   }
 
+  /** Two proxies are equal when they name the same queue of the same manager. */
+  @Override
+  public boolean equals(Object o) {
+    if (!(o instanceof QueueProxy)) {
+      return false;
+    }
+    QueueProxy<?> that = (QueueProxy<?>) o;
+    return queueId == that.queueId && transport.equals(that.transport) && address.equals(that.address);
+  }
+
+  @Override
+  public int hashCode() {
+    return Long.hashCode(queueId) * 31 + address.hashCode();
+  }
+
   @Override
   public String toString() {
     return "ManagedQueue[" + (name.isEmpty() ? "#" + queueId : name) + ", maxsize=" + maxsize + ", manager="
