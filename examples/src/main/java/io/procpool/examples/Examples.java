@@ -7,7 +7,7 @@ import java.util.List;
  * Runs the seed's programs one after the other:
  *
  * <pre>
- * java -jar examples/target/examples.jar [--transport pipes|grpc|threads] [apply-async|apply|async-get]...
+ * java -jar examples/target/examples.jar [--transport pipes|grpc|threads] [apply-async|apply|async-get|manager-queue]...
  * </pre>
  */
 public final class Examples {
@@ -27,7 +27,7 @@ public final class Examples {
       } else if (args[i].startsWith("--transport=")) {
         transport = args[i].substring("--transport=".length());
       } else if (args[i].equals("--help") || args[i].equals("-h")) {
-        System.out.println("usage: java -jar examples.jar [--transport NAME] [apply-async|apply|async-get]...");
+        System.out.println("usage: java -jar examples.jar [--transport NAME] [apply-async|apply|async-get|manager-queue]...");
         System.out.println("transports on the classpath: " + TransportRegistry.names());
         return;
       } else {
@@ -35,7 +35,7 @@ public final class Examples {
       }
     }
     if (programs.isEmpty()) {
-      programs = List.of("apply-async", "apply", "async-get");
+      programs = List.of("apply-async", "apply", "async-get", "manager-queue");
     }
     for (String p : programs) {
       System.out.println("===== " + p + " (transport " + transport + ") =====");
@@ -49,8 +49,11 @@ public final class Examples {
         case "async-get":
           AsyncGetDemo.run(transport);
           break;
+        case "manager-queue":
+          ManagerQueueDemo.run(transport);
+          break;
         default:
-          System.err.println("unknown program '" + p + "'; choose from apply-async, apply, async-get");
+          System.err.println("unknown program '" + p + "'; choose from apply-async, apply, async-get, manager-queue");
           System.exit(2);
       }
     }

@@ -1,0 +1,126 @@
+package io.procpool.manager;
+
+import io.procpool.api.Manager;
+import io.procpool.api.ManagerUnreachableException;
+import io.procpool.api.spi.ManagerFactory;
+import io.procpool.api.spi.ManagerOptions;
+import io.procpool.api.spi.TransportRegistry;
+import io.procpool.core.ChildJvm;
+import io.procpool.manager.internal.ManagerClient;
+import io.procpool.manager.internal.ManagerHandle;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.SecureRandom;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
+
+/**
+ * The {@link ManagerFactory} of {@code io.procpool:manager-queue}, found by
+ * {@link java.util.ServiceLoader}.
+ *
+ * <p>Starting a manager: this JVM makes a fresh 32-byte auth key and a private ({@code 0700})
+ * temporary directory, starts {@link ManagerMain} with {@link ChildJvm} (the key goes through its
+ * standard input), and waits until the manager has written its address to a file in that
+ * directory; then it removes the directory and connects. The transport chooses the listening
+ * address unless {@code listenAddress} was set, so this works for every transport (a UNIX socket in
+ * its own private directory for {@code pipes}, a free loopback port for {@code grpc}).
+ */
+public final class DefaultManagerFactory implements ManagerFactory {
+  private static final long START_TIMEOUT_NANOS = TimeUnit.SECONDS.toNanos(30);
+  private static final SecureRandom RANDOM = new SecureRandom();
+
+  /** Creates the factory; called by {@link java.util.ServiceLoader}. */
+  public DefaultManagerFactory() {}
+
+  @Override
+  public Manager start(ManagerOptions options) {
+    String transport = options.transport();
+    TransportRegistry.get(transport); // unknown transport: fail here, with the registry's message
+    byte[] key = new byte[32];
+    RANDOM.nextBytes(key);
+    Path dir;
+    try {
+      dir = privateDirectory();
+    } catch (IOException e) {
+      throw new ManagerUnreachableException("cannot create a temporary directory for the manager: " + e, null, e);
+    }
+    Path addressFile = dir.resolve("address");
+    ChildJvm jvm = null;
+    try {
+      List<String> args = new ArrayList<>(List.of("--transport", transport,
+          "--parent-pid", Long.toString(ProcessHandle.current().pid()),
+          "--address-file", addressFile.toString()));
+      if (options.listenAddress().isPresent()) {
+        args.add("--listen");
+        args.add(options.listenAddress().get());
+      }
+      jvm = ChildJvm.start("procpool-manager", ManagerMain.class.getName(), options.classpath(),
+          options.jvmOptions(), args, key);
+      String address = awaitAddress(jvm, addressFile);
+      int colon = address.indexOf(':');
+      ManagerClient client = ManagerClient.of(address.substring(0, colon), address.substring(colon + 1), key);
+      client.ensureConnected();
+      return new ManagerHandle(client, jvm);
+    } catch (IOException | RuntimeException e) {
+      if (jvm != null) {
+        jvm.kill();
+      }
+      if (e instanceof ManagerUnreachableException) {
+        throw (ManagerUnreachableException) e;
+      }
+      throw new ManagerUnreachableException("could not start the manager process: " + e.getMessage(), null, e);
+    } finally {
+      deleteQuietly(addressFile);
+      deleteQuietly(addressFile.resolveSibling("address.tmp"));
+      deleteQuietly(dir);
+    }
+  }
+
+  @Override
+  public Manager connect(String transport, String transportAddress, byte[] authKey) {
+    ManagerClient client = ManagerClient.of(transport, transportAddress, authKey);
+    client.ensureConnected();
+    return new ManagerHandle(client, null);
+  }
+
+  private static String awaitAddress(ChildJvm jvm, Path addressFile) throws IOException {
+    long deadline = System.nanoTime() + START_TIMEOUT_NANOS;
+    while (true) {
+      if (Files.exists(addressFile)) {
+        return Files.readString(addressFile, StandardCharsets.UTF_8).trim();
+      }
+      if (jvm.onExit().isDone()) {
+        String tail = jvm.stderrTail();
+        throw new ManagerUnreachableException("the manager process exited with code " + jvm.onExit().join()
+            + " before listening" + (tail.isEmpty() ? "" : "; its stderr:\n" + tail), null, null);
+      }
+      if (System.nanoTime() > deadline) {
+        throw new ManagerUnreachableException("the manager process (pid " + jvm.pid() + ") did not start listening within "
+            + TimeUnit.NANOSECONDS.toSeconds(START_TIMEOUT_NANOS) + " s", null, null);
+      }
+      LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(5));
+    }
+  }
+
+  private static Path privateDirectory() throws IOException {
+    try {
+      return Files.createTempDirectory("procpool-manager-",
+          PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+    } catch (UnsupportedOperationException e) {
+      return Files.createTempDirectory("procpool-manager-");
+    }
+  }
+
+  private static void deleteQuietly(Path p) {
+    try {
+      Files.deleteIfExists(p);
+    } catch (IOException ignored) {
+      // a leftover empty temporary directory at worst
+    }
+  }
+}

@@ -1,0 +1,105 @@
+package io.procpool.manager;
+
+import io.procpool.api.spi.TransportOptions;
+import io.procpool.api.spi.TransportProvider;
+import io.procpool.api.spi.TransportRegistry;
+import io.procpool.api.spi.TransportServer;
+import io.procpool.core.ChildJvm;
+import io.procpool.manager.internal.ManagerServer;
+import java.io.ByteArrayInputStream;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * The main class of a manager JVM. {@code Manager.start()} runs it as
+ *
+ * <pre>
+ * java -cp &lt;classpath&gt; io.procpool.manager.ManagerMain --transport pipes --parent-pid P
+ *      --address-file FILE [--listen ADDRESS] [--max-frame-size BYTES]
+ * </pre>
+ *
+ * <p>and writes the auth key (Base64, one line) to its standard input, which it keeps open (see
+ * {@link ChildJvm}). The manager listens on the transport (at {@code ADDRESS}, or the transport's
+ * private default), writes {@code "<transport>:<address>"} to {@code FILE} (atomically, in the
+ * parent's private directory) and serves until a client sends SHUTDOWN. It exits within about a
+ * second when its parent dies. It prints nothing on stdout; errors go to stderr.
+ */
+public final class ManagerMain {
+  private ManagerMain() {}
+
+  /**
+   * Runs a manager.
+   *
+   * @param args the options above
+   */
+  public static void main(String[] args) {
+    InputStream stdin = System.in;
+    System.setIn(new ByteArrayInputStream(new byte[0]));
+    int code;
+    try {
+      code = run(parse(args), stdin);
+    } catch (Throwable t) {
+      System.err.println("procpool manager failed: " + t);
+      code = 1;
+    }
+    System.err.flush();
+    Thread watchdog = new Thread(() -> {
+      try {
+        Thread.sleep(5000);
+      } catch (InterruptedException ignored) {
+        // halt anyway
+      }
+      Runtime.getRuntime().halt(1);
+    }, "procpool-exit-watchdog");
+    watchdog.setDaemon(true);
+    watchdog.start();
+    System.exit(code);
+  }
+
+  private static int run(Map<String, String> opts, InputStream stdin) throws Exception {
+    String transport = require(opts, "--transport");
+    Path addressFile = Path.of(require(opts, "--address-file"));
+    int maxFrame = Integer.parseInt(opts.getOrDefault("--max-frame-size",
+        Integer.toString(TransportOptions.DEFAULT_MAX_FRAME_SIZE)));
+    byte[] key = ChildJvm.readSecret(stdin);
+    ChildJvm.exitWhenParentDies(Long.parseLong(require(opts, "--parent-pid")), stdin);
+    TransportProvider provider = TransportRegistry.get(transport);
+    ManagerServer manager = new ManagerServer(maxFrame);
+    TransportServer server = provider.listen(
+        new TransportOptions(key, maxFrame, opts.get("--listen"), Map.of()), manager);
+    try {
+      Path tmp = addressFile.resolveSibling(addressFile.getFileName() + ".tmp");
+      Files.writeString(tmp, transport + ":" + server.address(), StandardCharsets.UTF_8);
+      Files.move(tmp, addressFile, StandardCopyOption.ATOMIC_MOVE);
+      manager.awaitShutdown();
+    } finally {
+      server.close();
+    }
+    return 0;
+  }
+
+  private static String require(Map<String, String> opts, String name) {
+    String v = opts.get(name);
+    if (v == null) {
+      throw new IllegalArgumentException("missing option " + name);
+    }
+    return v;
+  }
+
+  private static Map<String, String> parse(String[] args) {
+    Map<String, String> opts = new HashMap<>();
+    for (int i = 0; i < args.length; i++) {
+      if (!args[i].startsWith("--") || i + 1 >= args.length) {
+        throw new IllegalArgumentException("bad arguments near '" + args[i] + "'; usage: --transport NAME "
+            + "--parent-pid P --address-file FILE [--listen ADDRESS] [--max-frame-size B]");
+      }
+      opts.put(args[i], args[++i]);
+    }
+    return opts;
+  }
+}

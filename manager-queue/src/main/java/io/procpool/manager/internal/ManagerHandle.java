@@ -1,0 +1,136 @@
+package io.procpool.manager.internal;
+
+import io.procpool.api.ManagedQueue;
+import io.procpool.api.Manager;
+import io.procpool.api.ProcPoolException;
+import io.procpool.core.ChildJvm;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.Objects;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * A {@link Manager}: a started manager process (with its {@link ChildJvm}) or a connection to a
+ * running one.
+ */
+public final class ManagerHandle implements Manager {
+  private static final long SHUTDOWN_WAIT_MILLIS = 5000;
+
+  private final ManagerClient client;
+  private final ChildJvm jvm; // null when connected to a manager started elsewhere
+  private final AtomicBoolean closed = new AtomicBoolean();
+
+  /**
+   * @param client the shared client of the manager (connected already)
+   * @param jvm the manager's process if this JVM started it, else {@code null}
+   */
+  public ManagerHandle(ManagerClient client, ChildJvm jvm) {
+    this.client = client;
+    this.jvm = jvm;
+  }
+
+  /** The manager process's pid, or -1 if this JVM did not start it. */
+  public long pid() {
+    return jvm == null ? -1 : jvm.pid();
+  }
+
+  @Override
+  public <E> ManagedQueue<E> queue() {
+    return open(0, "", 0);
+  }
+
+  @Override
+  public <E> ManagedQueue<E> queue(int maxsize) {
+    return open(0, "", maxsize);
+  }
+
+  @Override
+  public <E> ManagedQueue<E> queue(String name) {
+    return open(Protocol.FLAG_NAMED, checkName(name), 0);
+  }
+
+  @Override
+  public <E> ManagedQueue<E> queue(String name, int maxsize) {
+    return open(Protocol.FLAG_NAMED | Protocol.FLAG_MAXSIZE_GIVEN, checkName(name), maxsize);
+  }
+
+  private static String checkName(String name) {
+    Objects.requireNonNull(name, "name");
+    if (name.isEmpty()) {
+      throw new IllegalArgumentException("a queue name must not be empty");
+    }
+    if (name.getBytes(StandardCharsets.UTF_8).length > 65535) {
+      throw new IllegalArgumentException("a queue name must be at most 65535 UTF-8 bytes");
+    }
+    return name;
+  }
+
+  private <E> ManagedQueue<E> open(int flags, String name, int maxsize) {
+    if (closed.get()) {
+      throw new IllegalStateException("this manager handle is closed");
+    }
+    byte[] nameBytes = name.getBytes(StandardCharsets.UTF_8);
+    ManagerClient.Answer a = client.call(Protocol.OPEN, 7 + nameBytes.length,
+        b -> b.put((byte) flags).putInt(maxsize).putShort((short) nameBytes.length).put(nameBytes), 0);
+    switch (a.status()) {
+      case Protocol.OK: {
+        ByteBuffer p = ByteBuffer.wrap(a.payload());
+        long id = p.getLong();
+        int actualMax = p.getInt();
+        return new QueueProxy<>(client, id, name, actualMax);
+      }
+      case Protocol.ILLEGAL_ARGUMENT:
+        throw new IllegalArgumentException(a.message());
+      default:
+        throw new ProcPoolException("the manager at " + address() + " could not open a queue: "
+            + Protocol.statusName(a.status()) + " " + a.message());
+    }
+  }
+
+  @Override
+  public String address() {
+    return client.displayAddress();
+  }
+
+  @Override
+  public byte[] authKey() {
+    return client.authKey();
+  }
+
+  @Override
+  public void close() {
+    if (!closed.compareAndSet(false, true) || jvm == null) {
+      return;
+    }
+    if (!jvm.onExit().isDone()) {
+      try {
+        client.call(Protocol.SHUTDOWN, 0, b -> {}, 0, TimeUnit.SECONDS.toNanos(2));
+      } catch (ProcPoolException e) {
+        // Already gone or not answering: the wait below decides.
+      }
+    }
+    try {
+      jvm.onExit().get(SHUTDOWN_WAIT_MILLIS, TimeUnit.MILLISECONDS);
+    } catch (TimeoutException e) {
+      jvm.kill();
+      try {
+        jvm.onExit().get(5, TimeUnit.SECONDS);
+      } catch (Exception ignored) {
+        // reported by the pid check of whoever cares
+      }
+    } catch (InterruptedException e) {
+      jvm.kill();
+      Thread.currentThread().interrupt();
+    } catch (Exception e) {
+      jvm.kill();
+    }
+    client.discard();
+  }
+
+  @Override
+  public String toString() {
+    return "Manager[" + address() + (jvm == null ? "" : ", pid " + jvm.pid()) + "]";
+  }
+}

@@ -1,0 +1,543 @@
+package io.procpool.manager;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.procpool.api.AsyncResult;
+import io.procpool.api.ManagedQueue;
+import io.procpool.api.Manager;
+import io.procpool.api.ManagerUnreachableException;
+import io.procpool.api.ProcPoolException;
+import io.procpool.api.ProcessPool;
+import io.procpool.api.QueueEmptyException;
+import io.procpool.api.QueueFullException;
+import io.procpool.manager.internal.ManagerHandle;
+import io.procpool.testkit.NoLeakedProcessesExtension;
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.io.Serializable;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+/**
+ * The contract of {@link ManagedQueue} (Python's {@code Manager().Queue()} semantics) and of the
+ * manager process, for one transport. A transport runs it with a five-line subclass that names
+ * itself in {@link #transport()}; the same transport serves the manager and the pools of the tests.
+ */
+@ExtendWith(NoLeakedProcessesExtension.class)
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@Timeout(value = 120, unit = TimeUnit.SECONDS)
+public abstract class AbstractManagedQueueContractTest {
+
+  /** The transport under test, e.g. {@code "pipes"}. */
+  protected abstract String transport();
+
+  private Manager manager;
+
+  @BeforeAll
+  void startManager() {
+    manager = Manager.builder().transport(transport()).build();
+  }
+
+  @AfterAll
+  void stopManager() {
+    if (manager != null) {
+      manager.close();
+    }
+  }
+
+  private static void assertBlocked(CompletableFuture<?> f) throws InterruptedException {
+    Thread.sleep(250);
+    assertFalse(f.isDone(), "the call should still be blocked");
+  }
+
+  private static <T> CompletableFuture<T> inThread(java.util.concurrent.Callable<T> c) {
+    CompletableFuture<T> f = new CompletableFuture<>();
+    Thread t = new Thread(() -> {
+      try {
+        f.complete(c.call());
+      } catch (Throwable e) {
+        f.completeExceptionally(e);
+      }
+    }, "test-caller");
+    t.setDaemon(true);
+    t.start();
+    return f;
+  }
+
+  // ------------------------------------------------------------------ queue semantics
+
+  @Test
+  void fifoOrder() {
+    ManagedQueue<Integer> q = manager.queue();
+    for (int i = 0; i < 100; i++) {
+      q.put(i);
+    }
+    assertEquals(100, q.qsize());
+    for (int i = 0; i < 100; i++) {
+      assertEquals(i, q.get());
+    }
+    assertTrue(q.empty());
+  }
+
+  @Test
+  void itemsOfAnySerializableTypeAndNull() {
+    ManagedQueue<Object> q = manager.queue();
+    q.put(List.of("a", 1, 2.5));
+    q.put(null);
+    q.put(new byte[] {1, 2});
+    assertEquals(List.of("a", 1, 2.5), q.get());
+    assertNull(q.get());
+    assertEquals(2, ((byte[]) q.get()).length);
+  }
+
+  @Test
+  void maxsizeBlocksPutUntilAGetMakesRoom() throws Exception {
+    ManagedQueue<String> q = manager.queue(2);
+    assertEquals(2, q.maxsize());
+    q.put("a");
+    q.put("b");
+    assertTrue(q.full());
+    assertThrows(QueueFullException.class, () -> q.putNowait("x"));
+    CompletableFuture<Object> put = inThread(() -> {
+      q.put("c");
+      return null;
+    });
+    assertBlocked(put);
+    assertEquals("a", q.get());
+    put.get(5, TimeUnit.SECONDS);
+    assertEquals(List.of("b", "c"), List.of(q.get(), q.get()));
+  }
+
+  @Test
+  void zeroOrNegativeMaxsizeIsUnbounded() {
+    ManagedQueue<Integer> q = manager.queue(-1);
+    for (int i = 0; i < 1000; i++) {
+      q.putNowait(i);
+    }
+    assertFalse(q.full());
+    assertEquals(1000, q.qsize());
+  }
+
+  @Test
+  void putTimesOutWithQueueFullException() {
+    ManagedQueue<String> q = manager.queue(1);
+    q.put("x");
+    long t0 = System.nanoTime();
+    QueueFullException e = assertThrows(QueueFullException.class, () -> q.put("y", Duration.ofMillis(300)));
+    long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+    assertTrue(ms >= 290 && ms < 2000, "waited " + ms + " ms");
+    assertEquals(manager.address(), e.managerAddress());
+    assertEquals(1, q.qsize());
+  }
+
+  @Test
+  void getTimesOutWithQueueEmptyException() {
+    ManagedQueue<String> q = manager.queue();
+    long t0 = System.nanoTime();
+    assertThrows(QueueEmptyException.class, () -> q.get(Duration.ofMillis(300)));
+    long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+    assertTrue(ms >= 290 && ms < 2000, "waited " + ms + " ms");
+    q.put("late");
+    assertEquals("late", q.get(Duration.ofSeconds(1)));
+  }
+
+  @Test
+  void nowaitVariantsAndZeroTimeouts() {
+    ManagedQueue<String> q = manager.queue(1);
+    assertThrows(QueueEmptyException.class, q::getNowait);
+    assertThrows(QueueEmptyException.class, () -> q.get(Duration.ZERO));
+    q.putNowait("a");
+    assertThrows(QueueFullException.class, () -> q.putNowait("b"));
+    assertThrows(QueueFullException.class, () -> q.put("b", Duration.ZERO));
+    assertThrows(IllegalArgumentException.class, () -> q.get(Duration.ofMillis(-1)));
+    assertEquals("a", q.getNowait());
+  }
+
+  @Test
+  void qsizeEmptyFull() {
+    ManagedQueue<Integer> q = manager.queue(3);
+    assertTrue(q.empty());
+    assertFalse(q.full());
+    assertEquals(0, q.qsize());
+    q.put(1);
+    q.put(2);
+    assertFalse(q.empty());
+    assertFalse(q.full());
+    assertEquals(2, q.qsize());
+    q.put(3);
+    assertTrue(q.full());
+    assertEquals(3, q.qsize());
+  }
+
+  @Test
+  void joinReturnsOnlyAfterEveryTaskDone() throws Exception {
+    ManagedQueue<Integer> q = manager.queue();
+    q.join(); // nothing put: returns at once
+    q.put(1);
+    q.put(2);
+    CompletableFuture<Object> join = inThread(() -> {
+      q.join();
+      return null;
+    });
+    q.get();
+    q.get();
+    q.taskDone();
+    assertBlocked(join);
+    q.taskDone();
+    join.get(5, TimeUnit.SECONDS);
+    IllegalStateException e = assertThrows(IllegalStateException.class, q::taskDone);
+    assertTrue(e.getMessage().contains("taskDone"), e.getMessage());
+  }
+
+  @Test
+  void namedQueuesAreSharedBetweenClients() {
+    String name = "jobs-" + UUID.randomUUID();
+    try (Manager a = Manager.connect(manager.address(), manager.authKey());
+         Manager b = Manager.connect(manager.address(), manager.authKey())) {
+      ManagedQueue<String> qa = a.queue(name, 5);
+      ManagedQueue<String> qb = b.queue(name);
+      assertEquals(5, qb.maxsize());
+      qa.put("hello");
+      assertEquals("hello", qb.get(Duration.ofSeconds(5)));
+      assertThrows(IllegalArgumentException.class, () -> b.queue(name, 6));
+      assertEquals(5, b.queue(name, 5).maxsize());
+    }
+    // The connected handles are closed; the manager and its queues are not.
+    assertEquals(0, manager.<String>queue(name).qsize());
+  }
+
+  @Test
+  void interruptedGetIsWithdrawnAndLosesNoItem() throws Exception {
+    ManagedQueue<String> q = manager.queue();
+    AtomicReference<Thread> caller = new AtomicReference<>();
+    CompletableFuture<String> get = inThread(() -> {
+      caller.set(Thread.currentThread());
+      return q.get();
+    });
+    assertBlocked(get);
+    caller.get().interrupt();
+    ExecutionException e = assertThrows(ExecutionException.class, () -> get.get(5, TimeUnit.SECONDS));
+    assertInstanceOf(ProcPoolException.class, e.getCause());
+    assertInstanceOf(InterruptedException.class, e.getCause().getCause());
+    q.put("kept");
+    assertEquals("kept", q.get(Duration.ofSeconds(2)));
+  }
+
+  // ------------------------------------------------------------------ the BlockingQueue view
+
+  @Test
+  void blockingQueueViewFollowsTheQueueContract() throws Exception {
+    BlockingQueue<String> v = manager.<String>queue(3).asBlockingQueue();
+    assertNull(v.poll());
+    assertNull(v.peek());
+    assertEquals(3, v.remainingCapacity());
+    assertTrue(v.offer("a"));
+    assertTrue(v.add("b"));
+    v.put("c");
+    assertFalse(v.offer("d"));
+    assertThrows(IllegalStateException.class, () -> v.add("d"));
+    assertFalse(v.offer("d", 100, TimeUnit.MILLISECONDS));
+    assertThrows(NullPointerException.class, () -> v.offer(null));
+    assertEquals(3, v.size());
+    assertEquals(0, v.remainingCapacity());
+    assertEquals("a", v.peek());
+    assertEquals("a", v.element());
+    assertTrue(v.contains("b"));
+    assertEquals(List.of("a", "b", "c"), new ArrayList<>(v)); // snapshot iterator
+    assertThrows(UnsupportedOperationException.class, () -> v.remove("b"));
+    assertEquals("a", v.remove());
+    assertEquals("b", v.take());
+    assertEquals("c", v.poll(1, TimeUnit.SECONDS));
+    assertNull(v.poll(100, TimeUnit.MILLISECONDS));
+    assertThrows(java.util.NoSuchElementException.class, v::remove);
+    assertThrows(java.util.NoSuchElementException.class, v::element);
+    assertTrue(v.isEmpty());
+    v.addAll(List.of("x", "y", "z"));
+    List<String> sink = new ArrayList<>();
+    assertEquals(2, v.drainTo(sink, 2));
+    assertEquals(1, v.drainTo(sink));
+    assertEquals(List.of("x", "y", "z"), sink);
+    assertThrows(IllegalArgumentException.class, () -> v.drainTo(v));
+    v.addAll(List.of("p", "q"));
+    v.clear();
+    assertEquals(0, v.size());
+  }
+
+  @Test
+  void blockingQueueViewTakeIsInterruptible() throws Exception {
+    BlockingQueue<String> v = manager.<String>queue().asBlockingQueue();
+    AtomicReference<Thread> caller = new AtomicReference<>();
+    CompletableFuture<String> take = inThread(() -> {
+      caller.set(Thread.currentThread());
+      return v.take();
+    });
+    assertBlocked(take);
+    caller.get().interrupt();
+    ExecutionException e = assertThrows(ExecutionException.class, () -> take.get(5, TimeUnit.SECONDS));
+    assertInstanceOf(InterruptedException.class, e.getCause());
+    v.put("kept");
+    assertEquals("kept", v.poll(2, TimeUnit.SECONDS));
+  }
+
+  // ------------------------------------------------------------------ across processes
+
+  record Args(ManagedQueue<Long> ready, ManagedQueue<String> q) implements Serializable {}
+
+  static String blockingGet(Args a) {
+    a.ready().put(ProcessHandle.current().pid());
+    try {
+      return "got " + a.q().get();
+    } catch (ManagerUnreachableException e) {
+      return "unreachable";
+    }
+  }
+
+  static String putFromWorker(ManagedQueue<String> q) {
+    q.put("from " + ProcessHandle.current().pid());
+    return "ok";
+  }
+
+  @Test
+  void blockedGetIsReleasedByAPutFromAnotherProcess() throws Exception {
+    ManagedQueue<String> q = manager.queue();
+    CompletableFuture<String> get = inThread(q::get);
+    assertBlocked(get);
+    try (ProcessPool pool = ProcessPool.builder().processes(1).transport(transport()).build()) {
+      long workerPid = pool.workerPids().get(0);
+      assertEquals("ok", pool.apply(AbstractManagedQueueContractTest::putFromWorker, q));
+      assertEquals("from " + workerPid, get.get(5, TimeUnit.SECONDS));
+    }
+  }
+
+  @Test
+  void aClientThatDiesWhileBlockedInGetLeavesNoStuckState() throws Exception {
+    ManagedQueue<Long> ready = manager.queue();
+    ManagedQueue<String> q = manager.queue();
+    try (ProcessPool pool = ProcessPool.builder().processes(1).transport(transport()).build()) {
+      AsyncResult<String> dead = pool.applyAsync(AbstractManagedQueueContractTest::blockingGet, new Args(ready, q));
+      long workerPid = ready.get(Duration.ofSeconds(30));
+      Thread.sleep(200); // let the worker's get reach the manager
+      CompletableFuture<String> live = inThread(q::get); // queued behind the dying worker's get
+      assertBlocked(live);
+      ProcessHandle.of(workerPid).ifPresent(ProcessHandle::destroyForcibly);
+      assertThrows(ExecutionException.class, () -> dead.get(10, TimeUnit.SECONDS));
+      Thread.sleep(200); // the manager notices the closed connection
+      q.put("one");
+      assertEquals("one", live.get(5, TimeUnit.SECONDS), "the live getter receives the item");
+      q.put("two");
+      assertEquals(1, q.qsize(), "no item vanished into the dead client");
+      assertEquals("two", q.getNowait());
+    }
+  }
+
+  record Produce(ManagedQueue<Integer> q, int base, int count) implements Serializable {}
+
+  record Consume(ManagedQueue<Integer> q, int count) implements Serializable {}
+
+  static Integer produce(Produce p) {
+    for (int i = 0; i < p.count(); i++) {
+      p.q().put(p.base() + i);
+    }
+    return p.count();
+  }
+
+  static ArrayList<Integer> consume(Consume c) {
+    ArrayList<Integer> got = new ArrayList<>(c.count());
+    for (int i = 0; i < c.count(); i++) {
+      got.add(c.q().get());
+    }
+    return got;
+  }
+
+  @Test
+  void hundredThousandItemsFromTwoProducersToTwoConsumersArriveExactlyOnce() throws Exception {
+    int perProducer = 50_000;
+    ManagedQueue<Integer> q = manager.queue(1000);
+    try (ProcessPool pool = ProcessPool.builder().processes(4).transport(transport()).build()) {
+      long t0 = System.nanoTime();
+      AsyncResult<ArrayList<Integer>> c1 = pool.applyAsync(AbstractManagedQueueContractTest::consume,
+          new Consume(q, perProducer));
+      AsyncResult<ArrayList<Integer>> c2 = pool.applyAsync(AbstractManagedQueueContractTest::consume,
+          new Consume(q, perProducer));
+      AsyncResult<Integer> p1 = pool.applyAsync(AbstractManagedQueueContractTest::produce,
+          new Produce(q, 0, perProducer));
+      AsyncResult<Integer> p2 = pool.applyAsync(AbstractManagedQueueContractTest::produce,
+          new Produce(q, 1_000_000, perProducer));
+      assertEquals(perProducer, p1.get(100, TimeUnit.SECONDS));
+      assertEquals(perProducer, p2.get(100, TimeUnit.SECONDS));
+      List<Integer> all = new ArrayList<>(c1.get(100, TimeUnit.SECONDS));
+      all.addAll(c2.get(100, TimeUnit.SECONDS));
+      double s = (System.nanoTime() - t0) / 1e9;
+      System.out.printf("[%s] 100000 items, 2 producer and 2 consumer workers, maxsize 1000: %.2f s, %.0f items/s%n",
+          transport(), s, 100_000 / s);
+      Collections.sort(all);
+      List<Integer> expected = new ArrayList<>();
+      for (int i = 0; i < perProducer; i++) {
+        expected.add(i);
+      }
+      for (int i = 0; i < perProducer; i++) {
+        expected.add(1_000_000 + i);
+      }
+      assertEquals(expected, all);
+      assertTrue(q.empty());
+    }
+  }
+
+  @Test
+  void putGetPairsPerSecondFromTheParent() {
+    ManagedQueue<Integer> q = manager.queue();
+    for (int i = 0; i < 2000; i++) { // warm-up
+      q.put(i);
+      q.get();
+    }
+    int n = 20_000;
+    long t0 = System.nanoTime();
+    for (int i = 0; i < n; i++) {
+      q.put(i);
+      assertEquals(i, q.get());
+    }
+    double s = (System.nanoTime() - t0) / 1e9;
+    System.out.printf("[%s] put+get pairs from the parent, one thread: %.0f pairs/s (%.1f µs per round trip)%n",
+        transport(), n / s, s * 1e6 / (2 * n));
+  }
+
+  // ------------------------------------------------------------------ the manager process
+
+  @Test
+  void killingTheManagerFailsABlockedWorkerGetWithin2Seconds() throws Exception {
+    Manager own = Manager.builder().transport(transport()).build();
+    try (ProcessPool pool = ProcessPool.builder().processes(1).transport(transport()).build()) {
+      ManagedQueue<Long> ready = own.queue();
+      ManagedQueue<String> q = own.queue();
+      AsyncResult<String> r = pool.applyAsync(AbstractManagedQueueContractTest::blockingGet, new Args(ready, q));
+      ready.get(Duration.ofSeconds(30));
+      Thread.sleep(200);
+      long pid = ((ManagerHandle) own).pid();
+      long t0 = System.nanoTime();
+      ProcessHandle.of(pid).orElseThrow().destroyForcibly();
+      String result = r.get(10, TimeUnit.SECONDS);
+      long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+      System.out.printf("[%s] SIGKILL of the manager -> the worker's blocked get() failed after %d ms%n",
+          transport(), ms);
+      assertEquals("unreachable", result);
+      assertTrue(ms < 2000, "took " + ms + " ms");
+      long t1 = System.nanoTime();
+      assertThrows(ManagerUnreachableException.class, q::qsize);
+      assertTrue(System.nanoTime() - t1 < TimeUnit.SECONDS.toNanos(2), "a new call fails fast");
+    } finally {
+      own.close();
+    }
+  }
+
+  @Test
+  void theManagerExitsWithin2SecondsWhenItsParentDies() throws Exception {
+    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    Process parent = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"),
+        ManagerParentMain.class.getName(), transport())
+        .redirectError(ProcessBuilder.Redirect.INHERIT)
+        .start();
+    long managerPid = -1;
+    try {
+      BufferedReader out = new BufferedReader(new InputStreamReader(parent.getInputStream(), StandardCharsets.UTF_8));
+      String line = out.readLine();
+      assertTrue(line != null && line.startsWith("MANAGER "), "parent said: " + line);
+      managerPid = Long.parseLong(line.split(" ")[1]);
+      assertTrue(isRunning(managerPid), "the manager runs");
+      long t0 = System.nanoTime();
+      parent.destroyForcibly();
+      while (isRunning(managerPid) && System.nanoTime() - t0 < TimeUnit.SECONDS.toNanos(5)) {
+        Thread.sleep(20);
+      }
+      long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+      System.out.printf("[%s] the manager exited %d ms after its parent was killed%n", transport(), ms);
+      assertFalse(isRunning(managerPid), "the manager outlived its parent");
+      assertTrue(ms < 2000, "took " + ms + " ms");
+    } finally {
+      parent.destroyForcibly();
+      if (managerPid > 0) {
+        ProcessHandle.of(managerPid).ifPresent(ProcessHandle::destroyForcibly);
+      }
+      parent.waitFor(5, TimeUnit.SECONDS);
+    }
+  }
+
+  /** Running, not a zombie (an orphaned manager may not be reaped at once). */
+  private static boolean isRunning(long pid) {
+    if (ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)) {
+      try {
+        String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
+        char state = stat.charAt(stat.lastIndexOf(')') + 2);
+        return state != 'Z' && state != 'X';
+      } catch (Exception e) {
+        return ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false);
+      }
+    }
+    return false;
+  }
+
+  @Test
+  void aWrongAuthKeyIsRefusedWithAClearError() {
+    byte[] wrong = manager.authKey();
+    wrong[0] ^= 1;
+    ManagerUnreachableException e =
+        assertThrows(ManagerUnreachableException.class, () -> Manager.connect(manager.address(), wrong));
+    assertTrue(e.getMessage().contains("refused"), e.getMessage());
+    assertEquals(manager.address(), e.managerAddress());
+    // The right key still works.
+    try (Manager ok = Manager.connect(manager.address(), manager.authKey())) {
+      ok.queue().put("x");
+    }
+  }
+
+  @Test
+  void closeEndsTheManagerProcess() throws Exception {
+    Manager own = Manager.builder().transport(transport()).build();
+    long pid = ((ManagerHandle) own).pid();
+    ManagedQueue<String> q = own.queue();
+    q.put("x");
+    CompletableFuture<String> blocked = inThread(() -> {
+      q.get();
+      return q.get();
+    });
+    long t0 = System.nanoTime();
+    own.close();
+    long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
+    assertFalse(isRunning(pid), "the manager process has exited");
+    assertTrue(ms < 5000, "close took " + ms + " ms");
+    ExecutionException e = assertThrows(ExecutionException.class, () -> blocked.get(5, TimeUnit.SECONDS));
+    assertInstanceOf(ManagerUnreachableException.class, e.getCause());
+    assertThrows(ManagerUnreachableException.class, q::qsize);
+    own.close(); // idempotent
+  }
+
+  @Test
+  void builderSettingsAreSetOnceAndValidated() {
+    assertThrows(IllegalStateException.class, () -> Manager.builder().transport("pipes").transport("pipes"));
+    assertThrows(IllegalArgumentException.class, () -> Manager.builder().transport("threads"));
+    assertThrows(IllegalArgumentException.class, () -> Manager.builder().transport("no-such").build());
+    assertThrows(IllegalArgumentException.class, () -> Manager.connect("no-colon", new byte[32]));
+    assertThrows(IllegalArgumentException.class, () -> manager.queue(""));
+  }
+}

@@ -1,0 +1,212 @@
+package io.procpool.api;
+
+import io.procpool.api.spi.ManagerFactory;
+import io.procpool.api.spi.ManagerOptions;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * A manager process that hosts {@link ManagedQueue}s shared between processes: Python's
+ * {@code multiprocessing.Manager()}.
+ *
+ * <pre>{@code
+ * try (Manager manager = Manager.start();                     // spawns the manager JVM
+ *      ProcessPool pool = ProcessPool.create()) {
+ *   ManagedQueue<String> q = manager.queue();                 // unbounded
+ *   pool.apply(Demo::write, q);                               // the proxy is Serializable
+ *   pool.apply(Demo::read, q);
+ * }
+ * }</pre>
+ *
+ * <p>{@link #start()} starts a manager JVM that listens on the chosen transport ({@code "pipes"} by
+ * default) and exits when this JVM dies. {@link #connect(String, byte[])} attaches to a running
+ * manager given its {@link #address()} and {@link #authKey()}. Implemented by the
+ * {@code io.procpool:manager-queue} artifact, which must be on the classpath.
+ *
+ * <p>Thread-safe. Queues are created in, and live as long as, the manager process.
+ */
+public interface Manager extends AutoCloseable {
+
+  /**
+   * Starts a manager process with the default settings (transport {@code "pipes"}).
+   *
+   * @throws ManagerUnreachableException if the manager process could not be started or reached
+   * @throws IllegalStateException if {@code io.procpool:manager-queue} is not on the classpath
+   */
+  static Manager start() {
+    return builder().build();
+  }
+
+  /** A builder for a manager process with non-default settings. */
+  static Builder builder() {
+    return new Builder();
+  }
+
+  /**
+   * Connects to a running manager.
+   *
+   * @param address the manager's {@link #address()}, which names its transport, e.g.
+   *     {@code "pipes:/tmp/procpool-123/pool.sock"}
+   * @param authKey the manager's {@link #authKey()}
+   * @throws ManagerUnreachableException if the manager cannot be reached or refuses the key
+   * @throws IllegalArgumentException if the address does not start with a transport name and
+   *     {@code ':'}, or names a transport that is not on the classpath
+   */
+  static Manager connect(String address, byte[] authKey) {
+    Objects.requireNonNull(address, "address");
+    int colon = address.indexOf(':');
+    if (colon <= 0) {
+      throw new IllegalArgumentException("a manager address is '<transport>:<transport address>', e.g. "
+          + "'pipes:/tmp/procpool-1/pool.sock'; got '" + address + "'");
+    }
+    return connect(address.substring(0, colon), address.substring(colon + 1), authKey);
+  }
+
+  /**
+   * Connects to a running manager given its transport and the transport-level address.
+   *
+   * @param transport the transport name, e.g. {@code "pipes"} or {@code "grpc"}
+   * @param transportAddress the address as the transport understands it, e.g. a socket path or
+   *     {@code host:port}
+   * @param authKey the manager's {@link #authKey()}
+   * @throws ManagerUnreachableException if the manager cannot be reached or refuses the key
+   */
+  static Manager connect(String transport, String transportAddress, byte[] authKey) {
+    Objects.requireNonNull(transport, "transport");
+    Objects.requireNonNull(transportAddress, "transportAddress");
+    Objects.requireNonNull(authKey, "authKey");
+    return ManagerFactory.load().connect(transport, transportAddress, authKey.clone());
+  }
+
+  /** A new unbounded anonymous queue. */
+  <E> ManagedQueue<E> queue();
+
+  /**
+   * A new anonymous queue holding at most {@code maxsize} items; zero or less means unbounded.
+   */
+  <E> ManagedQueue<E> queue(int maxsize);
+
+  /**
+   * The queue named {@code name}, created unbounded if it does not exist yet. Every client of the
+   * manager that asks for the same name gets the same queue, whatever bound it was created with.
+   *
+   * @throws IllegalArgumentException if {@code name} is empty
+   */
+  <E> ManagedQueue<E> queue(String name);
+
+  /**
+   * The queue named {@code name}, created with {@code maxsize} if it does not exist yet.
+   *
+   * @throws IllegalArgumentException if {@code name} is empty, or the queue exists with another
+   *     bound
+   */
+  <E> ManagedQueue<E> queue(String name, int maxsize);
+
+  /**
+   * Where clients reach the manager: {@code "<transport>:<transport address>"}, e.g.
+   * {@code "pipes:/tmp/procpool-123/pool.sock"} or {@code "grpc:127.0.0.1:41234"}; pass it to
+   * {@link #connect(String, byte[])}.
+   */
+  String address();
+
+  /** A copy of the manager's auth key, which every connection must prove. Keep it secret. */
+  byte[] authKey();
+
+  /**
+   * For a manager this JVM {@link #start() started}: asks the manager process to shut down, waits
+   * for it to exit and kills it if it has not exited within a few seconds. Calls still blocked on
+   * its queues, here or in other processes, fail with {@link ManagerUnreachableException}. For a
+   * manager obtained with {@link #connect}: only this handle is closed; the manager keeps running and
+   * queue proxies keep working. Idempotent.
+   */
+  @Override
+  void close();
+
+  /**
+   * Configures a manager process. Each setting may be set once and is validated at once.
+   */
+  final class Builder {
+    private String transport;
+    private List<String> jvmOptions;
+    private String listenAddress;
+    private String classpath;
+
+    Builder() {}
+
+    /**
+     * The transport by name: {@code "pipes"} (default) or {@code "grpc"} or any provider on the
+     * classpath; the same names as {@code ProcessPool.builder().transport(name)}.
+     */
+    public Builder transport(String name) {
+      Objects.requireNonNull(name, "transport");
+      if (name.isBlank()) {
+        throw new IllegalArgumentException("transport must not be blank");
+      }
+      if (name.equals("threads")) {
+        throw new IllegalArgumentException("the manager is a separate process: transport 'threads' cannot "
+            + "reach it; use 'pipes' or 'grpc'");
+      }
+      once(transport, "transport");
+      this.transport = name;
+      return this;
+    }
+
+    /** Extra JVM options for the manager JVM, such as {@code -Xmx1g}. */
+    public Builder jvmOptions(String... options) {
+      Objects.requireNonNull(options, "jvmOptions");
+      once(jvmOptions, "jvmOptions");
+      List<String> list = new ArrayList<>();
+      for (String o : options) {
+        list.add(Objects.requireNonNull(o, "jvmOptions element"));
+      }
+      this.jvmOptions = List.copyOf(list);
+      return this;
+    }
+
+    /**
+     * Where the manager listens, as the transport understands it: for {@code "pipes"} a socket path
+     * whose directory exists (default: a socket in a fresh private temporary directory); for
+     * {@code "grpc"} {@code host:port} (default: loopback, a free port).
+     */
+    public Builder listenAddress(String address) {
+      Objects.requireNonNull(address, "listenAddress");
+      if (address.isBlank()) {
+        throw new IllegalArgumentException("listenAddress must not be blank");
+      }
+      once(listenAddress, "listenAddress");
+      this.listenAddress = address;
+      return this;
+    }
+
+    /** The classpath of the manager JVM; default: this JVM's {@code java.class.path}. */
+    public Builder classpath(String classpath) {
+      Objects.requireNonNull(classpath, "classpath");
+      once(this.classpath, "classpath");
+      this.classpath = classpath;
+      return this;
+    }
+
+    /**
+     * Starts the manager process and connects to it.
+     *
+     * @throws ManagerUnreachableException if it could not be started or reached
+     * @throws IllegalArgumentException if the transport is not on the classpath
+     * @throws IllegalStateException if {@code io.procpool:manager-queue} is not on the classpath
+     */
+    public Manager build() {
+      ManagerOptions options = new ManagerOptions(
+          transport == null ? "pipes" : transport,
+          jvmOptions == null ? List.of() : jvmOptions,
+          listenAddress,
+          classpath == null ? System.getProperty("java.class.path") : classpath);
+      return ManagerFactory.load().start(options);
+    }
+
+    private static void once(Object current, String name) {
+      if (current != null) {
+        throw new IllegalStateException(name + " was already set");
+      }
+    }
+  }
+}
