@@ -80,6 +80,8 @@ public final class ChildJvm {
       // A child runs one thing at a time: the serial collector starts fastest and fits best.
       cmd.add("-XX:+UseSerialGC");
     }
+    ClassDataArchive cds = ClassDataArchive.plan(mainClass, classpath, jvmOptions);
+    cmd.addAll(cds.jvmOptions());
     cmd.addAll(jvmOptions);
     cmd.add("-cp");
     cmd.add(classpath);
@@ -98,7 +100,9 @@ public final class ChildJvm {
       process.destroyForcibly();
       throw new IOException("could not hand the auth key to " + name + ": " + e.getMessage(), e);
     }
-    return new ChildJvm(process, stdin, name);
+    ChildJvm child = new ChildJvm(process, stdin, name);
+    child.exit.thenAccept(cds::onExit);
+    return child;
   }
 
   private void pumpStderr() {

@@ -116,7 +116,7 @@ public final class WorkerMain {
   private static void exit(int code) {
     Thread watchdog = new Thread(() -> {
       try {
-        Thread.sleep(5000);
+        Thread.sleep(30_000); // room for shutdown hooks and a class-data archive dump
       } catch (InterruptedException ignored) {
         // halt anyway
       }

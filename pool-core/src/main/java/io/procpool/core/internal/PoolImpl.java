@@ -61,6 +61,7 @@ public final class PoolImpl implements ProcessPool {
   private static final Duration START_TIMEOUT = Duration.ofSeconds(60);
   private static final Duration BUILD_TIMEOUT = Duration.ofSeconds(120);
   private static final int MAX_START_FAILURES = 3;
+  private static final Duration GRACEFUL_EXIT = Duration.ofSeconds(20);
   /** Queued work per worker that dispatch aims for: enough to hide a round trip, not to hoard. */
   private static final double QUEUE_BUDGET_NANOS = 1_000_000;
   private static final int MAX_IN_FLIGHT = 64;
@@ -528,7 +529,14 @@ public final class PoolImpl implements ProcessPool {
     } finally {
       lock.unlock();
     }
-    kill(w);
+    if (previous == Worker.State.STOPPING && w.process != null) {
+      // It was told to exit and is doing so (running shutdown hooks, maybe writing its class-data
+      // archive): let it, but not forever.
+      WorkerLauncher.Launched p = w.process;
+      timer.schedule(p::kill, GRACEFUL_EXIT.toMillis(), TimeUnit.MILLISECONDS);
+    } else {
+      kill(w);
+    }
     if (giveUp != null) {
       breakPool(giveUp);
     }

@@ -34,6 +34,8 @@ public final class WorkerRuntime implements Connection.Listener {
   private final LinkedBlockingQueue<ByteBuffer> inbox = new LinkedBlockingQueue<>();
   private final Map<Integer, Object> functions = new HashMap<>();
   private volatile Throwable closeCause;
+  /** Set on SHUTDOWN: the JVM then exits normally (shutdown hooks, CDS archive dump). */
+  private volatile boolean shuttingDown;
   private Wire wire;
   private long maxMemory;
   private boolean retireRequested;
@@ -61,7 +63,7 @@ public final class WorkerRuntime implements Connection.Listener {
   @Override
   public void onClosed(Throwable cause) {
     closeCause = cause;
-    if (processWorker) {
+    if (processWorker && !shuttingDown) {
       // The parent is gone or dropped us: a running task is of no use to anybody.
       Runtime.getRuntime().halt(cause == null ? 0 : 1);
     }
@@ -111,6 +113,7 @@ public final class WorkerRuntime implements Connection.Listener {
           }
           break;
         case Protocol.SHUTDOWN:
+          shuttingDown = true;
           flushResults();
           return true;
         default:
