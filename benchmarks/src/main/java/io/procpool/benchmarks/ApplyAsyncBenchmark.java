@@ -32,8 +32,8 @@ import org.openjdk.jmh.infra.Blackhole;
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.Throughput)
 @OutputTimeUnit(TimeUnit.SECONDS)
-@Warmup(iterations = 3, time = 1)
-@Measurement(iterations = 4, time = 2)
+@Warmup(iterations = 4, time = 1)
+@Measurement(iterations = 5, time = 2)
 @Fork(1)
 public class ApplyAsyncBenchmark {
   static final int TASKS = 50_000;
