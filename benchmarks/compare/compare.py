@@ -15,7 +15,7 @@ per op into its unit. Bandwidth of an echo counts both directions: ``MB/s = 2 * 
 
 Usage (stdlib only, Python 3.8+):
 
-    python3 compare.py                      # everything: CPython, then the JMH suite (~10 min)
+    python3 compare.py                      # everything: CPython, then the JMH suite (~5 min on 2 cores)
     python3 compare.py --quick              # short runs, to check the plumbing (~3 min)
     python3 compare.py --only apply,echo_16m
     python3 compare.py --jmh-json old.json  # reuse JMH results, measure only CPython

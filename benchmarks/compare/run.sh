@@ -1,6 +1,6 @@
 #!/bin/sh
 # Compare procpool with CPython's multiprocessing side by side, in one run, and print one table.
-#   benchmarks/compare/run.sh                 # full run (~10 min on 2 cores)
+#   benchmarks/compare/run.sh                 # full run (~5 min on 2 cores)
 #   benchmarks/compare/run.sh --quick         # plumbing check (~3 min)
 #   benchmarks/compare/run.sh --only apply,echo_16m --jmh-args "-f 3 -i 10"
 # Builds benchmarks/target/benchmarks.jar first if it is missing (or if PROCPOOL_BUILD=1).
