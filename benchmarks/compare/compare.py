@@ -374,8 +374,7 @@ def table(rows, values, transports):
 def machine(java):
     def sh(cmd):
         try:
-            return subprocess.run(cmd, capture_output=True, text=True, shell=True).stdout.strip() + \
-                subprocess.run(cmd, capture_output=True, text=True, shell=True).stderr.strip()
+            return subprocess.run(cmd, capture_output=True, text=True, shell=True).stdout.strip()
         except OSError:
             return "?"
     jv = subprocess.run([java, "-version"], capture_output=True, text=True).stderr.strip().splitlines()
