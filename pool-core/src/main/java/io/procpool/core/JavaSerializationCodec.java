@@ -11,6 +11,8 @@ import java.io.ObjectOutputStream;
 import java.io.ObjectStreamClass;
 import java.io.OutputStream;
 import java.io.StreamCorruptedException;
+import java.nio.BufferUnderflowException;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 
 /**
@@ -105,6 +107,102 @@ public final class JavaSerializationCodec implements Codec {
         throw new EOFException("empty encoding");
       default:
         throw new StreamCorruptedException("unknown value tag " + tag);
+    }
+  }
+
+  /** Reads the compact encodings straight from the buffer; only serialized objects need a stream. */
+  @Override
+  public Object decode(ByteBuffer in, ClassLoader loader, ObjectInputFilter filter)
+      throws IOException, ClassNotFoundException {
+    if (!in.hasRemaining()) {
+      throw new EOFException("empty encoding");
+    }
+    try {
+      int tag = in.get(in.position());
+      switch (tag) {
+        case TAG_NULL:
+          in.get();
+          return null;
+        case TAG_INT:
+          in.get();
+          return in.getInt();
+        case TAG_LONG:
+          in.get();
+          return in.getLong();
+        case TAG_DOUBLE:
+          in.get();
+          return in.getDouble();
+        case TAG_TRUE:
+          in.get();
+          return Boolean.TRUE;
+        case TAG_FALSE:
+          in.get();
+          return Boolean.FALSE;
+        case TAG_STRING: {
+          in.get();
+          int len = length(in);
+          String s;
+          if (in.hasArray()) {
+            s = new String(in.array(), in.arrayOffset() + in.position(), len, StandardCharsets.UTF_8);
+            in.position(in.position() + len);
+          } else {
+            byte[] b = new byte[len];
+            in.get(b);
+            s = new String(b, StandardCharsets.UTF_8);
+          }
+          return s;
+        }
+        case TAG_BYTES: {
+          in.get();
+          byte[] b = new byte[length(in)];
+          in.get(b);
+          return b;
+        }
+        default:
+          return decode(new BufferStream(in), loader, filter);
+      }
+    } catch (BufferUnderflowException e) {
+      throw new EOFException("truncated value");
+    }
+  }
+
+  private static int length(ByteBuffer in) throws StreamCorruptedException {
+    int len = in.getInt();
+    if (len < 0 || len > in.remaining()) {
+      throw new StreamCorruptedException("bad length " + len + " (" + in.remaining() + " bytes left)");
+    }
+    return len;
+  }
+
+  /** An InputStream over a buffer's remaining bytes. */
+  private static final class BufferStream extends InputStream {
+    private final ByteBuffer buf;
+
+    BufferStream(ByteBuffer buf) {
+      this.buf = buf;
+    }
+
+    @Override
+    public int read() {
+      return buf.hasRemaining() ? buf.get() & 0xff : -1;
+    }
+
+    @Override
+    public int read(byte[] b, int off, int len) {
+      if (len == 0) {
+        return 0;
+      }
+      if (!buf.hasRemaining()) {
+        return -1;
+      }
+      int n = Math.min(len, buf.remaining());
+      buf.get(b, off, n);
+      return n;
+    }
+
+    @Override
+    public int available() {
+      return buf.remaining();
     }
   }
 

@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.ObjectInputFilter;
 import java.io.OutputStream;
+import java.nio.ByteBuffer;
 
 /**
  * Turns tasks, arguments, results and exceptions into bytes and back. Found with
@@ -37,4 +38,38 @@ public interface Codec {
    */
   Object decode(InputStream in, ClassLoader loader, ObjectInputFilter filter)
       throws IOException, ClassNotFoundException;
+
+  /**
+   * Reads one value written by {@link #encode} from the bytes between {@code in}'s position and its
+   * limit, advancing the position (how far is unspecified: callers bound a value with the limit).
+   * The default reads through an {@link InputStream}; codecs override it to decode small values
+   * without that indirection, which the pool uses on its hot path.
+   */
+  default Object decode(ByteBuffer in, ClassLoader loader, ObjectInputFilter filter)
+      throws IOException, ClassNotFoundException {
+    return decode(new InputStream() {
+      @Override
+      public int read() {
+        return in.hasRemaining() ? in.get() & 0xff : -1;
+      }
+
+      @Override
+      public int read(byte[] b, int off, int len) {
+        if (len == 0) {
+          return 0;
+        }
+        if (!in.hasRemaining()) {
+          return -1;
+        }
+        int n = Math.min(len, in.remaining());
+        in.get(b, off, n);
+        return n;
+      }
+
+      @Override
+      public int available() {
+        return in.remaining();
+      }
+    }, loader, filter);
+  }
 }

@@ -44,10 +44,34 @@ final class FunctionTable {
    * @throws io.procpool.api.TaskSerializationException if it cannot be encoded
    */
   Entry entry(Object fn) {
-    Entry e = cache.getIfPresent(fn);
-    if (e != null) {
-      return e;
+    // Fast path: most submissions reuse the function of the previous one (applyAsync in a loop,
+    // map). A Guava lookup records the access and allocates; this is one read and one compare.
+    LastHit hit = last;
+    if (hit != null && hit.fn == fn) {
+      return hit.entry;
     }
+    Entry e = cache.getIfPresent(fn);
+    if (e == null) {
+      e = load(fn);
+    }
+    last = new LastHit(fn, e);
+    return e;
+  }
+
+  /** The most recent lookup. Holds its function strongly: one object, replaced on the next miss. */
+  private static final class LastHit {
+    final Object fn;
+    final Entry entry;
+
+    LastHit(Object fn, Entry entry) {
+      this.fn = fn;
+      this.entry = entry;
+    }
+  }
+
+  private volatile LastHit last;
+
+  private Entry load(Object fn) {
     try {
       return cache.get(fn, () -> encode(fn));
     } catch (ExecutionException ex) {

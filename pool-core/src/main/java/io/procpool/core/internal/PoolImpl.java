@@ -749,7 +749,7 @@ public final class PoolImpl implements ProcessPool {
     switch (status) {
       case Protocol.STATUS_OK:
         try {
-          value = wire.decode(m, "the result of task " + taskId);
+          value = wire.decode(m, "the result of task ", taskId);
         } catch (TaskSerializationException e) {
           failure = e;
         }
@@ -767,12 +767,17 @@ public final class PoolImpl implements ProcessPool {
         }
         values = new ArrayList<>(n);
         try {
+          int limit = m.limit();
           for (int i = 0; i < n; i++) {
             int len = m.getInt();
-            ByteBuffer one = m.slice();
-            one.limit(len);
-            m.position(m.position() + len);
-            values.add(wire.decode(one, "a result of task " + taskId));
+            int end = m.position() + len;
+            if (len < 0 || end > limit) {
+              throw new ProtocolException("bad value length " + len + " in task " + taskId);
+            }
+            m.limit(end);
+            values.add(wire.decode(m, "a result of task ", taskId));
+            m.limit(limit);
+            m.position(end);
           }
           if (m.get() != 0) {
             Wire.DecodedError e = wire.decodeError(m);
@@ -1073,7 +1078,7 @@ public final class PoolImpl implements ProcessPool {
       Object item = it.next();
       int lenPos = b.size();
       b.putInt(0);
-      wire.encode(item, b, "item #" + (first + i));
+      wire.encode(item, b, "item #", first + i);
       b.setInt(lenPos, b.size() - lenPos - 4);
     }
     checkFrame(b, "a chunk of " + count + " items starting at #" + first);

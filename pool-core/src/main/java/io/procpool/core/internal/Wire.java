@@ -30,21 +30,38 @@ final class Wire {
 
   /** Appends the encoding of {@code value} to {@code out}. */
   void encode(Object value, Buf out, String what) {
+    encode(value, out, what, -1);
+  }
+
+  /**
+   * Appends the encoding of {@code value} to {@code out}; on failure the message names
+   * {@code what} followed by {@code n} when {@code n >= 0} (built only then: this is the hot path).
+   */
+  void encode(Object value, Buf out, String what, long n) {
     try {
       codec.encode(value, out);
     } catch (Exception | StackOverflowError e) {
       throw new TaskSerializationException(
-          "cannot encode " + what + " (" + describe(value) + "): " + e, e);
+          "cannot encode " + name(what, n) + " (" + describe(value) + "): " + e, e);
     }
   }
 
   /** Decodes a value from the remaining bytes of {@code in}. */
   Object decode(ByteBuffer in, String what) {
+    return decode(in, what, -1);
+  }
+
+  /** Decodes a value from the remaining bytes of {@code in}; see {@link #encode(Object, Buf, String, long)}. */
+  Object decode(ByteBuffer in, String what, long n) {
     try {
-      return codec.decode(new ByteBufferInputStream(in), loader, filter);
+      return codec.decode(in, loader, filter);
     } catch (Exception | StackOverflowError e) {
-      throw new TaskSerializationException("cannot decode " + what + ": " + e, e);
+      throw new TaskSerializationException("cannot decode " + name(what, n) + ": " + e, e);
     }
+  }
+
+  private static String name(String what, long n) {
+    return n < 0 ? what : what + n;
   }
 
   private static String describe(Object value) {
@@ -113,7 +130,7 @@ final class Wire {
       body.limit(Math.min(len, body.remaining()));
       in.position(in.position() + Math.min(len, in.remaining()));
       try {
-        Object o = codec.decode(new ByteBufferInputStream(body), loader, filter);
+        Object o = codec.decode(body, loader, filter);
         if (o instanceof Throwable) {
           return new DecodedError(origin, (Throwable) o);
         }

@@ -43,6 +43,7 @@ final class Worker {
   ScheduledFuture<?> startTimeout;
   boolean needsFlush;
 
+  private int lastDefined = -1;
   private final LinkedHashMap<Integer, Boolean> functions = new LinkedHashMap<>(64, 0.75f, true);
 
   Worker(int id) {
@@ -54,6 +55,10 @@ final class Worker {
    * it evicts to make room.
    */
   void ensureDefined(FunctionTable.Entry fn) {
+    if (fn.id == lastDefined) {
+      return; // already the most recently used: nothing to send, nothing to reorder
+    }
+    lastDefined = fn.id;
     if (functions.get(fn.id) != null) {
       return;
     }

@@ -12,7 +12,8 @@ import java.io.PrintStream;
 import java.nio.ByteBuffer;
 import java.util.HashMap;
 import java.util.Map;
-import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.locks.LockSupport;
 
 /**
  * The worker side of the protocol: receives functions and tasks, runs them one at a time in order,
@@ -26,12 +27,16 @@ public final class WorkerRuntime implements Connection.Listener {
   private static final ByteBuffer CLOSED = ByteBuffer.allocate(0);
   private static final int MAX_BATCH = 64;
   private static final long MAX_BATCH_AGE_NANOS = 100_000;
+  private static final long SPIN_NANOS = 20_000;
 
   private final Connection connection;
   private final int workerId;
   private final int maxFrameSize;
   private final boolean processWorker;
-  private final LinkedBlockingQueue<ByteBuffer> inbox = new LinkedBlockingQueue<>();
+  private final ConcurrentLinkedQueue<ByteBuffer> inbox = new ConcurrentLinkedQueue<>();
+  /** The thread running {@link #run}, parked while the inbox is empty. */
+  private volatile Thread executor;
+  private volatile boolean parked;
   private final Map<Integer, Object> functions = new HashMap<>();
   private volatile Throwable closeCause;
   /** Set on SHUTDOWN: the JVM then exits normally (shutdown hooks, CDS archive dump). */
@@ -58,6 +63,9 @@ public final class WorkerRuntime implements Connection.Listener {
     ByteBuffer copy = ByteBuffer.allocate(message.remaining());
     copy.put(message).flip();
     inbox.add(copy);
+    if (parked) {
+      LockSupport.unpark(executor);
+    }
   }
 
   @Override
@@ -68,6 +76,46 @@ public final class WorkerRuntime implements Connection.Listener {
       Runtime.getRuntime().halt(cause == null ? 0 : 1);
     }
     inbox.add(CLOSED);
+    Thread t = executor;
+    if (t != null) {
+      LockSupport.unpark(t);
+    }
+  }
+
+  /**
+   * The next inbound message. Spins briefly first: the next task of a stream usually arrives within
+   * microseconds, and waking a parked thread costs more than that.
+   */
+  private ByteBuffer next() throws InterruptedException {
+    ByteBuffer m = inbox.poll();
+    if (m != null) {
+      return m;
+    }
+    long spinUntil = System.nanoTime() + SPIN_NANOS;
+    do {
+      Thread.onSpinWait();
+      m = inbox.poll();
+      if (m != null) {
+        return m;
+      }
+    } while (System.nanoTime() < spinUntil);
+    while (true) {
+      parked = true;
+      m = inbox.poll(); // re-check after announcing the park, so no wake-up is lost
+      if (m != null) {
+        parked = false;
+        return m;
+      }
+      LockSupport.park(this);
+      parked = false;
+      if (Thread.interrupted()) {
+        throw new InterruptedException();
+      }
+      m = inbox.poll();
+      if (m != null) {
+        return m;
+      }
+    }
   }
 
   /**
@@ -75,6 +123,7 @@ public final class WorkerRuntime implements Connection.Listener {
    * ({@code false}).
    */
   public boolean run() throws IOException, InterruptedException {
+    executor = Thread.currentThread();
     connection.start(this);
     Buf hello = new Buf(32).put(Protocol.HELLO).putInt(Protocol.VERSION).putInt(workerId)
         .putLong(ProcessHandle.current().pid());
@@ -84,7 +133,7 @@ public final class WorkerRuntime implements Connection.Listener {
       ByteBuffer m = inbox.poll();
       if (m == null) {
         flushResults();
-        m = inbox.take();
+        m = next();
       }
       if (m == CLOSED) {
         return false;
@@ -275,14 +324,21 @@ public final class WorkerRuntime implements Connection.Listener {
     int done = 0;
     Throwable failure = null;
     byte origin = Protocol.ORIGIN_TASK;
+    int limit = m.limit();
     for (int i = 0; i < n; i++) {
       int len = m.getInt();
-      ByteBuffer arg = m.slice();
-      arg.limit(len);
-      m.position(m.position() + len);
+      int end = m.position() + len;
       Object value;
       try {
-        value = f.apply(wire.decode(arg, "the argument"));
+        m.limit(end);
+        Object arg;
+        try {
+          arg = wire.decode(m, "the argument");
+        } finally {
+          m.limit(limit);
+          m.position(end);
+        }
+        value = f.apply(arg);
       } catch (TaskSerializationException e) {
         failure = e;
         origin = Protocol.ORIGIN_PROCPOOL;
