@@ -31,7 +31,7 @@ final class Rel {
 
   /** Seconds of the load run per transport ({@code -Dprocpool.load.seconds}). */
   static int loadSeconds() {
-    return Integer.getInteger("procpool.load.seconds", 8);
+    return Integer.getInteger("procpool.load.seconds", 6);
   }
 
   /** Transports with separate worker processes, overridable with {@code -Dprocpool.transports=pipes}. */
