@@ -1,0 +1,402 @@
+package io.procpool.reliability;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.procpool.api.ManagedQueue;
+import io.procpool.api.Manager;
+import io.procpool.api.ProcessPool;
+import io.procpool.reliability.WirePeers.PipesPeer;
+import io.procpool.testkit.NoLeakedProcessesExtension;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.logging.Handler;
+import java.util.logging.Level;
+import java.util.logging.LogRecord;
+import java.util.logging.Logger;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+/**
+ * Malformed input at every listening endpoint: the pool's pipes socket, the manager's pipes socket,
+ * the pool's and the manager's gRPC ports. Each attack must end with a clear error on that connection
+ * (a refusal status with a reason, a gRPC status, or the connection closed), the server must go on
+ * serving (a task or a queue op after each attack), and the heap must stay bounded.
+ */
+@ExtendWith(NoLeakedProcessesExtension.class)
+@Timeout(value = 120, unit = TimeUnit.SECONDS)
+class EndpointAbuseTest {
+  static final Duration CLOSE_WAIT = Duration.ofSeconds(5);
+  static final long HEAP_GROWTH_LIMIT = 64L << 20;
+
+  final Random random = new Random(20261126);
+  final ConcurrentLinkedQueue<String> warnings = new ConcurrentLinkedQueue<>();
+  final Handler capture = new Handler() {
+    @Override
+    public void publish(LogRecord r) {
+      if (r.getLevel().intValue() >= Level.WARNING.intValue() && r.getLoggerName() != null
+          && r.getLoggerName().startsWith("io.procpool")) {
+        warnings.add(r.getMessage());
+      }
+    }
+
+    @Override
+    public void flush() {}
+
+    @Override
+    public void close() {}
+  };
+
+  @BeforeEach
+  void captureLogs() {
+    Logger.getLogger("").addHandler(capture);
+  }
+
+  @AfterEach
+  void releaseLogs() {
+    Logger.getLogger("").removeHandler(capture);
+  }
+
+  /** The results of one endpoint's attacks. */
+  final class Attacks {
+    final String endpoint;
+    final Runnable healthCheck;
+    final List<String> failures = new ArrayList<>();
+    final List<String> log = new ArrayList<>();
+    final List<String> knownIssues = new ArrayList<>();
+    int tried;
+    int refused;
+    int survived;
+
+    Attacks(String endpoint, Runnable healthCheck) {
+      this.endpoint = endpoint;
+      this.healthCheck = healthCheck;
+    }
+
+    /** Records an attack's outcome ({@code clear}: the connection got a clear error) and checks the server. */
+    void check(String attack, String outcome, boolean clear) {
+      tried++;
+      log.add(attack + " -> " + outcome);
+      if (clear) {
+        refused++;
+      } else {
+        failures.add(attack + ": no clear error on the connection: " + outcome);
+      }
+      try {
+        healthCheck.run();
+        survived++;
+      } catch (RuntimeException | AssertionError e) {
+        failures.add(attack + ": the server stopped serving: " + e);
+      }
+    }
+
+    /**
+     * A known defect, reported rather than failed (see the suite's report): the attack is counted, the
+     * server must still serve afterwards.
+     */
+    void known(String attack, String outcome, boolean clear, String issue) {
+      if (clear) {
+        check(attack, outcome, true);
+        return;
+      }
+      knownIssues.add(attack + ": " + issue);
+      tried++;
+      log.add(attack + " -> " + outcome + "   [KNOWN ISSUE: " + issue + "]");
+      try {
+        healthCheck.run();
+        survived++;
+      } catch (RuntimeException | AssertionError e) {
+        failures.add(attack + ": the server stopped serving: " + e);
+      }
+    }
+
+    void finish(long heapBefore) {
+      long growth = Rel.usedHeapAfterGc() - heapBefore;
+      Rel.summary(String.format("abuse[%s]: %d attacks tried, %d got a clear error, %d survived (served after), "
+          + "heap %+d KiB, %d known issue(s)", endpoint, tried, refused, survived, growth >> 10, knownIssues.size()));
+      for (String k : knownIssues) {
+        Rel.summary("  KNOWN ISSUE abuse[" + endpoint + "]: " + k);
+      }
+      System.out.println("[reliability] abuse[" + endpoint + "] details:\n  " + String.join("\n  ", log));
+      assertTrue(failures.isEmpty(), endpoint + ": " + failures);
+      assertTrue(growth < HEAP_GROWTH_LIMIT, endpoint + ": heap grew by " + (growth >> 20) + " MiB");
+    }
+  }
+
+  static byte[] key() {
+    byte[] k = new byte[32];
+    new java.security.SecureRandom().nextBytes(k);
+    return k;
+  }
+
+  byte[] randomBytes(int n) {
+    byte[] b = new byte[n];
+    random.nextBytes(b);
+    b[0] = 0x13; // never 'P': a bad magic for sure
+    return b;
+  }
+
+  // ================================================================== pipes
+
+  /** Attacks every pipes socket suffers alike (pool or manager). */
+  void pipesCommonAttacks(Attacks a, String path, byte[] key) throws Exception {
+    try (PipesPeer p = new PipesPeer(path)) {
+      p.write(randomBytes(4096));
+      byte[] hello = p.read(38, CLOSE_WAIT);
+      String status = p.status();
+      a.check("random bytes", status + "; " + p.awaitClose(CLOSE_WAIT),
+          hello.length == 38 && status.startsWith("REFUSED(2)") && status.contains("magic"));
+    }
+    try (PipesPeer p = new PipesPeer(path)) {
+      p.write(new byte[] {'P', 'P', 'I'});
+      p.ch.shutdownOutput();
+      String end = p.awaitClose(CLOSE_WAIT);
+      a.check("truncated handshake", end, end.equals("EOF"));
+    }
+    try (PipesPeer p = new PipesPeer(path)) {
+      p.write(ByteBuffer.allocate(38).putInt(0x47455420).putShort((short) 1).array()); // "GET "
+      p.read(38, CLOSE_WAIT);
+      String status = p.status();
+      a.check("wrong magic", status, status.startsWith("REFUSED(2)") && status.contains("magic"));
+    }
+    try (PipesPeer p = new PipesPeer(path)) {
+      String status = p.handshake(key, 99);
+      a.check("wrong version", status, status.startsWith("REFUSED(2)") && status.contains("version 99"));
+    }
+    try (PipesPeer p = new PipesPeer(path)) {
+      String status = p.handshake(key(), 1);
+      a.check("wrong auth key", status, status.startsWith("REFUSED(1)") && status.contains("key"));
+    }
+    for (long len : new long[] {0x80000000L, 0x7FFFFFFFL, 0xFFFFFFFFL}) {
+      try (PipesPeer p = new PipesPeer(path)) {
+        String status = p.handshake(key, 1);
+        p.write(ByteBuffer.allocate(4 + 16).putInt((int) len).array());
+        String end = p.awaitClose(CLOSE_WAIT);
+        a.check("valid key, frame length 0x" + Long.toHexString(len), status + "; " + end,
+            status.equals("OK") && end.equals("EOF"));
+      }
+    }
+    try (PipesPeer p = new PipesPeer(path)) {
+      String status = p.handshake(key, 1);
+      p.write(ByteBuffer.allocate(4 + 10).putInt(100).array());
+      p.ch.shutdownOutput();
+      String end = p.awaitClose(CLOSE_WAIT);
+      a.check("valid key, truncated frame", status + "; " + end, status.equals("OK") && end.equals("EOF"));
+    }
+    try (PipesPeer p = new PipesPeer(path)) {
+      String status = p.handshake(key, 1);
+      p.writeFrame(new byte[0]);
+      String end = p.awaitClose(CLOSE_WAIT);
+      a.check("valid key, empty frame", status + "; " + end, status.equals("OK") && end.equals("EOF"));
+    }
+    // Flood: more idle unauthenticated connections than the server handshakes at once.
+    List<PipesPeer> flood = new ArrayList<>();
+    try {
+      for (int i = 0; i < 100; i++) {
+        flood.add(new PipesPeer(path));
+      }
+      a.check("100 idle unauthenticated connections", "held open during the health check", true);
+    } finally {
+      for (PipesPeer p : flood) {
+        p.close();
+      }
+    }
+  }
+
+  @Test
+  void pipesPoolSocket() throws Exception {
+    byte[] key = key();
+    try (ProcessPool pool = ProcessPool.builder().transport("pipes").processes(2).authKey(key).build()) {
+      Rel.await(Duration.ofSeconds(60), () -> pool.workerPids().size() == 2);
+      List<Long> workers = pool.workerPids();
+      int[] n = {0};
+      Attacks a = new Attacks("pipes-pool", () -> {
+        int x = n[0]++;
+        assertEquals(x + 1, (int) pool.apply((Integer i) -> i + 1, x));
+      });
+      a.healthCheck.run();
+      long heap = Rel.usedHeapAfterGc();
+      String path = pool.address();
+      pipesCommonAttacks(a, path, key);
+
+      // Fake workers: they complete the handshake, then send garbage or a bogus HELLO.
+      byte[][] bogus = {
+          randomBytes(200),
+          {1}, // HELLO without its fields
+          ByteBuffer.allocate(17).put((byte) 1).putInt(99).putInt(0).putLong(4242).array(), // wrong version
+          ByteBuffer.allocate(17).put((byte) 1).putInt(1).putInt(424242).putLong(4242).array(), // unknown worker id
+          ByteBuffer.allocate(17).put((byte) 1).putInt(1).putInt(0).putLong(4242).array(), // a real worker's id
+          ByteBuffer.allocate(9).put((byte) 4).putLong(1).array(), // RESULT before HELLO
+      };
+      String[] names = {"garbage message", "truncated HELLO", "HELLO with version 99", "HELLO with unknown worker id",
+          "HELLO impersonating worker 0", "RESULT before HELLO"};
+      for (int i = 0; i < bogus.length; i++) {
+        int before = warnings.size();
+        try (PipesPeer p = new PipesPeer(path)) {
+          String status = p.handshake(key, 1);
+          p.writeFrame(bogus[i]);
+          String end = p.awaitClose(CLOSE_WAIT);
+          boolean logged = Rel.await(CLOSE_WAIT, () -> warnings.stream().skip(before).anyMatch(w -> w.contains("protocol error")));
+          a.check("fake worker: " + names[i], status + "; " + end + "; logged: " + lastWarning(before),
+              status.equals("OK") && end.equals("EOF") && logged);
+        }
+      }
+      // An external worker (id -1) joins, receives INIT, then sends garbage: dropped, the pool goes on.
+      int before = warnings.size();
+      try (PipesPeer p = new PipesPeer(path)) {
+        String status = p.handshake(key, 1);
+        p.writeFrame(ByteBuffer.allocate(17).put((byte) 1).putInt(1).putInt(-1).putLong(4243).array());
+        byte[] init = p.read(5, CLOSE_WAIT);
+        p.writeFrame(new byte[] {99, 1, 2, 3});
+        String end = p.awaitClose(CLOSE_WAIT);
+        boolean logged = Rel.await(CLOSE_WAIT, () -> warnings.stream().skip(before).anyMatch(w -> w.contains("protocol error")));
+        a.check("external worker joins then sends garbage", status + "; INIT " + (init.length == 5 ? "received" : "missing")
+            + "; " + end + "; logged: " + lastWarning(before), status.equals("OK") && end.equals("EOF") && logged);
+      }
+      assertTrue(Rel.await(Duration.ofSeconds(30), () -> new HashSet<>(pool.workerPids()).equals(new HashSet<>(workers))),
+          "the real workers changed: " + workers + " -> " + pool.workerPids());
+      a.finish(heap);
+    }
+  }
+
+  private String lastWarning(int before) {
+    return warnings.stream().skip(before).reduce((x, y) -> y).orElse("(nothing)");
+  }
+
+  @Test
+  void pipesManagerSocket() throws Exception {
+    try (Manager manager = Manager.builder().transport("pipes").build()) {
+      ManagedQueue<Integer> q = manager.queue("abuse");
+      int[] n = {0};
+      Attacks a = new Attacks("pipes-manager", () -> queueRoundTrip(q, n[0]++));
+      a.healthCheck.run();
+      long heap = Rel.usedHeapAfterGc();
+      String path = manager.address().substring("pipes:".length());
+      byte[] key = manager.authKey();
+      pipesCommonAttacks(a, path, key);
+      // Authenticated garbage requests: answered with an error, or the connection closed.
+      String[] names = {"garbage request", "unknown op 99", "PUT to a queue that does not exist", "request of 1 byte"};
+      byte[][] requests = {randomBytes(300),
+          ByteBuffer.allocate(9).put((byte) 99).putLong(7).array(),
+          ByteBuffer.allocate(9 + 16 + 3).put((byte) 2).putLong(8).putLong(123456).putLong(0).array(),
+          {3}};
+      for (int i = 0; i < requests.length; i++) {
+        try (PipesPeer p = new PipesPeer(path)) {
+          String status = p.handshake(key, 1);
+          p.writeFrame(requests[i]);
+          byte[] len = p.read(4, CLOSE_WAIT);
+          String outcome;
+          boolean clear;
+          if (len.length == 4) {
+            int size = ByteBuffer.wrap(len).getInt();
+            byte[] answer = p.read(Math.min(size, 4096), CLOSE_WAIT);
+            byte st = answer.length > 8 ? answer[8] : -1;
+            outcome = "answered status " + st + ": " + new String(answer, Math.min(9, answer.length),
+                Math.max(0, answer.length - 9), StandardCharsets.UTF_8);
+            clear = st != 0 && st != -1;
+          } else {
+            outcome = p.awaitClose(CLOSE_WAIT);
+            clear = outcome.equals("EOF");
+          }
+          a.check("valid key, " + names[i], status + "; " + outcome, status.equals("OK") && clear);
+        }
+      }
+      a.finish(heap);
+    }
+  }
+
+  static void queueRoundTrip(ManagedQueue<Integer> q, int x) {
+    q.put(x);
+    assertEquals(x, q.get(Duration.ofSeconds(10)));
+  }
+
+  // ================================================================== grpc
+
+  /** The defect behind the gRPC known issues. */
+  static final String GRPC_CLOSE_OK = "the pool drops the stream (and logs why) but the peer sees status OK, "
+      + "not an error: PoolImpl closes with Connection.close(), which has no reason, and "
+      + "ipc-grpc ServerConnection.close() ends the call with Status.OK";
+
+  void grpcCommonAttacks(Attacks a, String hostPort, byte[] key, byte[] garbageMessage, boolean answeredIsClear)
+      throws Exception {
+    String end = WirePeers.rawTcp(hostPort, randomBytes(4096), CLOSE_WAIT);
+    a.check("raw TCP: random bytes", end, end.startsWith("EOF"));
+    byte[] preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".getBytes(StandardCharsets.US_ASCII);
+    byte[] prefaceThenGarbage = new byte[preface.length + 1000];
+    System.arraycopy(preface, 0, prefaceThenGarbage, 0, preface.length);
+    System.arraycopy(randomBytes(1000), 0, prefaceThenGarbage, preface.length, 1000);
+    end = WirePeers.rawTcp(hostPort, prefaceThenGarbage, CLOSE_WAIT);
+    a.check("raw TCP: HTTP/2 preface then garbage frames", end, end.startsWith("EOF"));
+    end = WirePeers.rawTcp(hostPort, "GET / HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.US_ASCII), CLOSE_WAIT);
+    a.check("raw TCP: HTTP/1.1 request", end, end.startsWith("EOF"));
+
+    String s = WirePeers.grpcCall(hostPort, null, "1", CLOSE_WAIT, WirePeers.frames(new byte[] {1}));
+    a.check("gRPC without auth key", s, s.startsWith("UNAUTHENTICATED"));
+    s = WirePeers.grpcCall(hostPort, key(), "1", CLOSE_WAIT, WirePeers.frames(new byte[] {1}));
+    a.check("gRPC with wrong auth key", s, s.startsWith("UNAUTHENTICATED"));
+    s = WirePeers.grpcCall(hostPort, key, "99", CLOSE_WAIT, WirePeers.frames(new byte[] {1}));
+    a.check("gRPC with wrong protocol version", s, s.startsWith("FAILED_PRECONDITION"));
+    s = WirePeers.grpcCall(hostPort, key, "1", CLOSE_WAIT, randomBytes(500));
+    a.check("valid key, a message that is not protobuf", s, !s.startsWith("open") && !s.startsWith("OK"));
+    s = WirePeers.grpcCall(hostPort, key, "1", CLOSE_WAIT, WirePeers.frames(garbageMessage));
+    a.known("valid key, Frames with a garbage message", s,
+        (!s.startsWith("open") && !s.startsWith("OK")) || (answeredIsClear && !s.equals("open after 1 answers")),
+        GRPC_CLOSE_OK);
+    for (long len : new long[] {0x80000000L, 0x7FFFFFFFL}) {
+      s = WirePeers.http2LengthBomb(hostPort, key, len, CLOSE_WAIT);
+      a.check("valid key, gRPC message length 0x" + Long.toHexString(len), s, !s.startsWith("no reaction"));
+    }
+  }
+
+  @Test
+  void grpcPoolPort() throws Exception {
+    byte[] key = key();
+    try (ProcessPool pool = ProcessPool.builder().transport("grpc").processes(2).authKey(key).build()) {
+      Rel.await(Duration.ofSeconds(60), () -> pool.workerPids().size() == 2);
+      List<Long> workers = pool.workerPids();
+      int[] n = {0};
+      Attacks a = new Attacks("grpc-pool", () -> {
+        int x = n[0]++;
+        assertEquals(x + 1, (int) pool.apply((Integer i) -> i + 1, x));
+      });
+      a.healthCheck.run();
+      long heap = Rel.usedHeapAfterGc();
+      grpcCommonAttacks(a, pool.address(), key, new byte[] {99, 1, 2, 3}, false);
+      int before = warnings.size();
+      String s = WirePeers.grpcCall(pool.address(), key, "1", CLOSE_WAIT,
+          WirePeers.frames(ByteBuffer.allocate(17).put((byte) 1).putInt(1).putInt(424242).putLong(4242).array()));
+      boolean logged = Rel.await(CLOSE_WAIT, () -> warnings.stream().skip(before).anyMatch(w -> w.contains("protocol error")));
+      assertTrue(logged && !s.startsWith("open"), "fake gRPC worker not dropped: " + s);
+      a.known("fake worker: HELLO with unknown worker id", s + "; logged: " + lastWarning(before),
+          !s.startsWith("open") && !s.startsWith("OK") && logged, GRPC_CLOSE_OK);
+      assertTrue(Rel.await(Duration.ofSeconds(30), () -> new HashSet<>(pool.workerPids()).equals(new HashSet<>(workers))),
+          "the real workers changed: " + workers + " -> " + pool.workerPids());
+      a.finish(heap);
+    }
+  }
+
+  @Test
+  void grpcManagerPort() throws Exception {
+    try (Manager manager = Manager.builder().transport("grpc").build()) {
+      ManagedQueue<Integer> q = manager.queue("abuse");
+      int[] n = {0};
+      Attacks a = new Attacks("grpc-manager", () -> queueRoundTrip(q, n[0]++));
+      a.healthCheck.run();
+      long heap = Rel.usedHeapAfterGc();
+      String hostPort = manager.address().substring("grpc:".length());
+      // The manager answers a bad request with an ERROR answer on the same stream: that is a clear error too.
+      grpcCommonAttacks(a, hostPort, manager.authKey(), ByteBuffer.allocate(9).put((byte) 99).putLong(7).array(), true);
+      a.finish(heap);
+    }
+  }
+}
