@@ -245,8 +245,7 @@ public final class PoolImpl implements ProcessPool {
     } else {
       // Normally the end of the connection reports the death, after the last results were read.
       // If the connection somehow outlives the process, do not wait forever.
-      timer.schedule(() -> workerLost(w, new IOException("the worker exited but its connection stayed open")),
-          2, TimeUnit.SECONDS);
+      later(() -> workerLost(w, new IOException("the worker exited but its connection stayed open")), 2000);
     }
   }
 
@@ -533,7 +532,7 @@ public final class PoolImpl implements ProcessPool {
       // It was told to exit and is doing so (running shutdown hooks, maybe writing its class-data
       // archive): let it, but not forever.
       WorkerLauncher.Launched p = w.process;
-      timer.schedule(p::kill, GRACEFUL_EXIT.toMillis(), TimeUnit.MILLISECONDS);
+      later(p::kill, GRACEFUL_EXIT.toMillis());
     } else {
       kill(w);
     }
@@ -832,7 +831,19 @@ public final class PoolImpl implements ProcessPool {
   }
 
   private void deliverLater(Runnable r) {
-    timer.execute(r);
+    later(r, 0);
+  }
+
+  /**
+   * Runs {@code r} on the timer after {@code delayMillis}; once the pool has finished and its timer
+   * is shut down, runs it now instead (these are clean-up steps that must not be lost).
+   */
+  private void later(Runnable r, long delayMillis) {
+    try {
+      timer.schedule(r, delayMillis, TimeUnit.MILLISECONDS);
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      r.run();
+    }
   }
 
   private void stopWorkerLocked(Worker w) {
