@@ -171,6 +171,61 @@ def py_echo(size):
     return measure
 
 
+QUEUE_ITEMS = 20_000
+
+
+def queue_consume(q, n):
+    total = 0
+    for _ in range(n):
+        total += q.get()
+    return total
+
+
+def queue_produce(q, n):
+    for i in range(n):
+        q.put(i)
+
+
+def py_queue_pairs(ctx, quick):
+    manager = ctx.Manager()
+    try:
+        q = manager.Queue()
+        n = 2_000 if quick else 10_000
+
+        def once():
+            t0 = time.perf_counter()
+            for i in range(n):
+                q.put(i)
+                q.get()
+            return (time.perf_counter() - t0) / n
+
+        once()
+        return _median_of(1 if quick else 3, once)
+    finally:
+        manager.shutdown()
+
+
+def py_queue_stream(ctx, quick):
+    manager = ctx.Manager()
+    pool = ctx.Pool(PROCESSES)
+    try:
+        q = manager.Queue()
+        n = QUEUE_ITEMS
+
+        def once():
+            t0 = time.perf_counter()
+            consumer = pool.apply_async(queue_consume, (q, n))
+            pool.apply(queue_produce, (q, n))
+            consumer.get()
+            return (time.perf_counter() - t0) / n
+
+        once()
+        return _median_of(1 if quick else 3, once)
+    finally:
+        _close(pool)
+        manager.shutdown()
+
+
 def py_start(ctx, quick):
     def once():
         t0 = time.perf_counter()
@@ -239,10 +294,10 @@ ROWS = [
         "EchoBenchmark.echo", {"size": str(16 * MIB)}, to_unit=mb_per_s_both_ways(16 * MIB), target="≥4×"),
     Row("start", "pool start to first result, Pool(2)", "ms", LOWER, py_start,
         "StartBenchmark.startToFirstResult", to_unit=millis, target="≤150 ms"),
-    # Managed queue, once procpool's manager module exists: a py_queue(ctx, quick) returning seconds
-    # per item (Manager().Queue() put+get through a worker) and a QueueBenchmark in benchmarks/:
-    # Row("queue", "managed queue put+get", "items/s", HIGHER, py_queue,
-    #     "QueueBenchmark.putGet", to_unit=per_second),
+    Row("queue_pairs", "managed queue put+get pairs from the parent", "pairs/s", HIGHER, py_queue_pairs,
+        "QueueBenchmark.putGet", to_unit=per_second, target="≥3×"),
+    Row("queue_stream", "managed queue worker→worker stream, 20 000 items", "items/s", HIGHER, py_queue_stream,
+        "QueueBenchmark.workerToWorker", to_unit=per_second, target="≥5×"),
 ]
 
 CONTEXTS = ["fork", "spawn"]

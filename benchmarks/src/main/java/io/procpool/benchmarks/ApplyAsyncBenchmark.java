@@ -38,7 +38,7 @@ import org.openjdk.jmh.infra.Blackhole;
 public class ApplyAsyncBenchmark {
   static final int TASKS = 50_000;
 
-  @Param({"pipes", "threads"})
+  @Param({"pipes", "grpc", "threads"})
   public String transport;
 
   @Param({"2"})

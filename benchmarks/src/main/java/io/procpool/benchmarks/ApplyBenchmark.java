@@ -32,7 +32,7 @@ import org.openjdk.jmh.annotations.Warmup;
 @Measurement(iterations = 5, time = 2)
 @Fork(1)
 public class ApplyBenchmark {
-  @Param({"pipes", "threads"})
+  @Param({"pipes", "grpc", "threads"})
   public String transport;
 
   @Param({"2"})

@@ -35,7 +35,7 @@ import org.openjdk.jmh.annotations.Warmup;
 @Measurement(iterations = 5, time = 2)
 @Fork(1)
 public class EchoBenchmark {
-  @Param({"pipes", "threads"})
+  @Param({"pipes", "grpc", "threads"})
   public String transport;
 
   /** 1 MiB and 16 MiB. */

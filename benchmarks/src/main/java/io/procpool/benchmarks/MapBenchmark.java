@@ -46,7 +46,7 @@ public class MapBenchmark {
   static final int IMAP_ITEMS = 200_000;
   static final int IMAP_CHUNKSIZE = 100;
 
-  @Param({"pipes", "threads"})
+  @Param({"pipes", "grpc", "threads"})
   public String transport;
 
   @Param({"2"})

@@ -33,7 +33,7 @@ import org.openjdk.jmh.annotations.Warmup;
 @Measurement(iterations = 8)
 @Fork(3)
 public class StartBenchmark {
-  @Param({"pipes", "threads"})
+  @Param({"pipes", "grpc", "threads"})
   public String transport;
 
   @Param({"2"})
