@@ -38,16 +38,17 @@ public final class ManagerMain {
    * @param args the options above
    */
   public static void main(String[] args) {
-    InputStream stdin = System.in;
+    ChildJvm.ParentLink parent = ChildJvm.parentLink();
     System.setIn(new ByteArrayInputStream(new byte[0]));
     int code;
     try {
-      code = run(parse(args), stdin);
+      code = run(parse(args), parent);
     } catch (Throwable t) {
       System.err.println("procpool manager failed: " + t);
       code = 1;
     }
     System.err.flush();
+    parent.close();
     Thread watchdog = new Thread(() -> {
       try {
         Thread.sleep(5000);
@@ -61,13 +62,13 @@ public final class ManagerMain {
     System.exit(code);
   }
 
-  private static int run(Map<String, String> opts, InputStream stdin) throws Exception {
+  private static int run(Map<String, String> opts, ChildJvm.ParentLink parent) throws Exception {
     String transport = require(opts, "--transport");
     Path addressFile = Path.of(require(opts, "--address-file"));
     int maxFrame = Integer.parseInt(opts.getOrDefault("--max-frame-size",
         Integer.toString(TransportOptions.DEFAULT_MAX_FRAME_SIZE)));
-    byte[] key = ChildJvm.readSecret(stdin);
-    ChildJvm.exitWhenParentDies(Long.parseLong(require(opts, "--parent-pid")), stdin);
+    byte[] key = parent.readSecret();
+    parent.exitWhenParentDies(Long.parseLong(require(opts, "--parent-pid")));
     TransportProvider provider = TransportRegistry.get(transport);
     ManagerServer manager = new ManagerServer(maxFrame);
     TransportServer server = provider.listen(

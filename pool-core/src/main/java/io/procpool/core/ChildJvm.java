@@ -6,9 +6,11 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.InputStreamReader;
 import java.io.OutputStream;
+import java.nio.channels.Channels;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.StandardOpenOption;
 import java.nio.file.Path;
-import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Base64;
@@ -24,7 +26,7 @@ import java.util.concurrent.CompletableFuture;
  *       ({@code -Xlog:disable -Xlog:all=warning:stderr}) and exits on OutOfMemoryError;
  *   <li>its secret (an auth key) is written to its standard input as one Base64 line, never put on
  *       the command line; the pipe then stays open, so the child sees end-of-file when this JVM dies
- *       ({@link #exitWhenParentDies});
+ *       ({@link ParentLink#exitWhenParentDies});
  *   <li>its stdout is inherited; its stderr is forwarded line by line to this JVM's
  *       {@code System.err}, and the last lines are kept for error messages ({@link #stderrTail()}).
  * </ul>
@@ -147,8 +149,109 @@ public final class ChildJvm {
 
   // ---------------------------------------------------------------- child side
 
-  /** Child side: reads the secret line its parent wrote to standard input. */
-  public static byte[] readSecret(InputStream stdin) throws IOException {
+  /**
+   * Child side: the link to the parent through standard input. Read the secret with
+   * {@link #readSecret()}, then {@link #exitWhenParentDies(long)}; {@link #close()} it before a normal
+   * exit.
+   *
+   * <p>Standard input is reopened as a {@link FileChannel} where the platform allows it, so that
+   * {@code close()} can stop the thread blocked reading it: at exit, HotSpot waits up to 300 ms for
+   * threads blocked in native code, which made every worker's exit that much slower.
+   */
+  public static final class ParentLink implements java.io.Closeable {
+    private final FileChannel channel;
+    private final InputStream in;
+    private volatile boolean closed;
+    private Thread poll;
+
+    private ParentLink(FileChannel channel, InputStream in) {
+      this.channel = channel;
+      this.in = in;
+    }
+
+    /** Reads the secret line the parent wrote. */
+    public byte[] readSecret() throws IOException {
+      return ChildJvm.readSecret(in);
+    }
+
+    /**
+     * Halts this JVM when the parent dies: when standard input (whose other end only the parent
+     * holds) reaches end-of-file, or when the parent pid is gone (a reused pid does not count as
+     * alive: {@link ProcessHandle#isAlive()} checks the start time). Starts two daemon threads.
+     */
+    public void exitWhenParentDies(long parentPid) {
+      Optional<ProcessHandle> parent = ProcessHandle.of(parentPid);
+      if (parent.isEmpty()) {
+        Runtime.getRuntime().halt(1);
+        return;
+      }
+      Thread eof = new Thread(new Runnable() {
+        @Override
+        public void run() {
+          try {
+            byte[] sink = new byte[256];
+            while (in.read(sink) != -1) {
+              // nothing is expected after the secret
+            }
+          } catch (IOException ignored) {
+            // treated as end-of-file, unless we closed it ourselves
+          }
+          if (!closed) {
+            Runtime.getRuntime().halt(1);
+          }
+        }
+      }, "procpool-parent-eof");
+      eof.setDaemon(true);
+      eof.start();
+      ProcessHandle p = parent.get();
+      poll = new Thread(new Runnable() {
+        @Override
+        public void run() {
+          while (!closed) {
+            try {
+              Thread.sleep(PARENT_POLL_MILLIS);
+            } catch (InterruptedException e) {
+              return;
+            }
+            if (!closed && !p.isAlive()) {
+              Runtime.getRuntime().halt(1);
+            }
+          }
+        }
+      }, "procpool-parent-watch");
+      poll.setDaemon(true);
+      poll.start();
+    }
+
+    /** Stops watching the parent, before a normal exit. */
+    @Override
+    public void close() {
+      closed = true;
+      if (poll != null) {
+        poll.interrupt();
+      }
+      if (channel != null) {
+        try {
+          channel.close(); // wakes the thread blocked reading it
+        } catch (IOException ignored) {
+          // exiting anyway
+        }
+      }
+    }
+  }
+
+  /** Child side: opens the link to the parent on standard input. */
+  public static ParentLink parentLink() {
+    try {
+      FileChannel ch = FileChannel.open(Path.of("/proc/self/fd/0"), StandardOpenOption.READ);
+      return new ParentLink(ch, Channels.newInputStream(ch));
+    } catch (IOException | RuntimeException e) {
+      return new ParentLink(null, System.in);
+    }
+  }
+
+  /** Reads the secret line a parent wrote to {@code stdin}. */
+  static byte[] readSecret(InputStream stdin) throws IOException {
     ByteArrayOutputStream line = new ByteArrayOutputStream(64);
     while (true) {
       int b = stdin.read();
@@ -164,47 +267,5 @@ public final class ChildJvm {
       line.write(b);
     }
     return Base64.getDecoder().decode(line.toString(StandardCharsets.US_ASCII).trim());
-  }
-
-  /**
-   * Child side: halts this JVM when the parent dies: when standard input (whose other end only the
-   * parent holds) reaches end-of-file, or when the parent pid is gone or reused. Starts two daemon
-   * threads.
-   */
-  public static void exitWhenParentDies(long parentPid, InputStream stdin) {
-    Optional<ProcessHandle> parent = ProcessHandle.of(parentPid);
-    if (parent.isEmpty()) {
-      Runtime.getRuntime().halt(1);
-      return;
-    }
-    Optional<Instant> started = parent.get().info().startInstant();
-    Thread eof = new Thread(() -> {
-      try {
-        byte[] sink = new byte[256];
-        while (stdin.read(sink) != -1) {
-          // nothing is expected after the secret
-        }
-      } catch (IOException ignored) {
-        // treated as end-of-file
-      }
-      Runtime.getRuntime().halt(1);
-    }, "procpool-parent-eof");
-    eof.setDaemon(true);
-    eof.start();
-    Thread poll = new Thread(() -> {
-      ProcessHandle p = parent.get();
-      while (true) {
-        try {
-          Thread.sleep(PARENT_POLL_MILLIS);
-        } catch (InterruptedException e) {
-          return;
-        }
-        if (!p.isAlive() || (started.isPresent() && !p.info().startInstant().equals(started))) {
-          Runtime.getRuntime().halt(1);
-        }
-      }
-    }, "procpool-parent-watch");
-    poll.setDaemon(true);
-    poll.start();
   }
 }

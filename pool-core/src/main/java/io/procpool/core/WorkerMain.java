@@ -7,7 +7,6 @@ import io.procpool.api.spi.TransportRegistry;
 import io.procpool.core.internal.WorkerRuntime;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -62,21 +61,24 @@ public final class WorkerMain {
       System.exit(2);
       return;
     }
-    InputStream stdin = System.in;
+    ChildJvm.ParentLink parent = opts.containsKey("--parent-pid") ? ChildJvm.parentLink() : null;
     System.setIn(new ByteArrayInputStream(new byte[0]));
     int code;
     try {
-      code = run(opts, properties, stdin);
+      code = run(opts, properties, parent);
     } catch (Throwable t) {
       System.err.println("procpool worker " + opts.getOrDefault("--worker-id", "") + " failed: " + t);
       code = 1;
     }
     System.out.flush();
     System.err.flush();
+    if (parent != null) {
+      parent.close();
+    }
     exit(code);
   }
 
-  private static int run(Map<String, String> opts, Map<String, String> properties, InputStream stdin)
+  private static int run(Map<String, String> opts, Map<String, String> properties, ChildJvm.ParentLink parent)
       throws Exception {
     String transport = require(opts, "--transport");
     String address = require(opts, "--connect");
@@ -84,9 +86,9 @@ public final class WorkerMain {
     int maxFrame = Integer.parseInt(opts.getOrDefault("--max-frame-size",
         Integer.toString(TransportOptions.DEFAULT_MAX_FRAME_SIZE)));
     byte[] key;
-    if (opts.containsKey("--parent-pid")) {
-      key = ChildJvm.readSecret(stdin);
-      ChildJvm.exitWhenParentDies(Long.parseLong(opts.get("--parent-pid")), stdin);
+    if (parent != null) {
+      key = parent.readSecret();
+      parent.exitWhenParentDies(Long.parseLong(opts.get("--parent-pid")));
     } else {
       key = handStartedKey(opts);
     }
