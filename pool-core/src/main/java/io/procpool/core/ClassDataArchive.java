@@ -26,11 +26,12 @@ import java.util.List;
  * of the Java runtime, the main class, the classpath (with each jar's size and modification time)
  * and the JVM options, so a changed jar never meets a stale archive. Archives live in
  * {@code $XDG_CACHE_HOME/procpool/cds} (default {@code ~/.cache/procpool/cds}), or in the directory
- * named by the system property {@code procpool.cds.dir}; {@code -Dprocpool.cds=false} turns the
- * feature off.
+ * named by the system property {@code procpool.cds.dir}; the 16 most recently used are kept.
+ * {@code -Dprocpool.cds=false} turns the feature off.
  */
 final class ClassDataArchive {
   private static final Duration STALE_LOCK = Duration.ofMinutes(10);
+  private static final int KEEP = 16;
 
   private final List<String> options;
   private final Path dumpTo;
@@ -59,6 +60,7 @@ final class ClassDataArchive {
     try {
       if (exitCode == 0 && Files.isRegularFile(dumpTo) && Files.size(dumpTo) > 0) {
         Files.move(dumpTo, archive, StandardCopyOption.ATOMIC_MOVE);
+        prune(archive.getParent());
       }
     } catch (IOException ignored) {
       // Another child published it first, or the directory went away: no harm.
@@ -106,6 +108,11 @@ final class ClassDataArchive {
       // Dumping warns about every class it skips; those lines would reach the parent's stderr.
       List<String> cdsLog = List.of("-Xlog:cds*=off:stderr");
       if (Files.isRegularFile(archive)) {
+        try {
+          Files.setLastModifiedTime(archive, FileTime.from(Instant.now())); // marks it as in use, for pruning
+        } catch (IOException ignored) {
+          // read-only cache: fine
+        }
         List<String> use = new ArrayList<>(cdsLog);
         use.add("-XX:SharedArchiveFile=" + archive);
         return new ClassDataArchive(use, null, null, null);
@@ -120,6 +127,31 @@ final class ClassDataArchive {
       return new ClassDataArchive(dump, dumpTo, archive, lock);
     } catch (IOException | RuntimeException | NoSuchAlgorithmException e) {
       return NONE;
+    }
+  }
+
+  /** Keeps the {@value #KEEP} most recently used archives; each is megabytes. */
+  private static void prune(Path dir) {
+    try (java.util.stream.Stream<Path> files = Files.list(dir)) {
+      List<Path> archives = new ArrayList<>();
+      files.filter(f -> f.getFileName().toString().endsWith(".jsa")).forEach(archives::add);
+      if (archives.size() <= KEEP) {
+        return;
+      }
+      archives.sort(java.util.Comparator.comparing(ClassDataArchive::modified).reversed());
+      for (Path old : archives.subList(KEEP, archives.size())) {
+        Files.deleteIfExists(old);
+      }
+    } catch (IOException | RuntimeException ignored) {
+      // best effort
+    }
+  }
+
+  private static FileTime modified(Path p) {
+    try {
+      return Files.getLastModifiedTime(p);
+    } catch (IOException e) {
+      return FileTime.fromMillis(0);
     }
   }
 

@@ -72,6 +72,19 @@ class ClassDataArchiveTest {
   }
 
   @Test
+  void onlyTheMostRecentlyUsedArchivesAreKept() throws Exception {
+    for (int i = 0; i < 20; i++) {
+      ClassDataArchive plan = ClassDataArchive.plan("a.Main" + i, jar.toString(), List.of());
+      String dump = option(plan.jvmOptions(), "-XX:ArchiveClassesAtExit=");
+      Files.write(Path.of(dump.substring(dump.indexOf('=') + 1)), new byte[] {42});
+      plan.onExit(0);
+    }
+    try (var files = Files.list(cache)) {
+      assertEquals(16, files.filter(f -> f.toString().endsWith(".jsa")).count());
+    }
+  }
+
+  @Test
   void directoriesOnTheClasspathOrUserCdsOptionsTurnItOff() throws Exception {
     Path dir = Files.createDirectories(tmp.resolve("classes"));
     assertEquals(List.of(), ClassDataArchive.plan("a.Main", jar + java.io.File.pathSeparator + dir, List.of()).jvmOptions());
