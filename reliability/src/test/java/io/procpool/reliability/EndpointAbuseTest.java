@@ -73,7 +73,6 @@ class EndpointAbuseTest {
     final Runnable healthCheck;
     final List<String> failures = new ArrayList<>();
     final List<String> log = new ArrayList<>();
-    final List<String> knownIssues = new ArrayList<>();
     int tried;
     int refused;
     int survived;
@@ -100,33 +99,10 @@ class EndpointAbuseTest {
       }
     }
 
-    /**
-     * A known defect, reported rather than failed (see the suite's report): the attack is counted, the
-     * server must still serve afterwards.
-     */
-    void known(String attack, String outcome, boolean clear, String issue) {
-      if (clear) {
-        check(attack, outcome, true);
-        return;
-      }
-      knownIssues.add(attack + ": " + issue);
-      tried++;
-      log.add(attack + " -> " + outcome + "   [KNOWN ISSUE: " + issue + "]");
-      try {
-        healthCheck.run();
-        survived++;
-      } catch (RuntimeException | AssertionError e) {
-        failures.add(attack + ": the server stopped serving: " + e);
-      }
-    }
-
     void finish(long heapBefore) {
       long growth = Rel.usedHeapAfterGc() - heapBefore;
       Rel.summary(String.format("abuse[%s]: %d attacks tried, %d got a clear error, %d survived (served after), "
-          + "heap %+d KiB, %d known issue(s)", endpoint, tried, refused, survived, growth >> 10, knownIssues.size()));
-      for (String k : knownIssues) {
-        Rel.summary("  KNOWN ISSUE abuse[" + endpoint + "]: " + k);
-      }
+          + "heap %+d KiB", endpoint, tried, refused, survived, growth >> 10));
       System.out.println("[reliability] abuse[" + endpoint + "] details:\n  " + String.join("\n  ", log));
       assertTrue(failures.isEmpty(), endpoint + ": " + failures);
       assertTrue(growth < HEAP_GROWTH_LIMIT, endpoint + ": heap grew by " + (growth >> 20) + " MiB");
@@ -322,11 +298,6 @@ class EndpointAbuseTest {
 
   // ================================================================== grpc
 
-  /** The defect behind the gRPC known issues. */
-  static final String GRPC_CLOSE_OK = "the pool drops the stream (and logs why) but the peer sees status OK, "
-      + "not an error: PoolImpl closes with Connection.close(), which has no reason, and "
-      + "ipc-grpc ServerConnection.close() ends the call with Status.OK";
-
   void grpcCommonAttacks(Attacks a, String hostPort, byte[] key, byte[] garbageMessage, boolean answeredIsClear)
       throws Exception {
     String end = WirePeers.rawTcp(hostPort, randomBytes(4096), CLOSE_WAIT);
@@ -349,9 +320,8 @@ class EndpointAbuseTest {
     s = WirePeers.grpcCall(hostPort, key, "1", CLOSE_WAIT, randomBytes(500));
     a.check("valid key, a message that is not protobuf", s, !s.startsWith("open") && !s.startsWith("OK"));
     s = WirePeers.grpcCall(hostPort, key, "1", CLOSE_WAIT, WirePeers.frames(garbageMessage));
-    a.known("valid key, Frames with a garbage message", s,
-        (!s.startsWith("open") && !s.startsWith("OK")) || (answeredIsClear && !s.equals("open after 1 answers")),
-        GRPC_CLOSE_OK);
+    a.check("valid key, Frames with a garbage message", s,
+        (!s.startsWith("open") && !s.startsWith("OK")) || (answeredIsClear && !s.equals("open after 1 answers")));
     for (long len : new long[] {0x80000000L, 0x7FFFFFFFL}) {
       s = WirePeers.http2LengthBomb(hostPort, key, len, CLOSE_WAIT);
       a.check("valid key, gRPC message length 0x" + Long.toHexString(len), s, !s.startsWith("no reaction"));
@@ -377,8 +347,8 @@ class EndpointAbuseTest {
           WirePeers.frames(ByteBuffer.allocate(17).put((byte) 1).putInt(1).putInt(424242).putLong(4242).array()));
       boolean logged = Rel.await(CLOSE_WAIT, () -> warnings.stream().skip(before).anyMatch(w -> w.contains("protocol error")));
       assertTrue(logged && !s.startsWith("open"), "fake gRPC worker not dropped: " + s);
-      a.known("fake worker: HELLO with unknown worker id", s + "; logged: " + lastWarning(before),
-          !s.startsWith("open") && !s.startsWith("OK") && logged, GRPC_CLOSE_OK);
+      a.check("fake worker: HELLO with unknown worker id", s + "; logged: " + lastWarning(before),
+          !s.startsWith("open") && !s.startsWith("OK") && logged);
       assertTrue(Rel.await(Duration.ofSeconds(30), () -> new HashSet<>(pool.workerPids()).equals(new HashSet<>(workers))),
           "the real workers changed: " + workers + " -> " + pool.workerPids());
       a.finish(heap);

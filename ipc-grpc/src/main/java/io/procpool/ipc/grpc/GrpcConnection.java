@@ -197,6 +197,16 @@ abstract class GrpcConnection implements Connection {
 
   @Override
   public void close() {
+    closeWith(null);
+  }
+
+  /** Ends the call with an error status that tells the peer why (e.g. INVALID_ARGUMENT). */
+  @Override
+  public void close(Throwable reason) {
+    closeWith(reason);
+  }
+
+  private void closeWith(Throwable reason) {
     if (!closing.compareAndSet(false, true)) {
       return;
     }
@@ -208,7 +218,11 @@ abstract class GrpcConnection implements Connection {
       if (!callClosed) {
         callClosed = true;
         try {
-          callCloseLocally();
+          if (reason == null) {
+            callCloseLocally();
+          } else {
+            callAbort(reason);
+          }
         } catch (RuntimeException ignored) {
           // The call already ended; its final callback reports the end.
         }

@@ -42,6 +42,15 @@ public interface Connection {
   /** Closes the connection (forceful: queued messages may be dropped). Idempotent. */
   void close();
 
+  /**
+   * Closes the connection because the caller found the peer at fault, e.g. a malformed message.
+   * Transports that can tell the peer why (gRPC: a status) do so; the default just closes. The local
+   * listener's {@link Listener#onClosed} still fires once, as for {@link #close()}.
+   */
+  default void close(Throwable reason) {
+    close();
+  }
+
   /** A short description of the peer for messages and logs, e.g. {@code "unix:/tmp/…/pool.sock"}. */
   String describe();
 

@@ -314,16 +314,21 @@ public final class PoolImpl implements ProcessPool {
       } catch (IOException | RuntimeException e) {
         LOG.log(System.Logger.Level.WARNING, "procpool: closing " + (worker != null ? worker : connection.describe())
             + " after a protocol error: " + e);
+        ProtocolException error = e instanceof ProtocolException ? (ProtocolException) e
+            : new ProtocolException("malformed message: " + e, e);
+        connection.close(error); // first, so that the peer is told why where the transport can
         Worker w = worker;
         if (w != null) {
-          workerLost(w, e instanceof ProtocolException ? e : new ProtocolException(e.toString(), e));
+          workerLost(w, error);
           kill(w);
         }
-        connection.close();
       }
     }
 
     private void hello(ByteBuffer m) throws ProtocolException {
+      if (m.remaining() < 16) {
+        throw new ProtocolException("truncated HELLO (" + m.remaining() + " bytes after the type, expected 16)");
+      }
       int version = m.getInt();
       int workerId = m.getInt();
       long pid = m.getLong();
