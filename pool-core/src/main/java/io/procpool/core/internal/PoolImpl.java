@@ -33,7 +33,6 @@ import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -1140,14 +1139,12 @@ public final class PoolImpl implements ProcessPool {
 
   @Override
   public void close() {
-    List<Worker> stopping;
     lock.lock();
     try {
       if (state == State.RUNNING) {
         state = State.CLOSING;
         stopIdleWorkersIfClosingLocked();
       }
-      stopping = new ArrayList<>(workers.values());
     } finally {
       lock.unlock();
     }
@@ -1282,10 +1279,6 @@ public final class PoolImpl implements ProcessPool {
     } finally {
       lock.unlock();
     }
-  }
-
-  Throwable cancellationFor(String what) {
-    return new CancellationException(what);
   }
 
   @Override

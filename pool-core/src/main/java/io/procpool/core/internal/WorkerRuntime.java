@@ -38,7 +38,6 @@ public final class WorkerRuntime implements Connection.Listener {
   private volatile Thread executor;
   private volatile boolean parked;
   private final Map<Integer, Object> functions = new HashMap<>();
-  private volatile Throwable closeCause;
   /** Set on SHUTDOWN: the JVM then exits normally (shutdown hooks, CDS archive dump). */
   private volatile boolean shuttingDown;
   private Wire wire;
@@ -70,7 +69,6 @@ public final class WorkerRuntime implements Connection.Listener {
 
   @Override
   public void onClosed(Throwable cause) {
-    closeCause = cause;
     if (processWorker && !shuttingDown) {
       // The parent is gone or dropped us: a running task is of no use to anybody.
       Runtime.getRuntime().halt(cause == null ? 0 : 1);
