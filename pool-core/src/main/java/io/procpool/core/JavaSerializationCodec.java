@@ -159,7 +159,7 @@ public final class JavaSerializationCodec implements Codec {
           return b;
         }
         default:
-          return decode(new BufferStream(in), loader, filter);
+          return Codec.super.decode(in, loader, filter); // a serialized object: through a stream
       }
     } catch (BufferUnderflowException e) {
       throw new EOFException("truncated value");
@@ -172,38 +172,6 @@ public final class JavaSerializationCodec implements Codec {
       throw new StreamCorruptedException("bad length " + len + " (" + in.remaining() + " bytes left)");
     }
     return len;
-  }
-
-  /** An InputStream over a buffer's remaining bytes. */
-  private static final class BufferStream extends InputStream {
-    private final ByteBuffer buf;
-
-    BufferStream(ByteBuffer buf) {
-      this.buf = buf;
-    }
-
-    @Override
-    public int read() {
-      return buf.hasRemaining() ? buf.get() & 0xff : -1;
-    }
-
-    @Override
-    public int read(byte[] b, int off, int len) {
-      if (len == 0) {
-        return 0;
-      }
-      if (!buf.hasRemaining()) {
-        return -1;
-      }
-      int n = Math.min(len, buf.remaining());
-      buf.get(b, off, n);
-      return n;
-    }
-
-    @Override
-    public int available() {
-      return buf.remaining();
-    }
   }
 
   private static void writeInt(OutputStream out, int v) throws IOException {
