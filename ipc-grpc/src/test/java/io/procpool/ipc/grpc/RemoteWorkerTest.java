@@ -31,6 +31,7 @@ import org.junit.jupiter.api.extension.ExtendWith;
 @ExtendWith(NoLeakedProcessesExtension.class)
 @Timeout(value = 3, unit = TimeUnit.MINUTES)
 class RemoteWorkerTest {
+  @org.junit.jupiter.api.io.TempDir Path tmp;
 
   private static Process startRemoteWorker(String address, byte[] key, String keyEnv) throws IOException {
     ProcessBuilder pb = new ProcessBuilder(
@@ -80,14 +81,17 @@ class RemoteWorkerTest {
 
         // Kill the remote worker while it runs a long task.
         List<AsyncResult<Long>> longTasks = new ArrayList<>();
+        String startedDir = tmp.toString();
         for (int i = 0; i < 2; i++) {
           longTasks.add(pool.applyAsync(() -> {
             long pid = ProcessHandle.current().pid();
+            java.nio.file.Files.createFile(Path.of(startedDir, "started-" + pid));
             Thread.sleep(3000);
             return pid;
           }));
         }
-        Thread.sleep(500); // let both tasks start
+        Path remoteStarted = tmp.resolve("started-" + remote.pid());
+        await("the remote worker to start its task", () -> java.nio.file.Files.exists(remoteStarted));
         List<Long> completedAt = java.util.Collections.synchronizedList(new ArrayList<>());
         for (AsyncResult<Long> r : longTasks) {
           r.toCompletableFuture().whenComplete((v, e) -> {
