@@ -3,7 +3,7 @@ package io.procpool.core;
 import io.procpool.api.ProcessPool;
 import io.procpool.api.spi.PoolFactory;
 import io.procpool.api.spi.PoolOptions;
-import io.procpool.core.internal.PoolImpl;
+import io.procpool.core.internal.DefaultProcessPool;
 
 /** The {@link PoolFactory} of pool-core, found by {@code ProcessPool.builder()} through ServiceLoader. */
 public final class DefaultPoolFactory implements PoolFactory {
@@ -13,6 +13,6 @@ public final class DefaultPoolFactory implements PoolFactory {
 
   @Override
   public ProcessPool create(PoolOptions options) {
-    return PoolImpl.start(options);
+    return DefaultProcessPool.start(options);
   }
 }

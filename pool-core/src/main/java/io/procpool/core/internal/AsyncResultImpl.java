@@ -6,6 +6,7 @@ import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -21,6 +22,7 @@ final class AsyncResultImpl<R> implements AsyncResult<R> {
 
   private final CompletableFuture<R> future = new CompletableFuture<>();
   private final Executor callbackExecutor;
+  private final Executor viewExecutor;
   private final Canceller canceller;
   private volatile boolean taskThrew;
   private volatile CompletableFuture<R> view;
@@ -31,9 +33,25 @@ final class AsyncResultImpl<R> implements AsyncResult<R> {
     boolean cancel(boolean mayInterruptIfRunning);
   }
 
-  AsyncResultImpl(Executor callbackExecutor, Canceller canceller) {
+  /**
+   * @param callbackExecutor runs callbacks, one at a time, in completion order
+   * @param viewExecutor completes {@link #toCompletableFuture()} views; a different executor, so that
+   *     a callback may block on another task's view (and views on views: a ForkJoinPool compensates
+   *     for blocked joins)
+   */
+  AsyncResultImpl(Executor callbackExecutor, Executor viewExecutor, Canceller canceller) {
     this.callbackExecutor = callbackExecutor;
+    this.viewExecutor = viewExecutor;
     this.canceller = canceller;
+  }
+
+  /** Runs {@code r} on {@code executor}, or here if the executor was shut down (the pool has ended). */
+  static void execute(Executor executor, Runnable r) {
+    try {
+      executor.execute(r);
+    } catch (RejectedExecutionException e) {
+      r.run();
+    }
   }
 
   /** Registers callbacks; each runs once, on the callback executor. */
@@ -41,7 +59,7 @@ final class AsyncResultImpl<R> implements AsyncResult<R> {
     if (callback == null && errorCallback == null) {
       return;
     }
-    future.whenComplete((value, error) -> callbackExecutor.execute(() -> {
+    future.whenComplete((value, error) -> execute(callbackExecutor, () -> {
       try {
         if (error == null) {
           if (callback != null) {
@@ -148,7 +166,7 @@ final class AsyncResultImpl<R> implements AsyncResult<R> {
         v = view;
         if (v == null) {
           CompletableFuture<R> out = new View<>(callbackExecutor);
-          future.whenComplete((value, error) -> callbackExecutor.execute(() -> {
+          future.whenComplete((value, error) -> execute(viewExecutor, () -> {
             if (error == null) {
               out.complete(value);
             } else {
@@ -164,7 +182,8 @@ final class AsyncResultImpl<R> implements AsyncResult<R> {
 
   /**
    * A future whose default executor is the pool's callback thread, so that {@code *Async} stages
-   * without an executor run there rather than in the common pool.
+   * without an executor run there rather than in the common pool. (The view itself is completed on
+   * the view executor, so a callback that waits for a view does not wait for itself.)
    */
   private static final class View<T> extends CompletableFuture<T> {
     private final Executor executor;

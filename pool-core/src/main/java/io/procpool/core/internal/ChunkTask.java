@@ -1,6 +1,5 @@
 package io.procpool.core.internal;
 
-import java.nio.ByteBuffer;
 import java.util.List;
 
 /** A chunk of consecutive map/imap items sent as one message. */
@@ -19,8 +18,8 @@ final class ChunkTask extends Task {
   final int index;
   final int size;
 
-  ChunkTask(long id, FunctionTable.Entry function, ByteBuffer message, Sink sink, int index, int size) {
-    super(id, function, message);
+  ChunkTask(TaskEncoder.Encoded encoded, Sink sink, int index, int size) {
+    super(encoded.id(), encoded.function(), encoded.message());
     this.sink = sink;
     this.index = index;
     this.size = size;

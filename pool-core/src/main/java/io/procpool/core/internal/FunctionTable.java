@@ -2,20 +2,37 @@ package io.procpool.core.internal;
 
 import com.google.common.cache.Cache;
 import com.google.common.cache.CacheBuilder;
+import io.procpool.api.TaskSerializationException;
+import java.lang.invoke.SerializedLambda;
+import java.lang.reflect.Method;
 import java.nio.ByteBuffer;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * Encodes each task function once and gives it an id. Functions are cached by identity (weakly), so
- * a method reference or a non-capturing lambda used for many tasks is encoded once, and each worker
- * receives it once (see {@link Worker#ensureDefined}).
+ * Encodes task functions and gives each distinct encoding an id, so that a worker receives a
+ * function once (see {@link WorkerHandle#ensureDefined}) and tasks refer to it by id.
+ *
+ * <p>Like Python, which pickles the callable on every call, a function runs as it is when it is
+ * submitted. A function whose state cannot change is encoded once and looked up by identity: a
+ * lambda or method reference that captures nothing or only immutable values (strings, boxed
+ * primitives, enums, classes, other such functions), or an enum constant. Any other function (an
+ * object with fields, a lambda capturing a mutable object) is encoded at every submit, and tasks
+ * reuse the id of an identical earlier encoding, so an unchanged function is still sent to a worker
+ * once.
  */
 final class FunctionTable {
-  private final Wire wire;
+  private static final int MAX_ENTRIES = 4096;
+
+  private final Payloads payloads;
   private final int maxFrameSize;
   private final AtomicInteger ids = new AtomicInteger();
-  private final Cache<Object, Entry> cache = CacheBuilder.newBuilder().weakKeys().maximumSize(4096).build();
+  /** Functions that cannot change, by identity (weakly). */
+  private final Cache<Object, Entry> byIdentity =
+      CacheBuilder.newBuilder().weakKeys().maximumSize(MAX_ENTRIES).build();
+  /** Encodings of functions that may change, by content. */
+  private final Cache<ByteBuffer, Entry> byContent = CacheBuilder.newBuilder().maximumSize(MAX_ENTRIES).build();
+  private volatile LastHit last;
 
   /** An encoded function: its id and its DEFINE message. */
   static final class Entry {
@@ -33,32 +50,7 @@ final class FunctionTable {
     }
   }
 
-  FunctionTable(Wire wire, int maxFrameSize) {
-    this.wire = wire;
-    this.maxFrameSize = maxFrameSize;
-  }
-
-  /**
-   * The entry for {@code fn}, encoding it on first use.
-   *
-   * @throws io.procpool.api.TaskSerializationException if it cannot be encoded
-   */
-  Entry entry(Object fn) {
-    // Fast path: most submissions reuse the function of the previous one (applyAsync in a loop,
-    // map). A Guava lookup records the access and allocates; this is one read and one compare.
-    LastHit hit = last;
-    if (hit != null && hit.fn == fn) {
-      return hit.entry;
-    }
-    Entry e = cache.getIfPresent(fn);
-    if (e == null) {
-      e = load(fn);
-    }
-    last = new LastHit(fn, e);
-    return e;
-  }
-
-  /** The most recent lookup. Holds its function strongly: one object, replaced on the next miss. */
+  /** The most recent lookup of an unchangeable function. Holds it strongly: one object. */
   private static final class LastHit {
     final Object fn;
     final Entry entry;
@@ -69,26 +61,117 @@ final class FunctionTable {
     }
   }
 
-  private volatile LastHit last;
-
-  private Entry load(Object fn) {
-    try {
-      return cache.get(fn, () -> encode(fn));
-    } catch (ExecutionException ex) {
-      throw (RuntimeException) ex.getCause();
-    } catch (com.google.common.util.concurrent.UncheckedExecutionException ex) {
-      throw (RuntimeException) ex.getCause();
-    }
+  FunctionTable(Payloads payloads, int maxFrameSize) {
+    this.payloads = payloads;
+    this.maxFrameSize = maxFrameSize;
   }
 
-  private Entry encode(Object fn) {
-    int id = ids.incrementAndGet();
-    Buf b = new Buf(512).put(Protocol.DEFINE).putInt(id);
-    wire.encode(fn, b, "the task function");
+  /**
+   * The entry for {@code fn} as it is now.
+   *
+   * @throws TaskSerializationException if it cannot be encoded
+   */
+  Entry entry(Object fn) {
+    // Fast path: most submissions reuse the function of the previous one (applyAsync in a loop,
+    // map). A Guava lookup records the access and allocates; this is one read and one compare.
+    LastHit hit = last;
+    if (hit != null && hit.fn == fn) {
+      return hit.entry;
+    }
+    Entry e = byIdentity.getIfPresent(fn);
+    if (e != null) {
+      last = new LastHit(fn, e);
+      return e;
+    }
+    if (Immutability.of(fn)) {
+      try {
+        e = byIdentity.get(fn, () -> newEntry(encode(fn)));
+      } catch (ExecutionException | com.google.common.util.concurrent.UncheckedExecutionException ex) {
+        throw (RuntimeException) ex.getCause();
+      }
+      last = new LastHit(fn, e);
+      return e;
+    }
+    Buf define = encode(fn);
+    ByteBuffer content = ByteBuffer.wrap(define.array(), 5, define.size() - 5);
+    e = byContent.getIfPresent(content);
+    if (e == null) {
+      e = newEntry(define);
+      byContent.put(content, e);
+    }
+    return e;
+  }
+
+  private Buf encode(Object fn) {
+    Buf b = WorkerProtocol.beginDefine(0);
+    payloads.encode(fn, b, "the task function");
     if (b.size() > maxFrameSize) {
-      throw new io.procpool.api.TaskSerializationException("the task function is " + b.size()
+      throw new TaskSerializationException("the task function is " + b.size()
           + " bytes encoded, over maxFrameSize " + maxFrameSize + " (does it capture a large object?)");
     }
-    return new Entry(id, b.toByteBuffer().asReadOnlyBuffer());
+    return b;
+  }
+
+  private Entry newEntry(Buf define) {
+    int id = ids.incrementAndGet();
+    define.setInt(1, id);
+    return new Entry(id, define.toByteBuffer().asReadOnlyBuffer());
+  }
+
+  /** Whether a function's encoding can change after it was first submitted. */
+  static final class Immutability {
+    private Immutability() {}
+
+    /** Classes all of whose instances are unchangeable functions (non-capturing lambdas, enums). */
+    private static final ClassValue<Boolean> ALWAYS = new ClassValue<>() {
+      @Override
+      protected Boolean computeValue(Class<?> type) {
+        return type.isEnum() || (type.getSuperclass() != null && type.getSuperclass().isEnum())
+            || (isLambda(type) && type.getDeclaredFields().length == 0);
+      }
+    };
+
+    static boolean of(Object fn) {
+      return of(fn, 0);
+    }
+
+    private static boolean of(Object fn, int depth) {
+      Class<?> type = fn.getClass();
+      if (ALWAYS.get(type)) {
+        return true;
+      }
+      if (!isLambda(type) || depth > 4) {
+        return false;
+      }
+      SerializedLambda lambda = serializedForm(fn);
+      if (lambda == null) {
+        return false;
+      }
+      for (int i = 0; i < lambda.getCapturedArgCount(); i++) {
+        Object arg = lambda.getCapturedArg(i);
+        if (!(arg == null || arg instanceof String || arg instanceof Integer || arg instanceof Long
+            || arg instanceof Short || arg instanceof Byte || arg instanceof Character || arg instanceof Boolean
+            || arg instanceof Double || arg instanceof Float || arg instanceof Enum || arg instanceof Class
+            || of(arg, depth + 1))) {
+          return false;
+        }
+      }
+      return true;
+    }
+
+    private static boolean isLambda(Class<?> type) {
+      return type.isSynthetic() && type.getName().contains("$$Lambda");
+    }
+
+    private static SerializedLambda serializedForm(Object fn) {
+      try {
+        Method writeReplace = fn.getClass().getDeclaredMethod("writeReplace");
+        writeReplace.setAccessible(true);
+        Object form = writeReplace.invoke(fn);
+        return form instanceof SerializedLambda ? (SerializedLambda) form : null;
+      } catch (ReflectiveOperationException | RuntimeException e) {
+        return null; // e.g. a module that does not open the class: treat it as changeable
+      }
+    }
   }
 }

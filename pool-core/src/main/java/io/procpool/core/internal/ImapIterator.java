@@ -4,6 +4,7 @@ import io.procpool.api.SerializableFunction;
 import io.procpool.api.TaskFailedException;
 import io.procpool.api.TaskSerializationException;
 import java.util.ArrayDeque;
+import java.util.Collection;
 import java.util.Iterator;
 import java.util.List;
 import java.util.NoSuchElementException;
@@ -12,27 +13,38 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.LinkedBlockingQueue;
 
 /**
- * The iterator of {@code imap}/{@code imapUnordered}. It pulls input lazily: at most {@code window}
- * chunks are submitted and not yet consumed, so an infinite input works and memory stays bounded.
- * Results come in input order ({@code imap}) or completion order ({@code imapUnordered}). A failed
- * item throws from {@code next()} at its position; iteration may go on after it.
+ * The iterator of {@code imap}/{@code imapUnordered}. It pulls input lazily, from the first
+ * {@code hasNext()}/{@code next()} on: at most {@code window} chunks are submitted and not yet
+ * consumed, so an infinite input works and memory stays bounded. Results come in input order
+ * ({@code imap}) or completion order ({@code imapUnordered}). A failed item throws from
+ * {@code next()} at its position; iteration may go on after it.
  *
- * <p>Not thread-safe: one consumer.
+ * <p>A submitted imap is submitted work: when the pool is closed, an imap over a {@link Collection}
+ * submits the rest of its input at once (the results wait for the consumer), so that the Python
+ * idiom {@code imap; close(); iterate} yields every result. Input that is not a collection may be
+ * infinite and is never drained by {@code close()}: iterating past what was submitted before the
+ * close throws {@link io.procpool.api.PoolClosedException}.
+ *
+ * <p>One consumer thread; {@code close()} may submit concurrently.
  */
 final class ImapIterator<R> implements Iterator<R> {
-  private final PoolImpl pool;
+  private final Scheduler scheduler;
+  private final TaskEncoder encoder;
   private final FunctionTable.Entry function;
   private final Iterator<?> input;
+  private final boolean finite;
   private final int chunksize;
   private final boolean ordered;
   private final int window;
-  /** Ordered mode: outcomes in submission order. */
+  /** Ordered mode: outcomes in submission order. Guarded by this. */
   private final ArrayDeque<CompletableFuture<Outcome>> slots = new ArrayDeque<>();
   /** Unordered mode: outcomes in completion order. */
   private final LinkedBlockingQueue<Outcome> completed = new LinkedBlockingQueue<>();
+  /** Chunks submitted (or failed at encoding) and not yet taken by the consumer. Guarded by this. */
   private int outstanding;
-  private int submittedItems;
+  private long submittedItems;
   private boolean inputDone;
+  private RuntimeException submitFailure;
   private Outcome current;
   private int position;
 
@@ -49,21 +61,31 @@ final class ImapIterator<R> implements Iterator<R> {
     }
   }
 
-  ImapIterator(PoolImpl pool, SerializableFunction<?, ?> fn, Iterator<?> input, int chunksize, boolean ordered,
-      int window) {
-    this.pool = pool;
-    this.function = pool.functionEntry(fn);
-    this.input = input;
+  ImapIterator(Scheduler scheduler, TaskEncoder encoder, SerializableFunction<?, ?> fn, Iterable<?> items,
+      int chunksize, boolean ordered, int window) {
+    this.scheduler = scheduler;
+    this.encoder = encoder;
+    this.function = encoder.function(fn);
+    this.input = items.iterator();
+    this.finite = items instanceof Collection;
     this.chunksize = chunksize;
     this.ordered = ordered;
     this.window = window;
-    fill();
+    if (finite) {
+      scheduler.openImap(this);
+    }
   }
 
-  private void fill() {
-    while (!inputDone && outstanding < window) {
+  /** Called by close(): submits the rest of a collection's input. */
+  synchronized void submitRestOnClose() {
+    fill(Integer.MAX_VALUE);
+  }
+
+  private synchronized void fill(int limit) {
+    while (!inputDone && outstanding < limit) {
       if (!input.hasNext()) {
         inputDone = true;
+        scheduler.imapDone(this);
         return;
       }
       List<Object> items = new java.util.ArrayList<>(chunksize);
@@ -73,27 +95,29 @@ final class ImapIterator<R> implements Iterator<R> {
       CompletableFuture<Outcome> slot = new CompletableFuture<>();
       ChunkTask task;
       try {
-        task = pool.chunk(function, items.iterator(), items.size(), submittedItems, new SlotSink(slot), 0);
+        task = new ChunkTask(encoder.chunk(function, items.iterator(), items.size(), submittedItems),
+            new SlotSink(slot), 0, items.size());
       } catch (TaskSerializationException e) {
         deliver(slot, new Outcome(List.of(), e, false));
         submittedItems += items.size();
         continue;
       }
       submittedItems += items.size();
+      try {
+        scheduler.submitAll(List.of(task), true);
+      } catch (RuntimeException e) {
+        inputDone = true;
+        scheduler.imapDone(this);
+        submitFailure = e instanceof io.procpool.api.PoolClosedException
+            ? new io.procpool.api.PoolClosedException(e.getMessage() + "; this imap's input is not a Collection,"
+                + " so close() finished only the " + submittedItems + " items submitted before it")
+            : e;
+        return;
+      }
       if (ordered) {
         slots.addLast(slot);
       }
       outstanding++;
-      try {
-        pool.submitChunk(task);
-      } catch (RuntimeException e) {
-        outstanding--;
-        if (ordered) {
-          slots.removeLast();
-        }
-        inputDone = true;
-        throw e;
-      }
     }
   }
 
@@ -132,20 +156,31 @@ final class ImapIterator<R> implements Iterator<R> {
         return true;
       }
       current = null;
-      fill();
-      if (outstanding == 0) {
-        return false;
+      CompletableFuture<Outcome> slot = null;
+      synchronized (this) {
+        fill(window);
+        if (outstanding == 0) {
+          if (submitFailure != null) {
+            RuntimeException e = submitFailure;
+            submitFailure = null;
+            throw e;
+          }
+          return false;
+        }
+        outstanding--;
+        if (ordered) {
+          slot = slots.removeFirst();
+        }
       }
-      current = take();
+      current = take(slot);
       position = 0;
-      outstanding--;
     }
   }
 
-  private Outcome take() {
+  private Outcome take(CompletableFuture<Outcome> slot) {
     try {
-      if (ordered) {
-        return slots.removeFirst().get();
+      if (slot != null) {
+        return slot.get();
       }
       return completed.take();
     } catch (InterruptedException e) {
@@ -170,6 +205,6 @@ final class ImapIterator<R> implements Iterator<R> {
     if (current.thrownByTask) {
       throw new TaskFailedException("the task failed for an item: " + f, f);
     }
-    throw PoolImpl.rethrow(f, false);
+    throw DefaultProcessPool.rethrow(f, false);
   }
 }

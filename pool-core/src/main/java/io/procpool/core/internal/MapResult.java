@@ -12,7 +12,7 @@ import java.util.concurrent.Executor;
  * (so the answer does not depend on timing, unlike Python's).
  */
 final class MapResult<R> implements ChunkTask.Sink, AsyncResultImpl.Canceller {
-  private final PoolImpl pool;
+  private final Scheduler scheduler;
   final AsyncResultImpl<List<R>> result;
   private final Object[] values;
   private List<ChunkTask> chunks;
@@ -25,10 +25,10 @@ final class MapResult<R> implements ChunkTask.Sink, AsyncResultImpl.Canceller {
   private Throwable firstFailure;
   private boolean firstFailureByTask;
 
-  MapResult(PoolImpl pool, int n, Executor callbacks) {
-    this.pool = pool;
+  MapResult(Scheduler scheduler, int n, Executor callbacks, Executor views) {
+    this.scheduler = scheduler;
     this.values = new Object[n];
-    this.result = new AsyncResultImpl<>(callbacks, this);
+    this.result = new AsyncResultImpl<>(callbacks, views, this);
   }
 
   /** Called once with every chunk, before any is submitted. */
@@ -81,7 +81,7 @@ final class MapResult<R> implements ChunkTask.Sink, AsyncResultImpl.Canceller {
     if (withdraw) {
       for (ChunkTask c : chunks) {
         if (c.index > chunk.index) {
-          pool.cancel(c, false);
+          scheduler.cancel(c, false);
         }
       }
     }
@@ -102,7 +102,7 @@ final class MapResult<R> implements ChunkTask.Sink, AsyncResultImpl.Canceller {
       return false;
     }
     for (ChunkTask c : chunks) {
-      pool.cancel(c, mayInterruptIfRunning);
+      scheduler.cancel(c, mayInterruptIfRunning);
     }
     return true;
   }

@@ -1,18 +1,17 @@
 package io.procpool.core.internal;
 
-import java.nio.ByteBuffer;
 import java.util.List;
 import java.util.concurrent.Executor;
 
 /** A task submitted by {@code apply}/{@code applyAsync}: one function call, one result. */
 final class SingleTask<R> extends Task implements AsyncResultImpl.Canceller {
-  private final PoolImpl pool;
+  private final Scheduler scheduler;
   final AsyncResultImpl<R> result;
 
-  SingleTask(PoolImpl pool, long id, FunctionTable.Entry function, ByteBuffer message, Executor callbacks) {
-    super(id, function, message);
-    this.pool = pool;
-    this.result = new AsyncResultImpl<>(callbacks, this);
+  SingleTask(Scheduler scheduler, TaskEncoder.Encoded encoded, Executor callbacks, Executor views) {
+    super(encoded.id(), encoded.function(), encoded.message());
+    this.scheduler = scheduler;
+    this.result = new AsyncResultImpl<>(callbacks, views, this);
   }
 
   @Override
@@ -42,6 +41,6 @@ final class SingleTask<R> extends Task implements AsyncResultImpl.Canceller {
 
   @Override
   public boolean cancel(boolean mayInterruptIfRunning) {
-    return pool.cancel(this, mayInterruptIfRunning);
+    return scheduler.cancel(this, mayInterruptIfRunning);
   }
 }

@@ -2,22 +2,22 @@ package io.procpool.core.internal;
 
 import java.nio.ByteBuffer;
 import java.util.List;
-import java.util.concurrent.ScheduledFuture;
 
 /**
- * One unit of work on the wire: a single task or a chunk of map items. Its state is guarded by the
- * pool's lock; its outcome methods are called once, outside the lock.
+ * One unit of work on the wire: a single task or a chunk of map items. Its fields are guarded by the
+ * scheduler's lock; its outcome methods are called once, outside the lock (from an {@link Outbox}).
  */
 abstract class Task {
   final long id;
   final FunctionTable.Entry function;
   private final ByteBuffer message;
-  /** The worker holding it, or null while queued. Guarded by the pool lock. */
-  Worker worker;
-  /** Set when the task is finished (completed, failed or cancelled). Guarded by the pool lock. */
+  /** The worker holding it, or null while queued. */
+  WorkerHandle worker;
+  /** Set once its outcome is decided (completed, failed or cancelled). */
   boolean done;
-  ScheduledFuture<?> timeout;
-  /** Times it was run again after a crash (retryOnCrash). Guarded by the pool lock. */
+  /** Its taskTimeout while a worker holds it. */
+  Cancellable timeout;
+  /** Times it was run again after a crash (retryOnCrash). */
   int attempts;
 
   Task(long id, FunctionTable.Entry function, ByteBuffer message) {
@@ -31,6 +31,11 @@ abstract class Task {
     return message.duplicate();
   }
 
+  /** Encoded size in bytes: what it costs a worker's byte credit. */
+  int size() {
+    return message.remaining();
+  }
+
   /** A single task's value. */
   abstract void onValue(Object value);
 
@@ -42,4 +47,9 @@ abstract class Task {
 
   /** The task was cancelled. */
   abstract void onCancelled();
+
+  @Override
+  public String toString() {
+    return "task " + id;
+  }
 }

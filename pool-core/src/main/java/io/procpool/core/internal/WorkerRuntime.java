@@ -13,6 +13,7 @@ import java.nio.ByteBuffer;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.LockSupport;
 
 /**
@@ -27,24 +28,39 @@ public final class WorkerRuntime implements Connection.Listener {
   private static final ByteBuffer CLOSED = ByteBuffer.allocate(0);
   private static final int MAX_BATCH = 64;
   private static final long MAX_BATCH_AGE_NANOS = 100_000;
+  /** How long a finished result may wait for the next one before it is sent anyway. */
+  private static final long MAX_HOLD_NANOS = 100_000;
   private static final long SPIN_NANOS = 20_000;
 
   private final Connection connection;
   private final int workerId;
   private final int maxFrameSize;
   private final boolean processWorker;
+  /**
+   * Messages from the parent not handled yet. Bounded by the parent's credit (a task count and a
+   * byte budget per worker), so it needs no bound of its own.
+   */
   private final ConcurrentLinkedQueue<ByteBuffer> inbox = new ConcurrentLinkedQueue<>();
+  /** Taking a TASK from the inbox and recording it as running is atomic with respect to a RECALL. */
+  private final Object takeLock = new Object();
+  /** The task being run, or -1. Written under {@link #takeLock} when a task is taken. */
+  private volatile long running = -1;
   /** The thread running {@link #run}, parked while the inbox is empty. */
   private volatile Thread executor;
   private volatile boolean parked;
   private final Map<Integer, Object> functions = new HashMap<>();
   /** Set on SHUTDOWN: the JVM then exits normally (shutdown hooks, CDS archive dump). */
   private volatile boolean shuttingDown;
-  private Wire wire;
+  private Payloads payloads;
   private long maxMemory;
   private boolean retireRequested;
-  private int unflushed;
+  /** Results written and not flushed. Incremented after the write, so a concurrent flush never misses one. */
+  private final AtomicInteger unflushed = new AtomicInteger();
   private long batchStart;
+  /** Sends results held in a batch when the task after them runs long; see {@link #armFlusher}. */
+  private Thread flusher;
+  private volatile boolean flusherArmed;
+  private volatile boolean stopped;
 
   /**
    * @param processWorker whether this runtime owns its JVM: then it captures System.out/err into
@@ -59,11 +75,50 @@ public final class WorkerRuntime implements Connection.Listener {
 
   @Override
   public void onMessage(ByteBuffer message) {
+    if (message.remaining() > 0 && message.get(message.position()) == WorkerProtocol.RECALL) {
+      // On the transport's thread: the executor may be busy with a long task.
+      message.get();
+      try {
+        recall(WorkerProtocol.decodeRecall(message));
+      } catch (IOException e) {
+        connection.close(e);
+      }
+      return;
+    }
     ByteBuffer copy = ByteBuffer.allocate(message.remaining());
     copy.put(message).flip();
     inbox.add(copy);
     if (parked) {
       LockSupport.unpark(executor);
+    }
+  }
+
+  /** Takes the named tasks out of the inbox unless started, and tells the parent which and what runs. */
+  private void recall(long[] ids) {
+    long[] removed = new long[ids.length];
+    int n = 0;
+    long runningNow;
+    synchronized (takeLock) {
+      for (ByteBuffer m : inbox) {
+        if (m != CLOSED && m.get(m.position()) == WorkerProtocol.TASK) {
+          long id = WorkerProtocol.peekTaskId(m);
+          for (long wanted : ids) {
+            if (wanted == id) {
+              if (inbox.remove(m)) {
+                removed[n++] = id;
+              }
+              break;
+            }
+          }
+        }
+      }
+      runningNow = running;
+    }
+    connection.write(WorkerProtocol.recalled(runningNow, java.util.Arrays.copyOf(removed, n)));
+    try {
+      connection.flush();
+    } catch (IOException e) {
+      // onClosed handles it
     }
   }
 
@@ -80,26 +135,37 @@ public final class WorkerRuntime implements Connection.Listener {
     }
   }
 
+  /** The next inbound message, or null; a TASK taken here is the running task. */
+  private ByteBuffer take() {
+    synchronized (takeLock) {
+      ByteBuffer m = inbox.poll();
+      if (m != null && m != CLOSED && m.get(m.position()) == WorkerProtocol.TASK) {
+        running = WorkerProtocol.peekTaskId(m);
+      }
+      return m;
+    }
+  }
+
   /**
    * The next inbound message. Spins briefly first: the next task of a stream usually arrives within
    * microseconds, and waking a parked thread costs more than that.
    */
   private ByteBuffer next() throws InterruptedException {
-    ByteBuffer m = inbox.poll();
+    ByteBuffer m = take();
     if (m != null) {
       return m;
     }
     long spinUntil = System.nanoTime() + SPIN_NANOS;
     do {
       Thread.onSpinWait();
-      m = inbox.poll();
+      m = take();
       if (m != null) {
         return m;
       }
     } while (System.nanoTime() < spinUntil);
     while (true) {
       parked = true;
-      m = inbox.poll(); // re-check after announcing the park, so no wake-up is lost
+      m = take(); // re-check after announcing the park, so no wake-up is lost
       if (m != null) {
         parked = false;
         return m;
@@ -109,7 +175,7 @@ public final class WorkerRuntime implements Connection.Listener {
       if (Thread.interrupted()) {
         throw new InterruptedException();
       }
-      m = inbox.poll();
+      m = take();
       if (m != null) {
         return m;
       }
@@ -122,13 +188,23 @@ public final class WorkerRuntime implements Connection.Listener {
    */
   public boolean run() throws IOException, InterruptedException {
     executor = Thread.currentThread();
+    flusher = new Thread(this::flushHeldResults, "procpool-worker-flusher");
+    flusher.setDaemon(true);
+    flusher.start();
+    try {
+      return serve();
+    } finally {
+      stopped = true;
+      LockSupport.unpark(flusher);
+    }
+  }
+
+  private boolean serve() throws IOException, InterruptedException {
     connection.start(this);
-    Buf hello = new Buf(32).put(Protocol.HELLO).putInt(Protocol.VERSION).putInt(workerId)
-        .putLong(ProcessHandle.current().pid());
-    connection.write(hello.toByteBuffer());
+    connection.write(WorkerProtocol.hello(workerId, ProcessHandle.current().pid()));
     connection.flush();
     while (true) {
-      ByteBuffer m = inbox.poll();
+      ByteBuffer m = take();
       if (m == null) {
         flushResults();
         m = next();
@@ -138,28 +214,32 @@ public final class WorkerRuntime implements Connection.Listener {
       }
       byte type = m.get();
       switch (type) {
-        case Protocol.INIT:
-          if (!init(m)) {
+        case WorkerProtocol.INIT:
+          if (!init(WorkerProtocol.decodeInit(m))) {
             return false;
           }
           break;
-        case Protocol.DEFINE:
+        case WorkerProtocol.DEFINE:
           define(m);
           break;
-        case Protocol.FORGET:
-          functions.remove(m.getInt());
+        case WorkerProtocol.FORGET:
+          functions.remove(WorkerProtocol.decodeForget(m));
           break;
-        case Protocol.TASK:
+        case WorkerProtocol.TASK:
+          if (unflushed.get() > 0) {
+            armFlusher();
+          }
           runTask(m);
+          running = -1;
           if (maxMemory > 0 && !retireRequested && ResidentMemory.bytes() > maxMemory) {
             retireRequested = true;
-            send(new Buf(1).put(Protocol.RETIRE));
+            send(WorkerProtocol.retire());
           }
-          if (inbox.isEmpty() || unflushed >= MAX_BATCH || System.nanoTime() - batchStart > MAX_BATCH_AGE_NANOS) {
+          if (inbox.isEmpty() || unflushed.get() >= MAX_BATCH || System.nanoTime() - batchStart > MAX_BATCH_AGE_NANOS) {
             flushResults();
           }
           break;
-        case Protocol.SHUTDOWN:
+        case WorkerProtocol.SHUTDOWN:
           shuttingDown = true;
           flushResults();
           return true;
@@ -169,63 +249,90 @@ public final class WorkerRuntime implements Connection.Listener {
     }
   }
 
+  /**
+   * A task starts while results wait in the batch: if it runs longer than {@link #MAX_HOLD_NANOS},
+   * the flusher sends them. One wake-up per batch at most.
+   */
+  private void armFlusher() {
+    if (!flusherArmed) {
+      flusherArmed = true;
+      LockSupport.unpark(flusher);
+    }
+  }
+
+  /** The flusher thread's loop. */
+  private void flushHeldResults() {
+    while (!stopped) {
+      if (!flusherArmed) {
+        LockSupport.park(this);
+        continue;
+      }
+      LockSupport.parkNanos(this, MAX_HOLD_NANOS);
+      flusherArmed = false;
+      try {
+        flushConnection();
+      } catch (IOException e) {
+        return; // onClosed handles it
+      }
+    }
+  }
+
   private void flushResults() throws IOException {
     if (processWorker) {
       System.out.flush();
       System.err.flush();
     }
-    if (unflushed > 0) {
-      unflushed = 0;
+    flushConnection();
+  }
+
+  private void flushConnection() throws IOException {
+    if (unflushed.getAndSet(0) > 0) {
       connection.flush();
     }
   }
 
-  private void send(Buf message) {
-    if (unflushed++ == 0) {
+  private void send(ByteBuffer message) {
+    connection.write(message);
+    if (unflushed.getAndIncrement() == 0) {
       batchStart = System.nanoTime();
     }
-    connection.write(message.toByteBuffer());
   }
 
-  private boolean init(ByteBuffer m) throws IOException {
-    String codecName = Buf.getString(m);
-    String filterPattern = Buf.getString(m);
-    boolean captureOutput = m.get() != 0;
-    maxMemory = m.getLong();
-    int initLen = m.getInt();
+  private void send(Buf message) {
+    send(message.toByteBuffer());
+  }
+
+  private boolean init(WorkerProtocol.Init init) throws IOException {
+    maxMemory = init.maxMemory();
     try {
-      wire = new Wire(CodecRegistry.get(codecName), SerialFilters.create(filterPattern, maxFrameSize),
+      payloads = new Payloads(CodecRegistry.get(init.codec()), SerialFilters.create(init.serialFilter(), maxFrameSize),
           Thread.currentThread().getContextClassLoader() != null
               ? Thread.currentThread().getContextClassLoader() : WorkerRuntime.class.getClassLoader());
-      if (captureOutput && processWorker) {
-        System.setOut(new PrintStream(new ForwardingStream(Protocol.STREAM_OUT), true));
-        System.setErr(new PrintStream(new ForwardingStream(Protocol.STREAM_ERR), true));
+      if (init.captureOutput() && processWorker) {
+        System.setOut(new PrintStream(new ForwardingStream(WorkerProtocol.STREAM_OUT), true));
+        System.setErr(new PrintStream(new ForwardingStream(WorkerProtocol.STREAM_ERR), true));
       }
-      if (initLen > 0) {
-        ByteBuffer body = m.slice();
-        body.limit(initLen);
-        SerializableRunnable initializer = (SerializableRunnable) wire.decode(body, "the initializer");
+      if (init.initializer() != null) {
+        SerializableRunnable initializer = (SerializableRunnable) payloads.decode(init.initializer(), "the initializer");
         initializer.run();
       }
     } catch (Throwable t) {
-      Buf out = new Buf(256).put(Protocol.INIT_FAILED);
-      Wire errors = wire != null ? wire : new Wire(new io.procpool.core.JavaSerializationCodec(),
+      Payloads errors = payloads != null ? payloads : new Payloads(new io.procpool.core.JavaSerializationCodec(),
           SerialFilters.create(null, maxFrameSize), WorkerRuntime.class.getClassLoader());
-      errors.encodeError(t, Protocol.ORIGIN_TASK, out);
-      send(out);
+      send(WorkerProtocol.initFailed(errors, t));
       flushResults();
       return false;
     }
-    send(new Buf(1).put(Protocol.READY));
+    send(WorkerProtocol.ready());
     flushResults();
     return true;
   }
 
   private void define(ByteBuffer m) {
-    int fnId = m.getInt();
+    int fnId = WorkerProtocol.decodeDefineId(m);
     Object fn;
     try {
-      fn = wire.decode(m, "the task function");
+      fn = payloads.decode(m, "the task function");
     } catch (TaskSerializationException e) {
       fn = e;
     }
@@ -233,41 +340,41 @@ public final class WorkerRuntime implements Connection.Listener {
   }
 
   private void runTask(ByteBuffer m) {
-    long taskId = m.getLong();
-    int fnId = m.getInt();
-    byte kind = m.get();
+    WorkerProtocol.TaskHeader header = WorkerProtocol.decodeTaskHeader(m);
+    long taskId = header.taskId();
+    int fnId = header.fnId();
+    byte kind = header.kind();
     long start = System.nanoTime();
-    Buf out = new Buf(64).put(Protocol.RESULT).putLong(taskId);
-    int nanosPos = out.size();
-    out.putLong(0);
+    Buf out = new Buf(64);
+    int nanosPos = WorkerProtocol.beginResult(out, taskId);
     Object fn = functions.get(fnId);
     if (fn == null) {
-      fail(out, nanosPos, new TaskSerializationException("worker has no function #" + fnId), Protocol.ORIGIN_PROCPOOL);
+      fail(out, nanosPos, new TaskSerializationException("worker has no function #" + fnId), WorkerProtocol.ORIGIN_PROCPOOL);
     } else if (fn instanceof TaskSerializationException) {
-      fail(out, nanosPos, (Throwable) fn, Protocol.ORIGIN_PROCPOOL);
-    } else if (kind == Protocol.KIND_CHUNK) {
+      fail(out, nanosPos, (Throwable) fn, WorkerProtocol.ORIGIN_PROCPOOL);
+    } else if (kind == WorkerProtocol.KIND_CHUNK) {
       runChunk(fn, m, out);
     } else {
       Object value;
       try {
         value = invoke(fn, kind, m);
       } catch (TaskSerializationException e) {
-        fail(out, nanosPos, e, Protocol.ORIGIN_PROCPOOL);
+        fail(out, nanosPos, e, WorkerProtocol.ORIGIN_PROCPOOL);
         finish(out, nanosPos, start);
         return;
       } catch (Throwable t) {
-        fail(out, nanosPos, t, Protocol.ORIGIN_TASK);
+        fail(out, nanosPos, t, WorkerProtocol.ORIGIN_TASK);
         finish(out, nanosPos, start);
         return;
       }
-      out.put(Protocol.STATUS_OK);
+      out.put(WorkerProtocol.STATUS_OK);
       int valuePos = out.size();
       try {
-        wire.encode(value, out, "the result");
+        payloads.encode(value, out, "the result");
         checkSize(out);
       } catch (TaskSerializationException e) {
         out.truncate(valuePos - 1);
-        fail(out, nanosPos, e, Protocol.ORIGIN_PROCPOOL);
+        fail(out, nanosPos, e, WorkerProtocol.ORIGIN_PROCPOOL);
       }
     }
     finish(out, nanosPos, start);
@@ -292,20 +399,20 @@ public final class WorkerRuntime implements Connection.Listener {
 
   private void fail(Buf out, int nanosPos, Throwable t, byte origin) {
     out.truncate(nanosPos + 8);
-    out.put(Protocol.STATUS_ERROR);
-    wire.encodeError(t, origin, out);
+    out.put(WorkerProtocol.STATUS_ERROR);
+    payloads.encodeError(t, origin, out);
   }
 
   @SuppressWarnings("unchecked")
   private Object invoke(Object fn, byte kind, ByteBuffer args) throws Exception {
     switch (kind) {
-      case Protocol.KIND_CALL:
+      case WorkerProtocol.KIND_CALL:
         return ((SerializableCallable<Object>) fn).call();
-      case Protocol.KIND_RUN:
+      case WorkerProtocol.KIND_RUN:
         ((SerializableRunnable) fn).run();
         return null;
-      case Protocol.KIND_APPLY:
-        Object arg = wire.decode(args, "the argument");
+      case WorkerProtocol.KIND_APPLY:
+        Object arg = payloads.decode(args, "the argument");
         return ((SerializableFunction<Object, Object>) fn).apply(arg);
       default:
         throw new TaskSerializationException("unknown task kind " + kind);
@@ -316,12 +423,12 @@ public final class WorkerRuntime implements Connection.Listener {
   private void runChunk(Object fn, ByteBuffer m, Buf out) {
     SerializableFunction<Object, Object> f = (SerializableFunction<Object, Object>) fn;
     int n = m.getInt();
-    out.put(Protocol.STATUS_CHUNK);
+    out.put(WorkerProtocol.STATUS_CHUNK);
     int countPos = out.size();
     out.putInt(0);
     int done = 0;
     Throwable failure = null;
-    byte origin = Protocol.ORIGIN_TASK;
+    byte origin = WorkerProtocol.ORIGIN_TASK;
     int limit = m.limit();
     for (int i = 0; i < n; i++) {
       int len = m.getInt();
@@ -331,7 +438,7 @@ public final class WorkerRuntime implements Connection.Listener {
         m.limit(end);
         Object arg;
         try {
-          arg = wire.decode(m, "the argument");
+          arg = payloads.decode(m, "the argument");
         } finally {
           m.limit(limit);
           m.position(end);
@@ -339,7 +446,7 @@ public final class WorkerRuntime implements Connection.Listener {
         value = f.apply(arg);
       } catch (TaskSerializationException e) {
         failure = e;
-        origin = Protocol.ORIGIN_PROCPOOL;
+        origin = WorkerProtocol.ORIGIN_PROCPOOL;
         break;
       } catch (Throwable t) {
         failure = t;
@@ -348,12 +455,12 @@ public final class WorkerRuntime implements Connection.Listener {
       int lenPos = out.size();
       out.putInt(0);
       try {
-        wire.encode(value, out, "the result");
+        payloads.encode(value, out, "the result");
         checkSize(out);
       } catch (TaskSerializationException e) {
         out.truncate(lenPos);
         failure = e;
-        origin = Protocol.ORIGIN_PROCPOOL;
+        origin = WorkerProtocol.ORIGIN_PROCPOOL;
         break;
       }
       out.setInt(lenPos, out.size() - lenPos - 4);
@@ -364,7 +471,7 @@ public final class WorkerRuntime implements Connection.Listener {
       out.put(0);
     } else {
       out.put(1);
-      wire.encodeError(failure, origin, out);
+      payloads.encodeError(failure, origin, out);
     }
   }
 
@@ -398,10 +505,9 @@ public final class WorkerRuntime implements Connection.Listener {
       if (buffer.size() == 0) {
         return;
       }
-      Buf m = new Buf(buffer.size() + 2).put(Protocol.OUTPUT).put(stream);
-      m.write(buffer.array(), 0, buffer.size());
+      ByteBuffer m = WorkerProtocol.output(stream, buffer.array(), 0, buffer.size());
       buffer.reset();
-      connection.write(m.toByteBuffer());
+      connection.write(m);
       try {
         connection.flush();
       } catch (IOException e) {

@@ -1,5 +1,5 @@
 /**
- * Internal implementation of pool-core: the scheduler, the worker runtime and the wire protocol
+ * Internal implementation of pool-core: the scheduler, the worker runtime and the worker protocol
  * between them. Not API: anything here may change in any release.
  */
 package io.procpool.core.internal;

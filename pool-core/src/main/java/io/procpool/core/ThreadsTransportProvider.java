@@ -23,12 +23,12 @@ import java.util.concurrent.atomic.AtomicInteger;
  * cancellation is abandoned (its thread is interrupted and its result discarded). Use it to debug and
  * to test tasks quickly.
  */
-public final class InJvmTransportProvider extends TransportProvider {
+public final class ThreadsTransportProvider extends TransportProvider {
   private static final Map<String, Server> SERVERS = new ConcurrentHashMap<>();
   private static final AtomicInteger IDS = new AtomicInteger();
 
   /** Creates the provider; it is stateless. */
-  public InJvmTransportProvider() {}
+  public ThreadsTransportProvider() {}
 
   @Override
   public String name() {

@@ -19,14 +19,14 @@ import java.util.Map;
 import javax.management.BadAttributeValueExpException;
 import org.junit.jupiter.api.Test;
 
-class WireTest {
-  private final Wire wire = new Wire(new JavaSerializationCodec(), SerialFilters.create(null, 1 << 20),
-      WireTest.class.getClassLoader());
+class PayloadsTest {
+  private final Payloads payloads = new Payloads(new JavaSerializationCodec(), SerialFilters.create(null, 1 << 20),
+      PayloadsTest.class.getClassLoader());
 
   private Object roundTrip(Object value) {
     Buf b = new Buf(16);
-    wire.encode(value, b, "value");
-    return wire.decode(b.toByteBuffer(), "value");
+    payloads.encode(value, b, "value");
+    return payloads.decode(b.toByteBuffer(), "value");
   }
 
   @Test
@@ -52,7 +52,7 @@ class WireTest {
   void unserializableValueFailsWithSpecificMessage() {
     Object notSerializable = new Object();
     TaskSerializationException e = assertThrows(TaskSerializationException.class,
-        () -> wire.encode(List.of(notSerializable), new Buf(16), "the task argument"));
+        () -> payloads.encode(List.of(notSerializable), new Buf(16), "the task argument"));
     assertTrue(e.getMessage().contains("the task argument"), e.getMessage());
     assertTrue(e.getMessage().contains("java.lang.Object"), e.getMessage());
   }
@@ -62,17 +62,17 @@ class WireTest {
     // BadAttributeValueExpException is the entry point of well-known gadget chains: its readObject
     // calls toString() on attacker-chosen data. The filter must refuse it.
     Buf b = new Buf(16);
-    wire.encode(new BadAttributeValueExpException("payload"), b, "value");
+    payloads.encode(new BadAttributeValueExpException("payload"), b, "value");
     TaskSerializationException e =
-        assertThrows(TaskSerializationException.class, () -> wire.decode(b.toByteBuffer(), "value"));
+        assertThrows(TaskSerializationException.class, () -> payloads.decode(b.toByteBuffer(), "value"));
     assertInstanceOf(InvalidClassException.class, e.getCause());
     assertTrue(e.getMessage().contains("REJECTED"), e.getMessage());
   }
 
   @Test
   void userPatternIsConsultedFirst() {
-    Wire strict = new Wire(new JavaSerializationCodec(), SerialFilters.create("!java.util.ArrayList", 1 << 20),
-        WireTest.class.getClassLoader());
+    Payloads strict = new Payloads(new JavaSerializationCodec(), SerialFilters.create("!java.util.ArrayList", 1 << 20),
+        PayloadsTest.class.getClassLoader());
     Buf b = new Buf(16);
     strict.encode(new ArrayList<>(List.of(1)), b, "value");
     assertThrows(TaskSerializationException.class, () -> strict.decode(b.toByteBuffer(), "value"));
@@ -80,11 +80,11 @@ class WireTest {
 
   @Test
   void corruptBytesFailCleanly() {
-    assertThrows(TaskSerializationException.class, () -> wire.decode(ByteBuffer.wrap(new byte[] {99}), "value"));
+    assertThrows(TaskSerializationException.class, () -> payloads.decode(ByteBuffer.wrap(new byte[] {99}), "value"));
     assertThrows(TaskSerializationException.class,
-        () -> wire.decode(ByteBuffer.wrap(new byte[] {3, 0x7f, 0, 0, 0}), "value"));
+        () -> payloads.decode(ByteBuffer.wrap(new byte[] {3, 0x7f, 0, 0, 0}), "value"));
     assertThrows(TaskSerializationException.class,
-        () -> wire.decode(ByteBuffer.wrap(new byte[] {8, 1, 2, 3}), "value"));
+        () -> payloads.decode(ByteBuffer.wrap(new byte[] {8, 1, 2, 3}), "value"));
   }
 
   static final class Custom extends RuntimeException {
@@ -110,9 +110,9 @@ class WireTest {
   @Test
   void serializableErrorIsRebuilt() {
     Buf b = new Buf(16);
-    wire.encodeError(new Custom("bad thing"), Protocol.ORIGIN_TASK, b);
-    Wire.DecodedError e = wire.decodeError(b.toByteBuffer());
-    assertEquals(Protocol.ORIGIN_TASK, e.origin);
+    payloads.encodeError(new Custom("bad thing"), WorkerProtocol.ORIGIN_TASK, b);
+    Payloads.DecodedError e = payloads.decodeError(b.toByteBuffer());
+    assertEquals(WorkerProtocol.ORIGIN_TASK, e.origin);
     assertInstanceOf(Custom.class, e.error);
     assertEquals("bad thing", e.error.getMessage());
   }
@@ -121,8 +121,8 @@ class WireTest {
   void unserializableErrorBecomesRemoteException() {
     Buf b = new Buf(16);
     Unserializable original = new Unserializable("cannot travel");
-    wire.encodeError(original, Protocol.ORIGIN_TASK, b);
-    Wire.DecodedError e = wire.decodeError(b.toByteBuffer());
+    payloads.encodeError(original, WorkerProtocol.ORIGIN_TASK, b);
+    Payloads.DecodedError e = payloads.decodeError(b.toByteBuffer());
     RemoteException remote = assertInstanceOf(RemoteException.class, e.error);
     assertEquals(Unserializable.class.getName(), remote.remoteClassName());
     assertEquals("cannot travel", remote.remoteMessage());
@@ -141,8 +141,8 @@ class WireTest {
 
   @Test
   void oversizedArrayIsRefusedByTheFilter() {
-    Wire small = new Wire(new JavaSerializationCodec(), SerialFilters.create(null, 1000),
-        WireTest.class.getClassLoader());
+    Payloads small = new Payloads(new JavaSerializationCodec(), SerialFilters.create(null, 1000),
+        PayloadsTest.class.getClassLoader());
     Buf b = new Buf(16);
     small.encode(new Holder(5000), b, "value");
     assertThrows(TaskSerializationException.class, () -> small.decode(b.toByteBuffer(), "value"));

@@ -7,10 +7,11 @@ import java.io.ObjectInputFilter;
 import java.nio.ByteBuffer;
 
 /**
- * Encoding and decoding of values and errors with a codec, turning every failure into a
- * {@link TaskSerializationException} with a specific message.
+ * Encoding and decoding of task payloads (functions, arguments, results, errors) with the pool's
+ * {@link Codec} and serial filter, turning every failure into a {@link TaskSerializationException}
+ * with a specific message.
  */
-final class Wire {
+final class Payloads {
   private static final int MAX_STACK = 256;
   private static final int MAX_TEXT = 16 * 1024;
 
@@ -18,7 +19,7 @@ final class Wire {
   private final ObjectInputFilter filter;
   private final ClassLoader loader;
 
-  Wire(Codec codec, ObjectInputFilter filter, ClassLoader loader) {
+  Payloads(Codec codec, ObjectInputFilter filter, ClassLoader loader) {
     this.codec = codec;
     this.filter = filter;
     this.loader = loader;
@@ -40,7 +41,7 @@ final class Wire {
   void encode(Object value, Buf out, String what, long n) {
     try {
       codec.encode(value, out);
-    } catch (Exception | StackOverflowError e) {
+    } catch (Exception | LinkageError | StackOverflowError e) {
       throw new TaskSerializationException(
           "cannot encode " + name(what, n) + " (" + describe(value) + "): " + e, e);
     }
@@ -55,7 +56,9 @@ final class Wire {
   Object decode(ByteBuffer in, String what, long n) {
     try {
       return codec.decode(in, loader, filter);
-    } catch (Exception | StackOverflowError e) {
+    } catch (Exception | LinkageError | StackOverflowError e) {
+      // LinkageError: NoClassDefFoundError, ExceptionInInitializerError of the value's class in this
+      // JVM. It fails this value alone; the connection and the peer are fine.
       throw new TaskSerializationException("cannot decode " + name(what, n) + ": " + e, e);
     }
   }

@@ -1,0 +1,411 @@
+package io.procpool.core.internal;
+
+import com.google.common.util.concurrent.ThreadFactoryBuilder;
+import io.procpool.api.AsyncResult;
+import io.procpool.api.PoolTerminatedException;
+import io.procpool.api.ProcPoolException;
+import io.procpool.api.ProcessPool;
+import io.procpool.api.SerializableCallable;
+import io.procpool.api.SerializableFunction;
+import io.procpool.api.SerializableRunnable;
+import io.procpool.api.TaskFailedException;
+import io.procpool.api.WorkerStartException;
+import io.procpool.api.spi.CodecRegistry;
+import io.procpool.api.spi.Connection;
+import io.procpool.api.spi.PoolOptions;
+import io.procpool.api.spi.TransportOptions;
+import io.procpool.api.spi.TransportProvider;
+import io.procpool.api.spi.TransportRegistry;
+import io.procpool.api.spi.TransportServer;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.security.SecureRandom;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ForkJoinPool;
+import java.util.concurrent.ForkJoinWorkerThread;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
+
+/**
+ * The {@link ProcessPool} of pool-core: the API's overloads, waiting and rethrowing, map chunking,
+ * and the pool's parts, wired together. It holds no lock; the work is done by:
+ * <ul>
+ *   <li>{@link TaskEncoder}: encodes tasks, items and functions on the caller's thread;
+ *   <li>{@link Scheduler}: the queue, dispatch, completion, cancel, timeouts, retries, shutdown;
+ *   <li>{@link WorkerSupervisor}: launching, handshakes, start failures, kills, replacement;
+ *   <li>{@link WorkerChannel}: one per worker connection, decodes what the worker sends;
+ *   <li>{@link MapResult}, {@link ImapIterator}, {@link AsyncResultImpl}: what callers hold.
+ * </ul>
+ * Callbacks run on one callback thread per pool, in completion order; {@code toCompletableFuture()}
+ * views complete on a separate small ForkJoinPool, so that a callback may wait for another task.
+ */
+public final class DefaultProcessPool implements ProcessPool {
+  private static final AtomicInteger POOL_IDS = new AtomicInteger();
+  private static final Duration BUILD_TIMEOUT = Duration.ofSeconds(120);
+  private static final int MAX_IN_FLIGHT = Scheduler.MAX_IN_FLIGHT;
+
+  private final PoolOptions options;
+  private final int poolId = POOL_IDS.incrementAndGet();
+  private final TransportProvider provider;
+  private final Payloads payloads;
+  private final TaskEncoder encoder;
+  private final ExecutorService callbackExecutor;
+  private final ForkJoinPool viewExecutor;
+  private final PoolClock clock;
+  private final Scheduler scheduler;
+  private final WorkerSupervisor supervisor;
+  private final TransportServer server;
+  private volatile Thread callbackThread;
+
+  private DefaultProcessPool(PoolOptions options) throws IOException {
+    this.options = options;
+    this.provider = TransportRegistry.get(options.transport());
+    ClassLoader loader = Thread.currentThread().getContextClassLoader() != null
+        ? Thread.currentThread().getContextClassLoader() : DefaultProcessPool.class.getClassLoader();
+    this.payloads = new Payloads(CodecRegistry.get(options.codec()),
+        SerialFilters.create(options.serialFilter().orElse(null), options.maxFrameSize()), loader);
+    this.encoder = new TaskEncoder(payloads, options.maxFrameSize());
+    Buf initializer = null;
+    if (options.initializer().isPresent()) {
+      initializer = new Buf(256);
+      payloads.encode(options.initializer().get(), initializer, "the initializer");
+    }
+    ByteBuffer init = WorkerProtocol.init(options.codec(), options.serialFilter().orElse(null), true,
+        options.maxMemoryPerChild(), initializer).asReadOnlyBuffer();
+    this.callbackExecutor = Executors.newSingleThreadExecutor(r -> {
+      Thread t = new ThreadFactoryBuilder().setDaemon(true)
+          .setNameFormat("procpool-" + poolId + "-callbacks").build().newThread(r);
+      callbackThread = t;
+      return t;
+    });
+    this.viewExecutor = new ForkJoinPool(Math.min(2, Runtime.getRuntime().availableProcessors()), p -> {
+      ForkJoinWorkerThread t = ForkJoinPool.defaultForkJoinWorkerThreadFactory.newThread(p);
+      t.setDaemon(true);
+      t.setName("procpool-" + poolId + "-futures-" + t.getPoolIndex());
+      return t;
+    }, null, true);
+    this.clock = PoolClock.system("procpool-" + poolId + "-timer");
+    this.scheduler = new Scheduler(options, clock);
+    byte[] key = options.authKey().orElseGet(() -> {
+      byte[] k = new byte[32];
+      new SecureRandom().nextBytes(k);
+      return k;
+    });
+    WorkerSupervisor[] sv = new WorkerSupervisor[1];
+    this.server = provider.listen(
+        new TransportOptions(key, options.maxFrameSize(), options.listenAddress().orElse(null),
+            options.transportProperties()),
+        c -> c.start(new WorkerChannel(c, scheduler, sv[0], payloads)));
+    WorkerLauncher launcher = provider.workersInProcess()
+        ? new ThreadLauncher(provider, key, options.maxFrameSize())
+        : new ProcessLauncher(provider.name(),
+            options.workerClasspath().orElse(System.getProperty("java.class.path")),
+            options.jvmOptions(), key, options.maxFrameSize());
+    this.supervisor = new WorkerSupervisor(scheduler, launcher, server::address, provider.workersInProcess(), init);
+    sv[0] = supervisor;
+  }
+
+  /** Starts a pool and waits until its first worker can take tasks. */
+  public static DefaultProcessPool start(PoolOptions options) {
+    DefaultProcessPool pool;
+    try {
+      pool = new DefaultProcessPool(options);
+    } catch (IOException e) {
+      throw new WorkerStartException("cannot open the '" + options.transport() + "' transport: " + e.getMessage(), e);
+    }
+    for (int i = 0; i < options.processes(); i++) {
+      pool.supervisor.spawn();
+    }
+    try {
+      pool.supervisor.firstReady().get(BUILD_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (ExecutionException e) {
+      pool.terminate();
+      Throwable cause = e.getCause();
+      throw cause instanceof WorkerStartException
+          ? new WorkerStartException(cause.getMessage(), cause.getCause())
+          : new WorkerStartException("workers failed to start: " + cause, cause);
+    } catch (TimeoutException e) {
+      pool.terminate();
+      throw new WorkerStartException("no worker became ready within " + BUILD_TIMEOUT.toSeconds() + " s");
+    } catch (InterruptedException e) {
+      pool.terminate();
+      Thread.currentThread().interrupt();
+      throw new WorkerStartException("interrupted while starting workers");
+    }
+    return pool;
+  }
+
+  // ------------------------------------------------------------------ apply
+
+  private <R> SingleTask<R> single(Object fn, byte kind, Object arg, boolean hasArg) {
+    return new SingleTask<>(scheduler, encoder.single(fn, kind, arg, hasArg), callbackExecutor, viewExecutor);
+  }
+
+  private <R> AsyncResult<R> submit(SingleTask<R> t, Consumer<? super R> cb, Consumer<? super Throwable> ecb) {
+    t.result.callbacks(cb, ecb);
+    scheduler.submit(t);
+    return t.result;
+  }
+
+  @Override
+  public <R> R apply(SerializableCallable<R> task) {
+    return await(applyAsync(task));
+  }
+
+  @Override
+  public <T, R> R apply(SerializableFunction<T, R> fn, T arg) {
+    return await(applyAsync(fn, arg));
+  }
+
+  @Override
+  public void apply(SerializableRunnable task) {
+    await(applyAsync(task));
+  }
+
+  @Override
+  public <R> AsyncResult<R> applyAsync(SerializableCallable<R> task) {
+    return applyAsync(task, null, null);
+  }
+
+  @Override
+  public <R> AsyncResult<R> applyAsync(
+      SerializableCallable<R> task, Consumer<? super R> callback, Consumer<? super Throwable> errorCallback) {
+    return submit(single(requireTask(task), WorkerProtocol.KIND_CALL, null, false), callback, errorCallback);
+  }
+
+  @Override
+  public <T, R> AsyncResult<R> applyAsync(SerializableFunction<T, R> fn, T arg) {
+    return applyAsync(fn, arg, null, null);
+  }
+
+  @Override
+  public <T, R> AsyncResult<R> applyAsync(
+      SerializableFunction<T, R> fn, T arg, Consumer<? super R> callback, Consumer<? super Throwable> errorCallback) {
+    return submit(single(requireTask(fn), WorkerProtocol.KIND_APPLY, arg, true), callback, errorCallback);
+  }
+
+  @Override
+  public AsyncResult<Void> applyAsync(SerializableRunnable task) {
+    return submit(single(requireTask(task), WorkerProtocol.KIND_RUN, null, false), null, null);
+  }
+
+  private static <F> F requireTask(F task) {
+    if (task == null) {
+      throw new NullPointerException("task");
+    }
+    return task;
+  }
+
+  private static <R> R await(AsyncResult<R> result) {
+    try {
+      return result.get();
+    } catch (InterruptedException e) {
+      result.cancel(false);
+      Thread.currentThread().interrupt();
+      throw new ProcPoolException("interrupted while waiting for a task; the task was cancelled", e);
+    } catch (ExecutionException e) {
+      throw rethrow(e.getCause(), ((AsyncResultImpl<R>) result).taskThrew());
+    }
+  }
+
+  static RuntimeException rethrow(Throwable cause, boolean thrownByTask) {
+    if (thrownByTask) {
+      return new TaskFailedException("the task failed: " + cause, cause);
+    }
+    if (cause instanceof RuntimeException) {
+      return (RuntimeException) cause;
+    }
+    return new ProcPoolException(String.valueOf(cause), cause);
+  }
+
+  // ------------------------------------------------------------------ map
+
+  private static int defaultChunksize(int n, int processes) {
+    int chunks = processes * 4;
+    return Math.max(1, n / chunks + (n % chunks == 0 ? 0 : 1));
+  }
+
+  @Override
+  public <T, R> List<R> map(SerializableFunction<T, R> fn, Iterable<? extends T> items) {
+    return await(mapAsync(fn, items));
+  }
+
+  @Override
+  public <T, R> List<R> map(SerializableFunction<T, R> fn, Iterable<? extends T> items, int chunksize) {
+    return await(mapAsync(fn, items, chunksize));
+  }
+
+  @Override
+  public <T, R> AsyncResult<List<R>> mapAsync(SerializableFunction<T, R> fn, Iterable<? extends T> items) {
+    return mapAsync(fn, items, 0, null, null);
+  }
+
+  @Override
+  public <T, R> AsyncResult<List<R>> mapAsync(
+      SerializableFunction<T, R> fn, Iterable<? extends T> items, int chunksize) {
+    checkChunksize(chunksize);
+    return mapAsync(fn, items, chunksize, null, null);
+  }
+
+  @Override
+  public <T, R> AsyncResult<List<R>> mapAsync(
+      SerializableFunction<T, R> fn,
+      Iterable<? extends T> items,
+      int chunksize,
+      Consumer<? super List<R>> callback,
+      Consumer<? super Throwable> errorCallback) {
+    requireTask(fn);
+    scheduler.checkAccepting();
+    List<? extends T> list = items instanceof List ? (List<? extends T>) items : copy(items);
+    int n = list.size();
+    int size = chunksize > 0 ? chunksize : defaultChunksize(n);
+    FunctionTable.Entry entry = encoder.function(fn);
+    MapResult<R> map = new MapResult<>(scheduler, n, callbackExecutor, viewExecutor);
+    List<ChunkTask> chunks = new ArrayList<>(n / size + 1);
+    for (int from = 0, index = 0; from < n; from += size, index++) {
+      int to = Math.min(n, from + size);
+      chunks.add(new ChunkTask(encoder.chunk(entry, list.subList(from, to).iterator(), to - from, from),
+          map, index, to - from));
+    }
+    map.start(chunks);
+    map.result.callbacks(callback, errorCallback);
+    if (!chunks.isEmpty()) {
+      scheduler.submitAll(chunks, false);
+    }
+    return map.result;
+  }
+
+  /**
+   * Python's default: about four chunks per worker. With a taskTimeout, one item per chunk, so that
+   * the timeout applies to each item as users read it (an explicit chunksize makes it per chunk).
+   */
+  private int defaultChunksize(int n) {
+    if (options.taskTimeout().isPresent()) {
+      return 1;
+    }
+    int chunks = options.processes() * 4;
+    return Math.max(1, n / chunks + (n % chunks == 0 ? 0 : 1));
+  }
+
+  private static void checkChunksize(int chunksize) {
+    if (chunksize < 1) {
+      throw new IllegalArgumentException("chunksize must be at least 1, got " + chunksize);
+    }
+  }
+
+  private static <T> List<T> copy(Iterable<? extends T> items) {
+    List<T> l = new ArrayList<>();
+    items.forEach(l::add);
+    return l;
+  }
+
+  @Override
+  public <T, R> Iterator<R> imap(SerializableFunction<T, R> fn, Iterable<? extends T> items) {
+    return imap(fn, items, 1, true);
+  }
+
+  @Override
+  public <T, R> Iterator<R> imap(SerializableFunction<T, R> fn, Iterable<? extends T> items, int chunksize) {
+    checkChunksize(chunksize);
+    return imap(fn, items, chunksize, true);
+  }
+
+  @Override
+  public <T, R> Iterator<R> imapUnordered(SerializableFunction<T, R> fn, Iterable<? extends T> items) {
+    return imap(fn, items, 1, false);
+  }
+
+  @Override
+  public <T, R> Iterator<R> imapUnordered(
+      SerializableFunction<T, R> fn, Iterable<? extends T> items, int chunksize) {
+    checkChunksize(chunksize);
+    return imap(fn, items, chunksize, false);
+  }
+
+  private <T, R> Iterator<R> imap(SerializableFunction<T, R> fn, Iterable<? extends T> items, int chunksize,
+      boolean ordered) {
+    requireTask(fn);
+    if (items == null) {
+      throw new NullPointerException("items");
+    }
+    scheduler.checkAccepting();
+    return new ImapIterator<>(scheduler, encoder, fn, items, chunksize, ordered, window());
+  }
+
+  private int window() {
+    return Math.max(16, options.processes() * 2 * MAX_IN_FLIGHT);
+  }
+
+
+  // ------------------------------------------------------------------ lifecycle
+
+  @Override
+  public void close() {
+    scheduler.close();
+    finish();
+  }
+
+  @Override
+  public void terminate() {
+    PoolTerminatedException reason = new PoolTerminatedException("the pool was terminated");
+    supervisor.firstReady().completeExceptionally(reason);
+    scheduler.terminate(reason);
+    finish();
+  }
+
+  @Override
+  public void join() {
+    scheduler.checkShutdown();
+    scheduler.awaitQuiet(null);
+  }
+
+  /** After close() or terminate(): stops the transport and the pool's threads, once callbacks ran. */
+  private void finish() {
+    scheduler.finished();
+    server.close();
+    clock.shutdown();
+    callbackExecutor.shutdown();
+    viewExecutor.shutdown();
+    if (Thread.currentThread() != callbackThread) {
+      try {
+        callbackExecutor.awaitTermination(30, TimeUnit.SECONDS);
+        viewExecutor.awaitTermination(30, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+  }
+
+  @Override
+  public int processes() {
+    return options.processes();
+  }
+
+  @Override
+  public String transport() {
+    return provider.name();
+  }
+
+  @Override
+  public String address() {
+    return server.address();
+  }
+
+  @Override
+  public List<Long> workerPids() {
+    return scheduler.workerPids();
+  }
+
+  @Override
+  public String toString() {
+    return "ProcessPool[" + provider.name() + ", processes=" + options.processes() + ", " + scheduler.describe() + "]";
+  }
+}

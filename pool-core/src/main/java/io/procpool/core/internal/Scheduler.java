@@ -1,0 +1,875 @@
+package io.procpool.core.internal;
+
+import io.procpool.api.PoolClosedException;
+import io.procpool.api.PoolTerminatedException;
+import io.procpool.api.TaskTimeoutException;
+import io.procpool.api.WorkerCrashedException;
+import io.procpool.api.WorkerStartException;
+import io.procpool.api.spi.Connection;
+import io.procpool.api.spi.PoolOptions;
+import io.procpool.api.spi.ProtocolException;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Collections;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.WeakHashMap;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * The parent's scheduler: one queue of tasks, credit-based dispatch to workers, completion, cancel,
+ * timeouts, retries and the pool's shutdown states.
+ *
+ * <h2>Threads</h2>
+ * <ul>
+ *   <li>Callers (submit, cancel, close, terminate, join, workerPids): any thread.
+ *   <li>Each worker's transport thread, through its {@link WorkerChannel}, which decodes a message
+ *       (values included) <em>before</em> calling in: hello, ready, result, recalled, retire,
+ *       init-failed, read-complete, closed.
+ *   <li>The {@link PoolClock}'s thread: task timeouts, start timeouts, delayed replacements.
+ *   <li>Process-exit watchers (see {@link WorkerSupervisor}).
+ * </ul>
+ *
+ * <h2>The lock</h2>
+ * {@link #lock} guards every field of this class that is not final or atomic, every field of every
+ * {@link WorkerHandle} and {@link Task}, and the supervisor's counters. <b>No method holding the lock
+ * flushes a connection, completes a result, logs, kills or launches a process</b>: it adds those
+ * effects to an {@link Outbox}, and the method that took the lock runs the outbox after unlocking.
+ * {@link Connection#write} only queues and never blocks, so writes happen under the lock, in
+ * dispatch order. Methods named {@code *Locked} must be called with the lock held (asserted).
+ *
+ * <h2>Dispatch</h2>
+ * A task goes to the READY worker with the fewest tasks in flight that has credit for it: room under
+ * the count limit (1 while task times are unknown or a taskTimeout is set, else enough queued work to
+ * hide a round trip, at most {@link #MAX_IN_FLIGHT}) and under the byte budget
+ * ({@link #BYTE_BUDGET}; a worker with nothing in flight takes any one task). Pipelining is what makes
+ * small tasks fast, and its risk is a task waiting behind a long one while another worker idles. So
+ * whenever the queue is empty and a worker is idle, the scheduler sends a RECALL to the worker holding
+ * the most tasks: the worker takes back what it has not started (on its transport thread, even while
+ * a task runs) and answers RECALLED; the parent queues those tasks again at the front, and the
+ * worker, now known to be slow, gets one task at a time until it finishes its current one. A worker
+ * with a RECALL outstanding gets no new task. cancel() of a task a worker holds uses the same
+ * exchange: the task is taken back unless started, and the worker is killed only if it is running
+ * it and {@code mayInterruptIfRunning} was asked.
+ *
+ * <h2>Completion accounting</h2>
+ * {@link #unfinished} counts submitted tasks whose outcome has not been delivered (delivery runs the
+ * result's completion and queues its callbacks). {@code close()} returns only when it is zero, every
+ * worker has left and the callbacks have run; a crash racing {@code close()} therefore cannot drop a
+ * callback.
+ *
+ * <h2>States</h2>
+ * RUNNING → CLOSING (close: no new tasks; open imaps over collections are submitted in full; idle
+ * workers are stopped once the queue is empty) → CLOSED; RUNNING or CLOSING → TERMINATED (terminate:
+ * every unfinished task fails, every worker is killed). Worker states: see {@link WorkerHandle}.
+ */
+final class Scheduler {
+  private static final System.Logger LOG = System.getLogger("io.procpool");
+  /** Queued work per worker that dispatch aims for: enough to hide a round trip, not to hoard. */
+  static final double QUEUE_BUDGET_NANOS = 1_000_000;
+  static final int MAX_IN_FLIGHT = 64;
+  /** Encoded bytes a worker may hold beyond the task it runs. */
+  static final long BYTE_BUDGET = 8L << 20;
+
+  enum PoolState { RUNNING, CLOSING, CLOSED, TERMINATED }
+
+  final ReentrantLock lock = new ReentrantLock();
+  private final Condition changed = lock.newCondition();
+  private final PoolOptions options;
+  private final PoolClock clock;
+  private final ArrayDeque<Task> pending = new ArrayDeque<>();
+  private final Map<Integer, WorkerHandle> workers = new LinkedHashMap<>();
+  /** Submitted tasks whose outcome has not been delivered. Changed outside the lock. */
+  private final AtomicInteger unfinished = new AtomicInteger();
+  /** imaps over collections that still have input to submit; close() submits the rest. */
+  private final Set<ImapIterator<?>> openImaps = Collections.newSetFromMap(new WeakHashMap<>());
+  private WorkerSupervisor supervisor;
+  private PoolState state = PoolState.RUNNING;
+  /** Set when the pool can never run a task (before it ever ran: its workers cannot start). */
+  private WorkerStartException broken;
+  private boolean submittingImaps;
+  private double avgTaskNanos;
+  private long assignments;
+
+  Scheduler(PoolOptions options, PoolClock clock) {
+    this.options = options;
+    this.clock = clock;
+  }
+
+  void setSupervisor(WorkerSupervisor supervisor) {
+    this.supervisor = supervisor;
+  }
+
+  PoolOptions options() {
+    return options;
+  }
+
+  PoolClock clock() {
+    return clock;
+  }
+
+  void assertLocked() {
+    assert lock.isHeldByCurrentThread() : "the scheduler's lock must be held";
+  }
+
+  // ------------------------------------------------------------------ submission
+
+  /** Throws unless the pool takes new tasks. */
+  void checkAccepting() {
+    lock.lock();
+    try {
+      checkAcceptingLocked(false);
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  private void checkAcceptingLocked(boolean fromImap) {
+    if (state != PoolState.RUNNING && !(fromImap && submittingImaps && state == PoolState.CLOSING)) {
+      throw state == PoolState.TERMINATED
+          ? new PoolClosedException("the pool was terminated; it takes no new tasks")
+          : new PoolClosedException("the pool is closed; it takes no new tasks");
+    }
+    if (broken != null) {
+      throw new WorkerStartException("the pool cannot run tasks: " + broken.getMessage(), broken);
+    }
+  }
+
+  void submit(Task task) {
+    submitAll(List.of(task), false);
+  }
+
+  /**
+   * Queues {@code tasks} and dispatches what workers have credit for.
+   *
+   * @param fromImap whether an open imap submits them (allowed while close() submits open imaps)
+   */
+  void submitAll(Collection<? extends Task> tasks, boolean fromImap) {
+    Outbox out = new Outbox();
+    lock.lock();
+    try {
+      checkAcceptingLocked(fromImap);
+      unfinished.addAndGet(tasks.size());
+      pending.addAll(tasks);
+      dispatchLocked(out);
+    } finally {
+      lock.unlock();
+    }
+    out.run();
+  }
+
+  /** Registers an imap over a collection: close() submits the rest of its input. */
+  void openImap(ImapIterator<?> imap) {
+    lock.lock();
+    try {
+      openImaps.add(imap);
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  void imapDone(ImapIterator<?> imap) {
+    lock.lock();
+    try {
+      openImaps.remove(imap);
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  // ------------------------------------------------------------------ dispatch
+
+  private int inFlightLimitLocked() {
+    if (options.taskTimeout().isPresent() || avgTaskNanos <= 0) {
+      return 1;
+    }
+    return (int) Math.max(1, Math.min(MAX_IN_FLIGHT, QUEUE_BUDGET_NANOS / avgTaskNanos));
+  }
+
+  private static boolean canTake(WorkerHandle w, Task t, int limit) {
+    if (!w.is(WorkerHandle.State.READY) || !w.recalls.isEmpty()) {
+      return false;
+    }
+    if (w.inflight.isEmpty()) {
+      return true;
+    }
+    return !w.stalled && w.inflight.size() < limit && w.inflightBytes + t.size() <= BYTE_BUDGET;
+  }
+
+  /** Whether {@code w} should get the next task rather than {@code best}. */
+  private static boolean better(WorkerHandle w, WorkerHandle best) {
+    if (w.inflight.size() != best.inflight.size()) {
+      return w.inflight.size() < best.inflight.size();
+    }
+    if (!w.inflight.isEmpty() && w.lastProgressNanos != best.lastProgressNanos) {
+      // Among busy workers, the one that finished something most recently is the least likely to
+      // be stuck in a long task.
+      return w.lastProgressNanos > best.lastProgressNanos;
+    }
+    // Among idle workers, the one that got work longest ago: work spreads over the workers as
+    // with Python's shared task queue.
+    return w.lastAssigned < best.lastAssigned;
+  }
+
+  /** Assigns queued tasks to workers with credit; takes work back from a worker if another idles. */
+  void dispatchLocked(Outbox out) {
+    assertLocked();
+    int limit = inFlightLimitLocked();
+    while (!pending.isEmpty()) {
+      Task t = pending.peekFirst();
+      WorkerHandle best = null;
+      for (WorkerHandle w : workers.values()) {
+        if (canTake(w, t, limit) && (best == null || better(w, best))) {
+          best = w;
+        }
+      }
+      if (best == null) {
+        break;
+      }
+      pending.pollFirst();
+      assignLocked(best, t, out);
+    }
+    if (pending.isEmpty()) {
+      rebalanceLocked(out);
+    }
+    stopIdleWorkersIfClosingLocked(out);
+  }
+
+  private void assignLocked(WorkerHandle w, Task t, Outbox out) {
+    w.assign(t, ++assignments, t.message());
+    flushLater(w, out);
+    if (options.taskTimeout().isPresent()) {
+      Duration timeout = options.taskTimeout().get();
+      t.timeout = clock.schedule(() -> onTimeout(t, timeout), timeout.toNanos());
+    }
+    if (options.maxTasksPerChild() > 0 && w.dispatched >= options.maxTasksPerChild()) {
+      w.gotoState(WorkerHandle.State.RETIRING);
+    }
+  }
+
+  /** Queues a flush of {@code w}'s connection in {@code out}, once per batch of writes. */
+  void flushLater(WorkerHandle w, Outbox out) {
+    if (!w.needsFlush) {
+      w.needsFlush = true;
+      out.add(() -> flush(w));
+    }
+  }
+
+  private void flush(WorkerHandle w) {
+    Connection c;
+    lock.lock();
+    try {
+      w.needsFlush = false;
+      c = w.connection;
+    } finally {
+      lock.unlock();
+    }
+    try {
+      c.flush();
+    } catch (IOException e) {
+      // The connection's onClosed reports the loss.
+    }
+  }
+
+  /**
+   * The queue is empty: if a worker idles while another sits on tasks it has not started, ask the
+   * latter to give them back.
+   */
+  private void rebalanceLocked(Outbox out) {
+    boolean someoneIdle = false;
+    WorkerHandle victim = null;
+    for (WorkerHandle w : workers.values()) {
+      if (w.is(WorkerHandle.State.READY) && w.inflight.isEmpty() && w.recalls.isEmpty()) {
+        someoneIdle = true;
+      } else if (w.serving() && w.recalls.isEmpty() && w.inflight.size() >= 2
+          && (victim == null || w.inflight.size() > victim.inflight.size())) {
+        victim = w;
+      }
+    }
+    if (someoneIdle && victim != null) {
+      recallLocked(victim, victim.inflight, WorkerHandle.Recall.REBALANCE, out);
+    }
+  }
+
+  private void recallLocked(WorkerHandle w, Collection<Task> tasks, WorkerHandle.Recall why, Outbox out) {
+    long[] ids = new long[tasks.size()];
+    int i = 0;
+    for (Task t : tasks) {
+      ids[i++] = t.id;
+    }
+    w.connection.write(WorkerProtocol.recall(ids));
+    w.recalls.addLast(why);
+    flushLater(w, out);
+  }
+
+  /** The answer to the oldest RECALL sent to {@code w}. */
+  void onRecalled(WorkerHandle w, WorkerProtocol.Recalled r) throws ProtocolException {
+    Outbox out = new Outbox();
+    lock.lock();
+    try {
+      if (w.killReason != null || !w.serving()) {
+        return;
+      }
+      WorkerHandle.Recall why = w.recalls.pollFirst();
+      if (why == null) {
+        throw new ProtocolException("RECALLED from " + w + " without a RECALL");
+      }
+      List<Task> back = new ArrayList<>(r.taskIds().length);
+      if (r.taskIds().length > 0) {
+        java.util.HashSet<Long> ids = new java.util.HashSet<>();
+        for (long id : r.taskIds()) {
+          ids.add(id);
+        }
+        for (Iterator<Task> it = w.inflight.iterator(); it.hasNext(); ) {
+          Task t = it.next();
+          if (ids.contains(t.id)) {
+            it.remove();
+            w.release(t);
+            if (t.timeout != null) {
+              t.timeout.cancel();
+            }
+            if (!t.done) {
+              back.add(t);
+            }
+          }
+        }
+      }
+      for (int i = back.size() - 1; i >= 0; i--) {
+        pending.addFirst(back.get(i));
+      }
+      if (why == WorkerHandle.Recall.REBALANCE && r.taskIds().length > 0) {
+        w.stalled = true;
+      }
+      Task cancelled = why.cancelled();
+      if (cancelled != null && why.interrupt() && r.runningTaskId() == cancelled.id && cancelled.worker == w) {
+        w.killReason = KillReason.cancel(cancelled);
+        out.add(supervisor.killer(w));
+      } else if (w.is(WorkerHandle.State.RETIRING) && w.inflight.isEmpty() && w.recalls.isEmpty()) {
+        supervisor.retireLocked(w, out);
+      }
+      dispatchLocked(out);
+    } finally {
+      lock.unlock();
+    }
+    out.run();
+  }
+
+  /** Dispatches after a run of messages from a worker, so its results free credit in one step. */
+  void dispatchAndFlush() {
+    Outbox out = new Outbox();
+    lock.lock();
+    try {
+      dispatchLocked(out);
+    } finally {
+      lock.unlock();
+    }
+    out.run();
+  }
+
+  // ------------------------------------------------------------------ results
+
+  /** A decoded RESULT from {@code w}. */
+  void onResult(WorkerHandle w, WorkerProtocol.Result r) throws ProtocolException {
+    Task t;
+    boolean deliver;
+    Outbox out = null;
+    lock.lock();
+    try {
+      if (w.killReason != null) {
+        return; // the pool is killing this worker: its tasks get the outcome of that decision
+      }
+      t = w.inflight.peekFirst();
+      if (t == null || t.id != r.taskId()) {
+        throw new ProtocolException("result for task " + r.taskId() + " from " + w + ", which was not expected");
+      }
+      w.inflight.pollFirst();
+      w.release(t);
+      w.lastProgressNanos = clock.nanoTime();
+      w.stalled = false;
+      deliver = !t.done;
+      t.done = true;
+      if (t.timeout != null) {
+        t.timeout.cancel();
+      }
+      avgTaskNanos = avgTaskNanos <= 0 ? r.execNanos() : avgTaskNanos * 0.9 + r.execNanos() * 0.1;
+      if (w.is(WorkerHandle.State.RETIRING) && w.inflight.isEmpty() && w.recalls.isEmpty()) {
+        out = new Outbox();
+        supervisor.retireLocked(w, out);
+      }
+    } finally {
+      lock.unlock();
+    }
+    if (out != null) {
+      out.run();
+    }
+    if (deliver) {
+      deliverResult(t, r);
+    }
+  }
+
+  private void deliverResult(Task t, WorkerProtocol.Result r) {
+    try {
+      if (r.values() != null) {
+        t.onChunk(r.values(), r.failure(), r.thrownByTask());
+      } else if (r.failure() != null) {
+        t.onFailure(r.failure(), r.thrownByTask());
+      } else {
+        t.onValue(r.value());
+      }
+    } finally {
+      delivered();
+    }
+  }
+
+  /** One task's outcome has been delivered. */
+  private void delivered() {
+    if (unfinished.decrementAndGet() == 0) {
+      lock.lock();
+      try {
+        changed.signalAll();
+      } finally {
+        lock.unlock();
+      }
+    }
+  }
+
+  private void deliverFailure(Task t, Throwable failure, boolean thrownByTask) {
+    try {
+      t.onFailure(failure, thrownByTask);
+    } finally {
+      delivered();
+    }
+  }
+
+  // ------------------------------------------------------------------ cancel and timeout
+
+  /** Cancels {@code t}; see {@link io.procpool.api.AsyncResult#cancel}. */
+  boolean cancel(Task t, boolean mayInterruptIfRunning) {
+    Outbox out = new Outbox();
+    lock.lock();
+    try {
+      if (t.done) {
+        return false;
+      }
+      t.done = true;
+      if (t.timeout != null) {
+        t.timeout.cancel();
+      }
+      WorkerHandle w = t.worker;
+      if (w == null) {
+        pending.remove(t);
+      } else if (w.killReason == null && w.serving()) {
+        // Take it (and what follows it) back unless started; kill only if it runs and that was asked.
+        List<Task> tail = new ArrayList<>();
+        boolean found = false;
+        for (Task x : w.inflight) {
+          found |= x == t;
+          if (found) {
+            tail.add(x);
+          }
+        }
+        recallLocked(w, tail, new WorkerHandle.Recall(t, mayInterruptIfRunning), out);
+      }
+      out.add(() -> {
+        try {
+          t.onCancelled();
+        } finally {
+          delivered();
+        }
+      });
+    } finally {
+      lock.unlock();
+    }
+    out.run();
+    return true;
+  }
+
+  private void onTimeout(Task t, Duration timeout) {
+    Outbox out = new Outbox();
+    lock.lock();
+    try {
+      WorkerHandle w = t.worker;
+      if (t.done || w == null || w.killReason != null) {
+        return;
+      }
+      w.killReason = KillReason.timeout(t, new TaskTimeoutException("task " + t.id
+          + " ran longer than the pool's taskTimeout of " + timeout + "; its worker pid " + w.pid
+          + " was killed and replaced", timeout, w.pid));
+      out.add(supervisor.killer(w));
+    } finally {
+      lock.unlock();
+    }
+    out.run();
+  }
+
+  // ------------------------------------------------------------------ workers
+
+  /** Registers a worker the supervisor launched or accepted. */
+  void addWorkerLocked(WorkerHandle w) {
+    assertLocked();
+    workers.put(w.id, w);
+  }
+
+  WorkerHandle workerLocked(int id) {
+    assertLocked();
+    return workers.get(id);
+  }
+
+  Collection<WorkerHandle> workersLocked() {
+    assertLocked();
+    return workers.values();
+  }
+
+  boolean hasServingWorkerLocked() {
+    assertLocked();
+    for (WorkerHandle w : workers.values()) {
+      if (w.serving()) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  PoolState stateLocked() {
+    assertLocked();
+    return state;
+  }
+
+  boolean brokenLocked() {
+    assertLocked();
+    return broken != null;
+  }
+
+  /** Whether a lost or retired worker must be replaced: there is, or may come, work for it. */
+  boolean needsWorkersLocked() {
+    assertLocked();
+    return broken == null && (state == PoolState.RUNNING || (state == PoolState.CLOSING && !pending.isEmpty()));
+  }
+
+  /** The worker is ready: it may take tasks. */
+  void onReady(WorkerHandle w) {
+    Outbox out = new Outbox();
+    lock.lock();
+    try {
+      if (!w.is(WorkerHandle.State.STARTING) || w.killReason != null) {
+        return;
+      }
+      w.gotoState(WorkerHandle.State.READY);
+      w.lastProgressNanos = clock.nanoTime();
+      supervisor.readyLocked(w, out);
+      dispatchLocked(out);
+    } finally {
+      lock.unlock();
+    }
+    out.run();
+  }
+
+  /** The worker passed maxMemoryPerChild: let it finish what it holds, then replace it. */
+  void onRetire(WorkerHandle w) {
+    Outbox out = new Outbox();
+    lock.lock();
+    try {
+      if (!w.is(WorkerHandle.State.READY)) {
+        return;
+      }
+      w.gotoState(WorkerHandle.State.RETIRING);
+      if (w.inflight.isEmpty() && w.recalls.isEmpty()) {
+        supervisor.retireLocked(w, out);
+      }
+    } finally {
+      lock.unlock();
+    }
+    out.run();
+  }
+
+  private void stopIdleWorkersIfClosingLocked(Outbox out) {
+    if (state != PoolState.CLOSING || submittingImaps || !pending.isEmpty()) {
+      return;
+    }
+    for (WorkerHandle w : workers.values()) {
+      if (w.serving() && w.inflight.isEmpty() && w.recalls.isEmpty() && w.killReason == null) {
+        supervisor.stopLocked(w, out);
+      }
+    }
+  }
+
+  /**
+   * The worker is gone (or must be treated so): retry or fail its tasks, let the supervisor decide
+   * on a replacement. Idempotent.
+   */
+  void workerLost(WorkerHandle w, Throwable cause) {
+    Outbox out = new Outbox();
+    lock.lock();
+    try {
+      if (w.is(WorkerHandle.State.DEAD)) {
+        return;
+      }
+      WorkerHandle.State previous = w.state();
+      w.gotoState(WorkerHandle.State.DEAD);
+      workers.remove(w.id);
+      List<Task> lost = new ArrayList<>(w.inflight.size());
+      List<Task> retried = new ArrayList<>();
+      boolean retryable = (state == PoolState.RUNNING || state == PoolState.CLOSING) && broken == null
+          && (w.killReason == null || w.killReason.allowsRetry());
+      for (Task t : w.inflight) {
+        w.release(t);
+        if (t.timeout != null) {
+          t.timeout.cancel();
+        }
+        if (t.done) {
+          continue;
+        }
+        if (retryable && t.attempts < options.retryOnCrash()) {
+          t.attempts++;
+          retried.add(t);
+        } else {
+          t.done = true;
+          lost.add(t);
+        }
+      }
+      w.inflight.clear();
+      w.recalls.clear();
+      for (int i = retried.size() - 1; i >= 0; i--) {
+        pending.addFirst(retried.get(i));
+      }
+      supervisor.workerGoneLocked(w, previous, cause, out);
+      if (!lost.isEmpty()) {
+        out.add(() -> failLostTasks(w, lost, cause));
+      }
+      dispatchLocked(out);
+      changed.signalAll();
+    } finally {
+      lock.unlock();
+    }
+    out.run();
+  }
+
+  /** {@code w} broke the protocol: it is killed, and its tasks complete as after a crash. */
+  void protocolError(WorkerHandle w, ProtocolException error) {
+    Runnable kill = null;
+    lock.lock();
+    try {
+      if (w.killReason == null && !w.is(WorkerHandle.State.DEAD)) {
+        w.killReason = KillReason.protocolError();
+        kill = supervisor.killer(w);
+      }
+    } finally {
+      lock.unlock();
+    }
+    if (kill != null) {
+      kill.run();
+    }
+    workerLost(w, error);
+  }
+
+  private void failLostTasks(WorkerHandle w, List<Task> lost, Throwable cause) {
+    WorkerLauncher.Launched p = w.process;
+    CompletableFuture<Integer> exit = p == null
+        ? CompletableFuture.completedFuture(null)
+        : p.onExit().copy().completeOnTimeout(null, 1, TimeUnit.SECONDS).exceptionally(e -> null);
+    exit.thenAccept(code -> {
+      String how = code == null ? "died" : WorkerCrashedException.describeExitCode(code);
+      KillReason reason = w.killReason;
+      for (Task t : lost) {
+        RuntimeException failure = reason == null ? null : reason.failureFor(t, w.pid, code);
+        if (failure == null) {
+          failure = new WorkerCrashedException("worker pid " + w.pid + " " + how + " while running task "
+              + t.id + (cause != null ? " (" + cause.getMessage() + ")" : ""), w.pid, code, cause);
+        }
+        deliverFailure(t, failure, false);
+      }
+    });
+  }
+
+  /**
+   * Marks the pool unable to run tasks (its workers cannot start before it ever ran); queued tasks
+   * fail with {@code cause}.
+   */
+  void breakLocked(WorkerStartException cause, Outbox out) {
+    assertLocked();
+    if (broken != null) {
+      return;
+    }
+    broken = cause;
+    failPendingLocked(cause, out);
+  }
+
+  /** Fails every queued task with {@code cause} (workers cannot start now). */
+  void failPendingLocked(RuntimeException cause, Outbox out) {
+    assertLocked();
+    List<Task> failed = drainPendingLocked();
+    if (!failed.isEmpty()) {
+      out.add(() -> failed.forEach(t -> deliverFailure(t, cause, false)));
+    }
+  }
+
+  private List<Task> drainPendingLocked() {
+    List<Task> drained = new ArrayList<>(pending);
+    pending.clear();
+    for (Task t : drained) {
+      t.done = true;
+    }
+    return drained;
+  }
+
+  // ------------------------------------------------------------------ lifecycle
+
+  /**
+   * close(): no new tasks; open imaps over collections submit the rest of their input; returns when
+   * every submitted task is complete and every worker has left.
+   */
+  void close() {
+    List<ImapIterator<?>> imaps;
+    lock.lock();
+    try {
+      if (state != PoolState.RUNNING) {
+        imaps = List.of();
+      } else {
+        state = PoolState.CLOSING;
+        submittingImaps = true;
+        imaps = new ArrayList<>(openImaps);
+      }
+    } finally {
+      lock.unlock();
+    }
+    for (ImapIterator<?> imap : imaps) {
+      try {
+        imap.submitRestOnClose();
+      } catch (RuntimeException e) {
+        LOG.log(System.Logger.Level.WARNING, "procpool: could not submit the rest of an imap while closing: " + e);
+      }
+    }
+    Outbox out = new Outbox();
+    lock.lock();
+    try {
+      if (submittingImaps) {
+        submittingImaps = false;
+        stopIdleWorkersIfClosingLocked(out);
+      }
+    } finally {
+      lock.unlock();
+    }
+    out.run();
+    awaitQuiet(null);
+  }
+
+  /** terminate(): every unfinished task fails with {@code reason}; every worker is killed. */
+  void terminate(PoolTerminatedException reason) {
+    List<Task> failed = new ArrayList<>();
+    Outbox out = new Outbox();
+    lock.lock();
+    try {
+      if (state != PoolState.TERMINATED && state != PoolState.CLOSED) {
+        state = PoolState.TERMINATED;
+        failed.addAll(drainPendingLocked());
+        for (WorkerHandle w : workers.values()) {
+          for (Task t : w.inflight) {
+            if (!t.done) {
+              t.done = true;
+              failed.add(t);
+            }
+          }
+          w.killReason = KillReason.terminate(reason);
+        }
+      }
+      for (WorkerHandle w : workers.values()) {
+        out.add(supervisor.killer(w));
+      }
+    } finally {
+      lock.unlock();
+    }
+    for (Task t : failed) {
+      deliverFailure(t, reason, false);
+    }
+    out.run();
+    awaitQuiet(Duration.ofSeconds(30));
+  }
+
+  /** Marks the pool finished after close() or terminate() returned. */
+  void finished() {
+    lock.lock();
+    try {
+      if (state != PoolState.TERMINATED) {
+        state = PoolState.CLOSED;
+      }
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Throws unless close() or terminate() was called. */
+  void checkShutdown() {
+    lock.lock();
+    try {
+      if (state == PoolState.RUNNING) {
+        throw new IllegalStateException("join() needs close() or terminate() first");
+      }
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Waits until every submitted task is complete and every worker has left, then for their exit. */
+  void awaitQuiet(Duration limit) {
+    long deadline = limit == null ? Long.MAX_VALUE : System.nanoTime() + limit.toNanos();
+    lock.lock();
+    try {
+      while (!workers.isEmpty() || unfinished.get() > 0) {
+        long left = deadline - System.nanoTime();
+        if (left <= 0) {
+          LOG.log(System.Logger.Level.WARNING, "procpool: after " + limit + ", workers still alive: "
+              + workers.values() + ", unfinished tasks: " + unfinished.get());
+          return;
+        }
+        changed.awaitNanos(Math.min(left, TimeUnit.SECONDS.toNanos(1)));
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return;
+    } finally {
+      lock.unlock();
+    }
+    supervisor.awaitProcessesExit(deadline);
+  }
+
+  List<Long> workerPids() {
+    lock.lock();
+    try {
+      List<Long> pids = new ArrayList<>();
+      for (WorkerHandle w : workers.values()) {
+        if (w.serving()) {
+          pids.add(w.pid);
+        }
+      }
+      return pids;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Wakes close()/join() waiters: the set of workers changed. */
+  void signalChangedLocked() {
+    assertLocked();
+    changed.signalAll();
+  }
+
+  String describe() {
+    lock.lock();
+    try {
+      return "state=" + state + ", workers=" + workers.size() + ", queued=" + pending.size()
+          + ", unfinished=" + unfinished.get();
+    } finally {
+      lock.unlock();
+    }
+  }
+}

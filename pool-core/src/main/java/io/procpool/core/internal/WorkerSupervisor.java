@@ -1,0 +1,384 @@
+package io.procpool.core.internal;
+
+import io.procpool.api.WorkerCrashedException;
+import io.procpool.api.WorkerStartException;
+import io.procpool.api.spi.Connection;
+import io.procpool.api.spi.ProtocolException;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.Supplier;
+
+/**
+ * Worker lifecycle: launching, the handshake, start timeouts, process exit, kills, graceful stops,
+ * replacement, and counting start failures.
+ *
+ * <p>Start failures (launch error, exit or timeout before READY, a failing initializer):
+ * <ul>
+ *   <li>before the pool ever ran a worker, a failing initializer breaks the pool at once and
+ *       {@link #MAX_START_FAILURES} failures in a row break it (build() fails with the cause);
+ *   <li>once it has run, the pool never breaks: replacements back off exponentially (up to
+ *       {@link #MAX_BACKOFF}), and each time {@link #MAX_START_FAILURES} failures in a row happen
+ *       while no worker serves, the queued tasks fail with a {@link WorkerStartException} naming the
+ *       cause; a later submit tries again;
+ *   <li>a worker that joined from elsewhere (external) never counts: it is dropped.
+ * </ul>
+ *
+ * <p>Shares the {@link Scheduler}'s lock; methods named {@code *Locked} add effects to an outbox.
+ */
+final class WorkerSupervisor {
+  private static final System.Logger LOG = System.getLogger("io.procpool");
+  static final Duration START_TIMEOUT = Duration.ofSeconds(60);
+  static final int MAX_START_FAILURES = 3;
+  static final Duration GRACEFUL_EXIT = Duration.ofSeconds(20);
+  static final Duration FIRST_BACKOFF = Duration.ofMillis(100);
+  static final Duration MAX_BACKOFF = Duration.ofSeconds(10);
+  /** The worker id of workers the pool did not start. */
+  static final int EXTERNAL_WORKER_ID = -1;
+
+  private final Scheduler scheduler;
+  private final WorkerLauncher launcher;
+  private final Supplier<String> address;
+  private final boolean workersInProcess;
+  private final ByteBuffer initMessage;
+  private final PoolClock clock;
+  private final CompletableFuture<Void> firstReady = new CompletableFuture<>();
+  /** Exit futures of launched workers whose process has not exited yet. */
+  private final Set<CompletableFuture<Integer>> liveProcesses = ConcurrentHashMap.newKeySet();
+  // Guarded by the scheduler's lock:
+  private int nextWorkerId;
+  private int startFailures;
+  private boolean everReady;
+
+  WorkerSupervisor(Scheduler scheduler, WorkerLauncher launcher, Supplier<String> address, boolean workersInProcess,
+      ByteBuffer initMessage) {
+    this.scheduler = scheduler;
+    this.launcher = launcher;
+    this.address = address;
+    this.workersInProcess = workersInProcess;
+    this.initMessage = initMessage;
+    this.clock = scheduler.clock();
+    scheduler.setSupervisor(this);
+  }
+
+  /** Completes when the first worker is ready; fails if the pool breaks first. */
+  CompletableFuture<Void> firstReady() {
+    return firstReady;
+  }
+
+  // ------------------------------------------------------------------ launching
+
+  /** Launches one worker unless the pool no longer needs one. */
+  void spawn() {
+    WorkerHandle w;
+    scheduler.lock.lock();
+    try {
+      if (!scheduler.needsWorkersLocked()) {
+        return;
+      }
+      w = new WorkerHandle(nextWorkerId++, false);
+      scheduler.addWorkerLocked(w);
+    } finally {
+      scheduler.lock.unlock();
+    }
+    WorkerLauncher.Launched launched;
+    try {
+      launched = launcher.launch(w.id, address.get());
+    } catch (IOException | RuntimeException e) {
+      scheduler.workerLost(w, new WorkerStartException("cannot launch a worker: " + e.getMessage(), e));
+      return;
+    }
+    boolean tooLate;
+    scheduler.lock.lock();
+    try {
+      w.process = launched;
+      w.pid = launched.pid();
+      // terminate() or a failure may have come while the process was being launched.
+      tooLate = w.is(WorkerHandle.State.DEAD) || w.killReason != null;
+      if (!tooLate && w.is(WorkerHandle.State.STARTING)) {
+        w.startTimeout = clock.schedule(() -> startTimedOut(w), START_TIMEOUT.toNanos());
+      }
+    } finally {
+      scheduler.lock.unlock();
+    }
+    if (tooLate) {
+      launched.kill();
+    }
+    CompletableFuture<Integer> exit = launched.onExit();
+    liveProcesses.add(exit);
+    exit.whenComplete((code, e) -> {
+      liveProcesses.remove(exit);
+      onProcessExit(w);
+    });
+  }
+
+  private void replaceLocked(Outbox out, long delayNanos) {
+    if (!scheduler.needsWorkersLocked()) {
+      return;
+    }
+    if (delayNanos <= 0) {
+      out.add(this::spawn);
+    } else {
+      out.add(() -> clock.schedule(this::spawn, delayNanos));
+    }
+  }
+
+  private void startTimedOut(WorkerHandle w) {
+    Runnable kill;
+    scheduler.lock.lock();
+    try {
+      if (!w.is(WorkerHandle.State.STARTING) || w.killReason != null) {
+        return;
+      }
+      w.killReason = KillReason.start();
+      kill = killer(w);
+    } finally {
+      scheduler.lock.unlock();
+    }
+    LOG.log(System.Logger.Level.WARNING, "procpool: " + w + " did not become ready within "
+        + START_TIMEOUT.toSeconds() + " s; killing it");
+    kill.run();
+  }
+
+  private void onProcessExit(WorkerHandle w) {
+    boolean connected;
+    scheduler.lock.lock();
+    try {
+      if (w.is(WorkerHandle.State.DEAD)) {
+        return;
+      }
+      connected = w.connection != null;
+    } finally {
+      scheduler.lock.unlock();
+    }
+    if (!connected) {
+      scheduler.workerLost(w, null);
+    } else {
+      // Normally the end of the connection reports the death, after the last results were read.
+      // If the connection somehow outlives the process, do not wait forever.
+      clock.schedule(() -> scheduler.workerLost(w, new IOException("the worker exited but its connection stayed open")),
+          TimeUnit.SECONDS.toNanos(2));
+    }
+  }
+
+  /** An effect that ends {@code w} now: connection first (nothing it sends is delivered), then its process. */
+  Runnable killer(WorkerHandle w) {
+    scheduler.assertLocked();
+    Connection c = w.connection;
+    WorkerLauncher.Launched p = w.process;
+    return () -> {
+      if (c != null) {
+        c.close();
+      }
+      if (p != null) {
+        p.kill();
+      }
+    };
+  }
+
+  // ------------------------------------------------------------------ handshake and readiness
+
+  /** A HELLO on a new connection: the worker it names (or a joining external one), now connected. */
+  WorkerHandle onHello(Connection connection, WorkerProtocol.Hello hello) throws ProtocolException {
+    if (hello.version() != WorkerProtocol.VERSION) {
+      throw new ProtocolException("worker speaks protocol version " + hello.version() + ", this pool speaks "
+          + WorkerProtocol.VERSION + " (mixed procpool versions on the classpath?)");
+    }
+    WorkerHandle w;
+    scheduler.lock.lock();
+    try {
+      if (hello.workerId() == EXTERNAL_WORKER_ID) {
+        // A worker started by hand (e.g. on another host) that proved the key: it joins the pool.
+        Scheduler.PoolState s = scheduler.stateLocked();
+        if ((s != Scheduler.PoolState.RUNNING && s != Scheduler.PoolState.CLOSING) || scheduler.brokenLocked()) {
+          throw new ProtocolException("the pool is shutting down; worker pid " + hello.pid() + " cannot join");
+        }
+        w = new WorkerHandle(nextWorkerId++, true);
+        scheduler.addWorkerLocked(w);
+      } else {
+        w = scheduler.workerLocked(hello.workerId());
+        if (w == null || !w.is(WorkerHandle.State.STARTING) || w.connection != null
+            || (!workersInProcess && w.pid > 0 && w.pid != hello.pid())) {
+          throw new ProtocolException("unexpected worker " + hello.workerId() + " (pid " + hello.pid() + ")");
+        }
+      }
+      w.connection = connection;
+      w.pid = hello.pid();
+    } finally {
+      scheduler.lock.unlock();
+    }
+    connection.write(initMessage.duplicate());
+    try {
+      connection.flush();
+    } catch (IOException e) {
+      // onClosed reports it
+    }
+    return w;
+  }
+
+  void readyLocked(WorkerHandle w, Outbox out) {
+    scheduler.assertLocked();
+    startFailures = 0;
+    everReady = true;
+    if (w.startTimeout != null) {
+      w.startTimeout.cancel();
+    }
+    out.add(() -> firstReady.complete(null));
+  }
+
+  /** The worker's initializer failed. */
+  void onInitFailed(WorkerHandle w, Throwable error) {
+    Runnable kill;
+    WorkerStartException breakWith = null;
+    Outbox out = new Outbox();
+    scheduler.lock.lock();
+    try {
+      if (!w.is(WorkerHandle.State.STARTING) || w.killReason != null) {
+        return;
+      }
+      WorkerStartException failure = new WorkerStartException("the pool's initializer failed in worker pid "
+          + w.pid + ": " + error, error);
+      if (!everReady && !w.external) {
+        breakWith = failure;
+        scheduler.breakLocked(failure, out);
+        out.add(() -> firstReady.completeExceptionally(failure));
+        killStartingLocked(out);
+      } else {
+        w.initFailure = failure;
+      }
+      w.killReason = KillReason.start();
+      kill = killer(w);
+    } finally {
+      scheduler.lock.unlock();
+    }
+    if (breakWith == null) {
+      LOG.log(System.Logger.Level.WARNING, "procpool: the initializer failed in " + w + "; "
+          + (w.external ? "it is dropped" : "it will be replaced") + ": " + error);
+    }
+    kill.run();
+    out.run();
+  }
+
+  private void killStartingLocked(Outbox out) {
+    for (WorkerHandle x : scheduler.workersLocked()) {
+      if (x.is(WorkerHandle.State.STARTING) && x.killReason == null) {
+        x.killReason = KillReason.start();
+        out.add(killer(x));
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------ stopping and loss
+
+  /** Tells {@code w} to exit once it has nothing to do. */
+  void stopLocked(WorkerHandle w, Outbox out) {
+    scheduler.assertLocked();
+    w.gotoState(WorkerHandle.State.STOPPING);
+    w.connection.write(WorkerProtocol.shutdown());
+    scheduler.flushLater(w, out);
+  }
+
+  /** {@code w} finished its last task as a retiring worker: stop it and replace it if needed. */
+  void retireLocked(WorkerHandle w, Outbox out) {
+    stopLocked(w, out);
+    if (!w.external) {
+      replaceLocked(out, 0);
+    }
+  }
+
+  /**
+   * {@code w} left the pool (the scheduler has dealt with its tasks): end its process, count a start
+   * failure, replace it.
+   */
+  void workerGoneLocked(WorkerHandle w, WorkerHandle.State previous, Throwable cause, Outbox out) {
+    scheduler.assertLocked();
+    if (w.startTimeout != null) {
+      w.startTimeout.cancel();
+    }
+    WorkerLauncher.Launched p = w.process;
+    if (previous == WorkerHandle.State.STOPPING && p != null) {
+      // It was told to exit and is doing so (shutdown hooks, maybe its class-data archive): let it,
+      // but not forever.
+      out.add(() -> clock.schedule(p::kill, GRACEFUL_EXIT.toNanos()));
+    } else {
+      out.add(killer(w));
+    }
+    scheduler.signalChangedLocked();
+    if (w.external || previous == WorkerHandle.State.STOPPING) {
+      return;
+    }
+    KillReason reason = w.killReason;
+    boolean startFailure = previous == WorkerHandle.State.STARTING
+        && (reason == null || reason.kind == KillReason.Kind.START);
+    if (!startFailure) {
+      if (reason == null || reason.kind != KillReason.Kind.TERMINATE) {
+        replaceLocked(out, 0);
+      }
+      return;
+    }
+    if (scheduler.brokenLocked() || !scheduler.needsWorkersLocked()) {
+      return;
+    }
+    startFailures++;
+    Throwable why = w.initFailure != null ? w.initFailure : cause;
+    if (!everReady) {
+      if (startFailures >= MAX_START_FAILURES) {
+        WorkerStartException giveUp = startFailure(w, why);
+        scheduler.breakLocked(giveUp, out);
+        out.add(() -> firstReady.completeExceptionally(giveUp));
+        killStartingLocked(out);
+        return;
+      }
+      replaceLocked(out, 0);
+      return;
+    }
+    if (startFailures % MAX_START_FAILURES == 0 && !scheduler.hasServingWorkerLocked()) {
+      WorkerStartException failure = startFailure(w, why);
+      scheduler.failPendingLocked(new WorkerStartException(failure.getMessage()
+          + " (queued tasks fail; the pool keeps trying to start workers)", failure.getCause()), out);
+      out.add(() -> LOG.log(System.Logger.Level.WARNING, "procpool: " + failure.getMessage()));
+    }
+    long backoff = Math.min(MAX_BACKOFF.toNanos(), FIRST_BACKOFF.toNanos() << Math.min(20, startFailures - 1));
+    replaceLocked(out, backoff);
+  }
+
+  private WorkerStartException startFailure(WorkerHandle w, Throwable cause) {
+    Integer code = exitCode(w);
+    WorkerLauncher.Launched p = w.process;
+    String tail = p == null ? "" : p.stderrTail();
+    return new WorkerStartException(MAX_START_FAILURES + " workers in a row failed to start"
+        + (code != null ? "; the last " + WorkerCrashedException.describeExitCode(code) : "")
+        + (cause != null ? "; " + cause.getMessage() : "")
+        + (tail.isEmpty() ? "" : "; its stderr ended with:\n" + tail), cause);
+  }
+
+  private static Integer exitCode(WorkerHandle w) {
+    WorkerLauncher.Launched p = w.process;
+    if (p == null) {
+      return null;
+    }
+    try {
+      return p.onExit().getNow(null);
+    } catch (RuntimeException e) {
+      return null;
+    }
+  }
+
+  /** Waits (until {@code deadline}, a nanoTime) for every launched process to exit. */
+  void awaitProcessesExit(long deadline) {
+    try {
+      CompletableFuture.allOf(liveProcesses.toArray(new CompletableFuture<?>[0]))
+          .get(Math.max(1, Math.min(deadline - System.nanoTime(), TimeUnit.SECONDS.toNanos(30))), TimeUnit.NANOSECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } catch (ExecutionException | TimeoutException e) {
+      LOG.log(System.Logger.Level.WARNING, "procpool: worker processes did not exit in time: " + e);
+    }
+  }
+}
