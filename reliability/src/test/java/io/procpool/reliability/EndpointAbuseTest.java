@@ -36,6 +36,8 @@ import org.junit.jupiter.api.extension.ExtendWith;
 @ExtendWith(NoLeakedProcessesExtension.class)
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class EndpointAbuseTest {
+  /** pool-core's worker protocol version (WorkerProtocol.VERSION), which a fake worker claims. */
+  private static final int WORKER_PROTOCOL = 2;
   static final Duration CLOSE_WAIT = Duration.ofSeconds(5);
   static final long HEAP_GROWTH_LIMIT = 64L << 20;
 
@@ -210,8 +212,8 @@ class EndpointAbuseTest {
           randomBytes(200),
           {1}, // HELLO without its fields
           ByteBuffer.allocate(17).put((byte) 1).putInt(99).putInt(0).putLong(4242).array(), // wrong version
-          ByteBuffer.allocate(17).put((byte) 1).putInt(1).putInt(424242).putLong(4242).array(), // unknown worker id
-          ByteBuffer.allocate(17).put((byte) 1).putInt(1).putInt(0).putLong(4242).array(), // a real worker's id
+          ByteBuffer.allocate(17).put((byte) 1).putInt(WORKER_PROTOCOL).putInt(424242).putLong(4242).array(), // unknown worker id
+          ByteBuffer.allocate(17).put((byte) 1).putInt(WORKER_PROTOCOL).putInt(0).putLong(4242).array(), // a real worker's id
           ByteBuffer.allocate(9).put((byte) 4).putLong(1).array(), // RESULT before HELLO
       };
       String[] names = {"garbage message", "truncated HELLO", "HELLO with version 99", "HELLO with unknown worker id",
@@ -231,7 +233,7 @@ class EndpointAbuseTest {
       int before = warnings.size();
       try (PipesPeer p = new PipesPeer(path)) {
         String status = p.handshake(key, 1);
-        p.writeFrame(ByteBuffer.allocate(17).put((byte) 1).putInt(1).putInt(-1).putLong(4243).array());
+        p.writeFrame(ByteBuffer.allocate(17).put((byte) 1).putInt(WORKER_PROTOCOL).putInt(-1).putLong(4243).array());
         byte[] init = p.read(5, CLOSE_WAIT);
         p.writeFrame(new byte[] {99, 1, 2, 3});
         String end = p.awaitClose(CLOSE_WAIT);
@@ -344,7 +346,7 @@ class EndpointAbuseTest {
       grpcCommonAttacks(a, pool.address(), key, new byte[] {99, 1, 2, 3}, false);
       int before = warnings.size();
       String s = WirePeers.grpcCall(pool.address(), key, "1", CLOSE_WAIT,
-          WirePeers.frames(ByteBuffer.allocate(17).put((byte) 1).putInt(1).putInt(424242).putLong(4242).array()));
+          WirePeers.frames(ByteBuffer.allocate(17).put((byte) 1).putInt(WORKER_PROTOCOL).putInt(424242).putLong(4242).array()));
       boolean logged = Rel.await(CLOSE_WAIT, () -> warnings.stream().skip(before).anyMatch(w -> w.contains("protocol error")));
       assertTrue(logged && !s.startsWith("open"), "fake gRPC worker not dropped: " + s);
       a.check("fake worker: HELLO with unknown worker id", s + "; logged: " + lastWarning(before),
