@@ -374,7 +374,10 @@ public final class DefaultProcessPool implements ProcessPool {
     clock.shutdown();
     callbackExecutor.shutdown();
     viewExecutor.shutdown();
-    if (Thread.currentThread() != callbackThread) {
+    Thread current = Thread.currentThread();
+    boolean onPoolThread = current == callbackThread
+        || (current instanceof ForkJoinWorkerThread && ((ForkJoinWorkerThread) current).getPool() == viewExecutor);
+    if (!onPoolThread) {
       try {
         callbackExecutor.awaitTermination(30, TimeUnit.SECONDS);
         viewExecutor.awaitTermination(30, TimeUnit.SECONDS);

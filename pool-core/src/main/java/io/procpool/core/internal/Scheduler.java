@@ -1,5 +1,6 @@
 package io.procpool.core.internal;
 
+import com.google.errorprone.annotations.concurrent.GuardedBy;
 import io.procpool.api.PoolClosedException;
 import io.procpool.api.PoolTerminatedException;
 import io.procpool.api.TaskTimeoutException;
@@ -87,18 +88,26 @@ final class Scheduler {
   private final Condition changed = lock.newCondition();
   private final PoolOptions options;
   private final PoolClock clock;
+  @GuardedBy("lock")
   private final ArrayDeque<Task> pending = new ArrayDeque<>();
+  @GuardedBy("lock")
   private final Map<Integer, WorkerHandle> workers = new LinkedHashMap<>();
   /** Submitted tasks whose outcome has not been delivered. Changed outside the lock. */
   private final AtomicInteger unfinished = new AtomicInteger();
   /** imaps over collections that still have input to submit; close() submits the rest. */
+  @GuardedBy("lock")
   private final Set<ImapIterator<?>> openImaps = Collections.newSetFromMap(new WeakHashMap<>());
   private WorkerSupervisor supervisor;
+  @GuardedBy("lock")
   private PoolState state = PoolState.RUNNING;
   /** Set when the pool can never run a task (before it ever ran: its workers cannot start). */
+  @GuardedBy("lock")
   private WorkerStartException broken;
+  @GuardedBy("lock")
   private boolean submittingImaps;
+  @GuardedBy("lock")
   private double avgTaskNanos;
+  @GuardedBy("lock")
   private long assignments;
 
   Scheduler(PoolOptions options, PoolClock clock) {

@@ -1,5 +1,6 @@
 package io.procpool.core.internal;
 
+import com.google.errorprone.annotations.concurrent.GuardedBy;
 import io.procpool.api.WorkerCrashedException;
 import io.procpool.api.WorkerStartException;
 import io.procpool.api.spi.Connection;
@@ -51,9 +52,11 @@ final class WorkerSupervisor {
   private final CompletableFuture<Void> firstReady = new CompletableFuture<>();
   /** Exit futures of launched workers whose process has not exited yet. */
   private final Set<CompletableFuture<Integer>> liveProcesses = ConcurrentHashMap.newKeySet();
-  // Guarded by the scheduler's lock:
+  @GuardedBy("scheduler.lock")
   private int nextWorkerId;
+  @GuardedBy("scheduler.lock")
   private int startFailures;
+  @GuardedBy("scheduler.lock")
   private boolean everReady;
 
   WorkerSupervisor(Scheduler scheduler, WorkerLauncher launcher, Supplier<String> address, boolean workersInProcess,
