@@ -31,17 +31,17 @@ final class AuthInterceptor implements ServerInterceptor {
   }
 
   private Status check(Metadata headers) {
-    byte[] presented = headers.get(Wire.AUTH_KEY);
+    byte[] presented = headers.get(Handshake.AUTH_KEY);
     if (presented == null) {
-      return Status.UNAUTHENTICATED.withDescription(Wire.MISSING_KEY_MESSAGE);
+      return Status.UNAUTHENTICATED.withDescription(Handshake.MISSING_KEY_MESSAGE);
     }
     if (!MessageDigest.isEqual(presented, key)) {
-      return Status.UNAUTHENTICATED.withDescription(Wire.BAD_KEY_MESSAGE);
+      return Status.UNAUTHENTICATED.withDescription(Handshake.BAD_KEY_MESSAGE);
     }
-    String version = headers.get(Wire.VERSION_KEY);
-    if (!Wire.PROTOCOL_VERSION.equals(version)) {
+    String version = headers.get(Handshake.VERSION_KEY);
+    if (!Handshake.PROTOCOL_VERSION.equals(version)) {
       return Status.FAILED_PRECONDITION.withDescription("procpool: protocol version mismatch: the worker speaks "
-          + version + ", the pool speaks " + Wire.PROTOCOL_VERSION);
+          + version + ", the pool speaks " + Handshake.PROTOCOL_VERSION);
     }
     return null;
   }

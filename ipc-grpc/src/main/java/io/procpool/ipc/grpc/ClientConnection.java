@@ -39,9 +39,9 @@ final class ClientConnection extends GrpcConnection {
     ClientConnection c = new ClientConnection(channel, address, maxFrameSize, tls);
     Metadata headers = new Metadata();
     if (authKey != null) {
-      headers.put(Wire.AUTH_KEY, authKey);
+      headers.put(Handshake.AUTH_KEY, authKey);
     }
-    headers.put(Wire.VERSION_KEY, Wire.PROTOCOL_VERSION);
+    headers.put(Handshake.VERSION_KEY, Handshake.PROTOCOL_VERSION);
     c.sendLock.lock();
     try {
       c.call.start(c.new CallListener(), headers);
@@ -76,10 +76,10 @@ final class ClientConnection extends GrpcConnection {
             + " (check that the worker was given the pool's auth key)", status.asException());
       case FAILED_PRECONDITION:
       case UNIMPLEMENTED:
-        return new ProtocolException("grpc: " + address + " refused the connection: " + Wire.describe(status)
+        return new ProtocolException("grpc: " + address + " refused the connection: " + Statuses.describe(status)
             + " (is it a procpool grpc server of the same version?)", status.asException());
       default:
-        return new IOException("grpc: cannot connect to " + address + ": " + Wire.describe(status),
+        return new IOException("grpc: cannot connect to " + address + ": " + Statuses.describe(status),
             status.asException());
     }
   }
@@ -87,10 +87,10 @@ final class ClientConnection extends GrpcConnection {
   private final class CallListener extends ClientCall.Listener<Frames> {
     @Override
     public void onHeaders(Metadata headers) {
-      String version = headers.get(Wire.VERSION_KEY);
-      if (!Wire.PROTOCOL_VERSION.equals(version)) {
+      String version = headers.get(Handshake.VERSION_KEY);
+      if (!Handshake.PROTOCOL_VERSION.equals(version)) {
         ProtocolException e = new ProtocolException("grpc: " + address + " speaks procpool protocol version "
-            + version + ", this worker speaks " + Wire.PROTOCOL_VERSION);
+            + version + ", this worker speaks " + Handshake.PROTOCOL_VERSION);
         accepted.completeExceptionally(e);
         abort(e);
       }
@@ -114,7 +114,7 @@ final class ClientConnection extends GrpcConnection {
         terminate(null);
         return;
       }
-      terminate(Wire.causeOf(status, maxFrameSize, address));
+      terminate(Statuses.causeOf(status, maxFrameSize, address));
     }
 
     @Override

@@ -20,12 +20,12 @@ import java.util.concurrent.locks.ReentrantLock;
  * how they drive the underlying call, which subclasses supply.
  *
  * <p>Outbound: {@link #write} appends to a queue under a short lock; {@link #flush} drains the queue
- * into {@link Frames} batches of at most {@link Wire#BATCH_TARGET_BYTES} (a larger message travels
+ * into {@link Frames} batches of at most {@link Sizes#BATCH_TARGET_BYTES} (a larger message travels
  * alone) and hands each to gRPC only while the call {@code isReady()}, otherwise it waits for the
  * call's onReady signal. So at most one batch beyond gRPC's on-ready threshold is buffered in the
  * transport, however slow the peer.
  *
- * <p>Inbound: manual flow control. After {@link #start}, {@link Wire#INBOUND_WINDOW} batches are
+ * <p>Inbound: manual flow control. After {@link #start}, {@link Sizes#INBOUND_WINDOW} batches are
  * requested, and one more each time a batch is handed to the listener: while the listener is slow,
  * at most that many batches wait in gRPC, then HTTP/2 flow control stops the peer.
  * Listener methods run on the call's serialized gRPC callback executor, so they never overlap and
@@ -107,7 +107,7 @@ abstract class GrpcConnection implements Connection {
       // The call's callbacks are over: no other listener call can overlap this one.
       fireClosed(listener, cause);
     } else {
-      requestSafely(Wire.INBOUND_WINDOW);
+      requestSafely(Sizes.INBOUND_WINDOW);
     }
   }
 
@@ -181,8 +181,8 @@ abstract class GrpcConnection implements Connection {
               + " bytes is larger than maxFrameSize " + maxFrameSize + " (" + describe() + ")"));
           return null;
         }
-        int entry = Wire.encodedEntrySize(length);
-        if (batch.getMessagesCount() > 0 && size + entry > Wire.BATCH_TARGET_BYTES) {
+        int entry = Sizes.encodedEntrySize(length);
+        if (batch.getMessagesCount() > 0 && size + entry > Sizes.BATCH_TARGET_BYTES) {
           break;
         }
         queue.pollFirst();
@@ -268,7 +268,7 @@ abstract class GrpcConnection implements Connection {
         for (int i = 0; i < n; i++) {
           ByteString m = frames.getMessages(i);
           if (m.size() > maxFrameSize) {
-            abort(Wire.tooLarge(maxFrameSize));
+            abort(Sizes.tooLarge(maxFrameSize));
             return;
           }
           l.onMessage(m.asReadOnlyByteBuffer());

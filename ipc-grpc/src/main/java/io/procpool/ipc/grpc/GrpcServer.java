@@ -29,7 +29,7 @@ final class GrpcServer implements TransportServer {
 
   private GrpcServer(TransportOptions options, TransportServer.Acceptor acceptor) throws IOException {
     InetSocketAddress requested = options.listenAddress()
-        .map(Wire::parseAddress)
+        .map(Addresses::parse)
         .map(a -> new InetSocketAddress(a.getHostString(), a.getPort()))
         .orElseGet(() -> new InetSocketAddress("127.0.0.1", 0));
     if (requested.isUnresolved()) {
@@ -44,7 +44,7 @@ final class GrpcServer implements TransportServer {
       self[0] = conn;
       live.add(conn);
       Metadata response = new Metadata();
-      response.put(Wire.VERSION_KEY, Wire.PROTOCOL_VERSION);
+      response.put(Handshake.VERSION_KEY, Handshake.PROTOCOL_VERSION);
       call.sendHeaders(response);
       call.sendMessage(Frames.getDefaultInstance()); // the ack the worker's connect() waits for
       if (closed.get()) {
@@ -64,7 +64,7 @@ final class GrpcServer implements TransportServer {
     NettyServerBuilder builder = NettyServerBuilder.forAddress(requested, Tls.serverCredentials(options.properties()));
     this.server = builder
         .executor(Callbacks.EXECUTOR)
-        .maxInboundMessageSize(Wire.grpcMessageLimit(maxFrameSize))
+        .maxInboundMessageSize(Sizes.grpcMessageLimit(maxFrameSize))
         .keepAliveTime(settings.timeMillis, TimeUnit.MILLISECONDS)
         .keepAliveTimeout(settings.timeoutMillis, TimeUnit.MILLISECONDS)
         .permitKeepAliveTime(Math.min(settings.timeMillis, 10_000), TimeUnit.MILLISECONDS)
@@ -88,7 +88,7 @@ final class GrpcServer implements TransportServer {
     String host = requested.getAddress().isAnyLocalAddress()
         ? InetAddress.getLocalHost().getHostName()
         : requested.getHostString();
-    this.address = Wire.formatAddress(host, port);
+    this.address = Addresses.format(host, port);
   }
 
   static GrpcServer start(TransportOptions options, TransportServer.Acceptor acceptor) throws IOException {

@@ -88,14 +88,14 @@ public final class GrpcTransportProvider extends TransportProvider {
   /** Like {@link #connect(String, TransportOptions)} but presents {@code authKey}, or no key if null. */
   static Connection connect(String address, TransportOptions options, byte[] authKey) throws IOException {
     Objects.requireNonNull(address, "address");
-    InetSocketAddress target = Wire.parseAddress(address);
+    InetSocketAddress target = Addresses.parse(address);
     Map<String, String> p = options.properties();
     Settings settings = Settings.of(p);
     boolean tls = Tls.clientTls(p);
     NettyChannelBuilder builder =
         NettyChannelBuilder.forAddress(target.getHostString(), target.getPort(), Tls.channelCredentials(p))
             .executor(Callbacks.EXECUTOR)
-            .maxInboundMessageSize(Wire.grpcMessageLimit(options.maxFrameSize()))
+            .maxInboundMessageSize(Sizes.grpcMessageLimit(options.maxFrameSize()))
             .keepAliveTime(settings.timeMillis, TimeUnit.MILLISECONDS)
             .keepAliveTimeout(settings.timeoutMillis, TimeUnit.MILLISECONDS)
             .keepAliveWithoutCalls(true)

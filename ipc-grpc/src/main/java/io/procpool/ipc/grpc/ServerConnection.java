@@ -73,12 +73,12 @@ final class ServerConnection extends GrpcConnection {
       // connection, so it is a clean end, like EOF on a pipe. A lost connection is UNAVAILABLE.
       return null;
     }
-    if (status != null && Wire.isSizeViolation(status)) {
+    if (status != null && Statuses.isSizeViolation(status)) {
       return new ProtocolException(
           "grpc: message larger than maxFrameSize " + maxFrameSize + " (" + status.getDescription() + ")",
           status.asException());
     }
-    String what = status != null ? Wire.describe(status) : "CANCELLED";
+    String what = status != null ? Statuses.describe(status) : "CANCELLED";
     return new IOException("grpc: the stream from " + describe() + " was cancelled or its connection lost: " + what);
   }
 

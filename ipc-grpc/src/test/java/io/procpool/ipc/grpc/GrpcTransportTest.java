@@ -86,8 +86,8 @@ class GrpcTransportTest {
   void badAddressesAreRejectedClearly() {
     assertThrows(IllegalArgumentException.class, () -> provider.connect("no-port", options()));
     assertThrows(IllegalArgumentException.class, () -> provider.connect("host:99999", options()));
-    assertEquals("[::1]:80", Wire.formatAddress("::1", 80));
-    assertEquals("::1", Wire.parseAddress("[::1]:80").getHostString());
+    assertEquals("[::1]:80", Addresses.format("::1", 80));
+    assertEquals("::1", Addresses.parse("[::1]:80").getHostString());
   }
 
   @Test

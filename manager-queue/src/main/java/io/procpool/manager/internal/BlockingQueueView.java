@@ -39,7 +39,7 @@ final class BlockingQueueView<E> extends AbstractQueue<E> implements BlockingQue
   public void put(E e) throws InterruptedException {
     Objects.requireNonNull(e, "element");
     interruptible(() -> {
-      q.doPut(e, Protocol.FOREVER, null);
+      q.doPut(e, ManagerProtocol.FOREVER, null);
       return null;
     });
   }
@@ -61,7 +61,7 @@ final class BlockingQueueView<E> extends AbstractQueue<E> implements BlockingQue
 
   @Override
   public E take() throws InterruptedException {
-    return interruptible(() -> q.doGet(Protocol.FOREVER, null));
+    return interruptible(() -> q.doGet(ManagerProtocol.FOREVER, null));
   }
 
   @Override
@@ -117,7 +117,7 @@ final class BlockingQueueView<E> extends AbstractQueue<E> implements BlockingQue
     }
     int total = 0;
     while (total < maxElements) {
-      List<byte[]> batch = q.takeMany(Protocol.DRAIN, maxElements - total);
+      List<byte[]> batch = q.drainBytes(maxElements - total);
       if (batch.isEmpty()) {
         break;
       }
@@ -131,7 +131,7 @@ final class BlockingQueueView<E> extends AbstractQueue<E> implements BlockingQue
 
   @Override
   public void clear() {
-    while (!q.takeMany(Protocol.DRAIN, Integer.MAX_VALUE).isEmpty()) {
+    while (!q.drainBytes(Integer.MAX_VALUE).isEmpty()) {
       // drained in batches of at most one message each
     }
   }
@@ -140,7 +140,7 @@ final class BlockingQueueView<E> extends AbstractQueue<E> implements BlockingQue
   @Override
   public Iterator<E> iterator() {
     List<E> items = new ArrayList<>();
-    for (byte[] b : q.takeMany(Protocol.SNAPSHOT, Integer.MAX_VALUE)) {
+    for (byte[] b : q.snapshotBytes()) {
       items.add(Items.decode(b));
     }
     return Collections.unmodifiableList(items).iterator();

@@ -7,6 +7,9 @@ import io.procpool.api.spi.ProtocolException;
 import io.procpool.api.spi.TransportOptions;
 import io.procpool.api.spi.TransportProvider;
 import io.procpool.api.spi.TransportRegistry;
+import io.procpool.manager.internal.ManagerProtocol.Answer;
+import io.procpool.manager.internal.ManagerProtocol.Cancel;
+import io.procpool.manager.internal.ManagerProtocol.Request;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.Map;
@@ -16,10 +19,9 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.function.Consumer;
 
 /**
- * The client side of the {@link Protocol}: one per (JVM, manager address, key), shared by every
+ * The client side of the {@link ManagerProtocol}: one per (JVM, manager address, key), shared by every
  * proxy of that manager in this JVM. The connection is opened on first use and reopened by the
  * next call after it broke; the transport's reader thread completes the pending calls by request
  * id. When the connection ends, every pending call fails at once with
@@ -39,13 +41,6 @@ public final class ManagerClient {
   private static final ConcurrentHashMap<Key, ManagerClient> CLIENTS = new ConcurrentHashMap<>();
 
   private record Key(String transport, String address, ByteBuffer authKey) {}
-
-  /** A decoded answer. */
-  record Answer(byte status, byte[] payload) {
-    String message() {
-      return new String(payload, java.nio.charset.StandardCharsets.UTF_8);
-    }
-  }
 
   private final String transport;
   private final String address;
@@ -122,27 +117,23 @@ public final class ManagerClient {
   }
 
   /**
-   * Sends one request and waits for its answer.
+   * Sends one request and waits for its answer. The request's own timeout as sent
+   * ({@link Request#timeoutNanos()}, {@link ManagerProtocol#FOREVER} for none) bounds the client-side
+   * wait together with {@link #SAFETY_NANOS}.
    *
-   * @param op the op code
-   * @param extra bytes of the body after the request id
-   * @param body writes the body
-   * @param opTimeoutNanos the op's own timeout as sent ({@link Protocol#FOREVER} for none): bounds
-   *     the client-side wait together with {@link #SAFETY_NANOS}
-   * @return the answer; {@link Protocol#CANCELLED} when the thread was interrupted and the call
+   * @return the answer; {@link ManagerProtocol#CANCELLED} when the thread was interrupted and the call
    *     withdrawn (the interrupt status is then set)
    */
-  Answer call(byte op, int extra, Consumer<ByteBuffer> body, long opTimeoutNanos) {
-    return call(op, extra, body, opTimeoutNanos, SAFETY_NANOS);
+  Answer call(Request request) {
+    return call(request, SAFETY_NANOS);
   }
 
-  /** {@link #call(byte, int, Consumer, long)} with another safety margin. */
-  Answer call(byte op, int extra, Consumer<ByteBuffer> body, long opTimeoutNanos, long safetyNanos) {
+  /** {@link #call(Request)} with another safety margin. */
+  Answer call(Request request, long safetyNanos) {
+    long opTimeoutNanos = request.timeoutNanos();
     Link l = link();
     long id = l.ids.incrementAndGet();
-    ByteBuffer req = Protocol.request(op, id, extra);
-    body.accept(req);
-    req.flip();
+    ByteBuffer req = request.encode(id);
     CompletableFuture<Answer> f = new CompletableFuture<>();
     l.pending.put(id, f);
     if (l.closed) {
@@ -171,9 +162,7 @@ public final class ManagerClient {
   }
 
   private Answer cancelAfterInterrupt(Link l, long id, CompletableFuture<Answer> f) {
-    ByteBuffer cancel = Protocol.request(Protocol.CANCEL, 0, 8);
-    cancel.putLong(id).flip();
-    l.connection.write(cancel);
+    l.connection.write(new Cancel(id).encode(0));
     try {
       l.connection.flush();
     } catch (IOException ignored) {
@@ -235,13 +224,10 @@ public final class ManagerClient {
 
     @Override
     public void onMessage(ByteBuffer message) {
-      long id = message.getLong();
-      byte status = message.get();
-      byte[] payload = new byte[message.remaining()];
-      message.get(payload);
-      CompletableFuture<Answer> f = pending.remove(id);
+      Answer a = ManagerProtocol.decodeAnswer(message);
+      CompletableFuture<Answer> f = pending.remove(a.requestId());
       if (f != null) {
-        f.complete(new Answer(status, payload));
+        f.complete(a);
       }
     }
 

@@ -4,8 +4,10 @@ import io.procpool.api.ManagedQueue;
 import io.procpool.api.Manager;
 import io.procpool.api.ProcPoolException;
 import io.procpool.core.ChildJvm;
-import java.nio.ByteBuffer;
-import java.nio.charset.StandardCharsets;
+import io.procpool.manager.internal.ManagerProtocol.Answer;
+import io.procpool.manager.internal.ManagerProtocol.NoFields;
+import io.procpool.manager.internal.ManagerProtocol.Open;
+import io.procpool.manager.internal.ManagerProtocol.Opened;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -38,22 +40,22 @@ public final class ManagerHandle implements Manager {
 
   @Override
   public <E> ManagedQueue<E> queue() {
-    return open(0, "", 0);
+    return open(new Open(false, false, 0, ""));
   }
 
   @Override
   public <E> ManagedQueue<E> queue(int maxsize) {
-    return open(0, "", maxsize);
+    return open(new Open(false, false, maxsize, ""));
   }
 
   @Override
   public <E> ManagedQueue<E> queue(String name) {
-    return open(Protocol.FLAG_NAMED, checkName(name), 0);
+    return open(new Open(true, false, 0, checkName(name)));
   }
 
   @Override
   public <E> ManagedQueue<E> queue(String name, int maxsize) {
-    return open(Protocol.FLAG_NAMED | Protocol.FLAG_MAXSIZE_GIVEN, checkName(name), maxsize);
+    return open(new Open(true, true, maxsize, checkName(name)));
   }
 
   private static String checkName(String name) {
@@ -61,31 +63,24 @@ public final class ManagerHandle implements Manager {
     if (name.isEmpty()) {
       throw new IllegalArgumentException("a queue name must not be empty");
     }
-    if (name.getBytes(StandardCharsets.UTF_8).length > 65535) {
-      throw new IllegalArgumentException("a queue name must be at most 65535 UTF-8 bytes");
-    }
-    return name;
+    return name; // its length is checked by Open
   }
 
-  private <E> ManagedQueue<E> open(int flags, String name, int maxsize) {
+  private <E> ManagedQueue<E> open(Open request) {
     if (closed.get()) {
       throw new IllegalStateException("this manager handle is closed");
     }
-    byte[] nameBytes = name.getBytes(StandardCharsets.UTF_8);
-    ManagerClient.Answer a = client.call(Protocol.OPEN, 7 + nameBytes.length,
-        b -> b.put((byte) flags).putInt(maxsize).putShort((short) nameBytes.length).put(nameBytes), 0);
+    Answer a = client.call(request);
     switch (a.status()) {
-      case Protocol.OK: {
-        ByteBuffer p = ByteBuffer.wrap(a.payload());
-        long id = p.getLong();
-        int actualMax = p.getInt();
-        return new QueueProxy<>(client, id, name, actualMax);
+      case ManagerProtocol.OK: {
+        Opened opened = Opened.decode(a.payload());
+        return new QueueProxy<>(client, opened.queueId(), request.name(), opened.maxsize());
       }
-      case Protocol.ILLEGAL_ARGUMENT:
+      case ManagerProtocol.ILLEGAL_ARGUMENT:
         throw new IllegalArgumentException(a.message());
       default:
         throw new ProcPoolException("the manager at " + address() + " could not open a queue: "
-            + Protocol.statusName(a.status()) + " " + a.message());
+            + ManagerProtocol.statusName(a.status()) + " " + a.message());
     }
   }
 
@@ -106,7 +101,7 @@ public final class ManagerHandle implements Manager {
     }
     if (!jvm.onExit().isDone()) {
       try {
-        client.call(Protocol.SHUTDOWN, 0, b -> {}, 0, TimeUnit.SECONDS.toNanos(2));
+        client.call(new NoFields(ManagerProtocol.SHUTDOWN), TimeUnit.SECONDS.toNanos(2));
       } catch (ProcPoolException e) {
         // Already gone or not answering: the wait below decides.
       }

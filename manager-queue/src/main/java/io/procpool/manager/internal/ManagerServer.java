@@ -1,10 +1,21 @@
 package io.procpool.manager.internal;
 
+import static io.procpool.manager.internal.ManagerProtocol.encodeAnswer;
+
 import io.procpool.api.spi.Connection;
+import io.procpool.api.spi.ProtocolException;
 import io.procpool.api.spi.TransportServer;
+import io.procpool.manager.internal.ManagerProtocol.Cancel;
+import io.procpool.manager.internal.ManagerProtocol.DecodedRequest;
+import io.procpool.manager.internal.ManagerProtocol.Drain;
+import io.procpool.manager.internal.ManagerProtocol.MalformedMessageException;
+import io.procpool.manager.internal.ManagerProtocol.Open;
+import io.procpool.manager.internal.ManagerProtocol.Opened;
+import io.procpool.manager.internal.ManagerProtocol.Put;
+import io.procpool.manager.internal.ManagerProtocol.QueueRequest;
+import io.procpool.manager.internal.ManagerProtocol.Request;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -20,7 +31,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * The manager's state and request handling (the {@link Protocol} server side).
+ * The manager's state and request handling (the {@link ManagerProtocol} server side).
  *
  * <p>Threading: requests are handled on the transport's reader thread of the connection they came
  * on. Each queue has one lock (its monitor) that guards its items, its counters and its FIFO lists
@@ -118,7 +129,7 @@ public final class ManagerServer implements TransportServer.Acceptor {
     }
 
     ArrayDeque<Waiter> list() {
-      return op == Protocol.GET ? queue.getters : op == Protocol.PUT ? queue.putters : queue.joiners;
+      return op == ManagerProtocol.GET ? queue.getters : op == ManagerProtocol.PUT ? queue.putters : queue.joiners;
     }
   }
 
@@ -162,17 +173,23 @@ public final class ManagerServer implements TransportServer.Acceptor {
     @Override
     public void onMessage(ByteBuffer message) {
       Outbox out = new Outbox(this);
-      long requestId = -1;
+      DecodedRequest d;
       try {
-        byte op = message.get();
-        requestId = message.getLong();
-        handle(this, op, requestId, message, out);
-      } catch (RuntimeException e) {
-        if (requestId != -1) {
-          out.send(this, Protocol.answer(requestId, Protocol.ERROR, "manager: bad request: " + e));
+        d = ManagerProtocol.decodeRequest(message);
+      } catch (MalformedMessageException e) {
+        if (e.hasRequestId()) {
+          out.send(this, encodeAnswer(e.requestId(), ManagerProtocol.ERROR,
+              "manager: bad request: " + e.getMessage()));
         } else {
-          connection.close();
+          connection.close(new ProtocolException("manager: " + e.getMessage()));
         }
+        return;
+      }
+      try {
+        handle(this, d.requestId(), d.request(), out);
+      } catch (RuntimeException e) {
+        out.send(this, encodeAnswer(d.requestId(), ManagerProtocol.ERROR,
+            "manager: cannot handle " + ManagerProtocol.opName(d.request().op()) + ": " + e));
       }
       out.flushOthers();
     }
@@ -207,172 +224,164 @@ public final class ManagerServer implements TransportServer.Acceptor {
 
   // ------------------------------------------------------------------ requests
 
-  private void handle(Client c, byte op, long id, ByteBuffer m, Outbox out) {
-    switch (op) {
-      case Protocol.OPEN:
-        out.send(c, open(id, m));
+  private void handle(Client c, long id, Request r, Outbox out) {
+    switch (r.op()) {
+      case ManagerProtocol.OPEN:
+        out.send(c, open(id, (Open) r));
         return;
-      case Protocol.CANCEL: {
-        Waiter w = c.waiters.get(m.getLong());
+      case ManagerProtocol.CANCEL: {
+        Waiter w = c.waiters.get(((Cancel) r).targetRequestId());
         if (w != null) {
           synchronized (w.queue) {
             if (withdraw(w)) {
-              out.send(c, Protocol.answer(w.requestId, Protocol.CANCELLED, (byte[]) null));
+              out.send(c, encodeAnswer(w.requestId, ManagerProtocol.CANCELLED));
             }
           }
         }
         return;
       }
-      case Protocol.PING:
-        out.send(c, Protocol.answer(id, Protocol.OK, (byte[]) null));
+      case ManagerProtocol.PING:
+        out.send(c, encodeAnswer(id, ManagerProtocol.OK));
         return;
-      case Protocol.SHUTDOWN:
-        out.send(c, Protocol.answer(id, Protocol.OK, (byte[]) null));
+      case ManagerProtocol.SHUTDOWN:
+        out.send(c, encodeAnswer(id, ManagerProtocol.OK));
         c.flushQuietly();
         shutdown.countDown();
         return;
       default:
         break;
     }
-    QueueState q = queues.get(m.getLong());
+    QueueState q = queues.get(((QueueRequest) r).queueId());
     if (q == null) {
-      out.send(c, Protocol.answer(id, Protocol.NO_SUCH_QUEUE, "no such queue in this manager"));
+      out.send(c, encodeAnswer(id, ManagerProtocol.NO_SUCH_QUEUE, "no such queue in this manager"));
       return;
     }
+    byte op = r.op();
     synchronized (q) {
       switch (op) {
-        case Protocol.PUT: {
-          long timeout = m.getLong();
-          byte[] item = new byte[m.remaining()];
-          m.get(item);
+        case ManagerProtocol.PUT: {
+          long timeout = r.timeoutNanos();
+          byte[] item = ((Put) r).item();
           Waiter getter = QueueState.pollLive(q.getters);
           if (getter != null) {
             q.unfinished++;
-            complete(getter, Protocol.OK, item, out);
-            out.send(c, Protocol.answer(id, Protocol.OK, (byte[]) null));
+            complete(getter, ManagerProtocol.OK, item, out);
+            out.send(c, encodeAnswer(id, ManagerProtocol.OK));
           } else if (q.hasRoom()) {
             q.items.addLast(item);
             q.unfinished++;
-            out.send(c, Protocol.answer(id, Protocol.OK, (byte[]) null));
+            out.send(c, encodeAnswer(id, ManagerProtocol.OK));
           } else if (timeout == 0) {
-            out.send(c, Protocol.answer(id, Protocol.FULL, (byte[]) null));
+            out.send(c, encodeAnswer(id, ManagerProtocol.FULL));
           } else {
             park(new Waiter(c, id, q, op, item), timeout);
           }
           return;
         }
-        case Protocol.GET: {
-          long timeout = m.getLong();
+        case ManagerProtocol.GET: {
+          long timeout = r.timeoutNanos();
           if (!q.items.isEmpty()) {
             byte[] item = q.items.pollFirst();
             admitPutters(q, out);
-            out.send(c, Protocol.answer(id, Protocol.OK, item));
+            out.send(c, encodeAnswer(id, ManagerProtocol.OK, item));
           } else if (timeout == 0) {
-            out.send(c, Protocol.answer(id, Protocol.EMPTY, (byte[]) null));
+            out.send(c, encodeAnswer(id, ManagerProtocol.EMPTY));
           } else {
             park(new Waiter(c, id, q, op, null), timeout);
           }
           return;
         }
-        case Protocol.PEEK:
+        case ManagerProtocol.PEEK:
           out.send(c, q.items.isEmpty()
-              ? Protocol.answer(id, Protocol.EMPTY, (byte[]) null)
-              : Protocol.answer(id, Protocol.OK, q.items.peekFirst()));
+              ? encodeAnswer(id, ManagerProtocol.EMPTY)
+              : encodeAnswer(id, ManagerProtocol.OK, q.items.peekFirst()));
           return;
-        case Protocol.QSIZE:
-          out.send(c, Protocol.answer(id, Protocol.OK, ByteBuffer.allocate(4).putInt(q.items.size()).array()));
+        case ManagerProtocol.QSIZE:
+          out.send(c, encodeAnswer(id, ManagerProtocol.OK, ManagerProtocol.encodeSize(q.items.size())));
           return;
-        case Protocol.EMPTY_Q:
-          out.send(c, Protocol.answer(id, Protocol.OK, new byte[] {(byte) (q.items.isEmpty() ? 1 : 0)}));
+        case ManagerProtocol.EMPTY_Q:
+          out.send(c, encodeAnswer(id, ManagerProtocol.OK, ManagerProtocol.encodeFlag(q.items.isEmpty())));
           return;
-        case Protocol.FULL_Q:
-          out.send(c, Protocol.answer(id, Protocol.OK, new byte[] {(byte) (q.hasRoom() ? 0 : 1)}));
+        case ManagerProtocol.FULL_Q:
+          out.send(c, encodeAnswer(id, ManagerProtocol.OK, ManagerProtocol.encodeFlag(!q.hasRoom())));
           return;
-        case Protocol.TASK_DONE:
+        case ManagerProtocol.TASK_DONE:
           if (q.unfinished <= 0) {
-            out.send(c, Protocol.answer(id, Protocol.ILLEGAL_STATE, "taskDone() called more times than items were put"));
+            out.send(c, encodeAnswer(id, ManagerProtocol.ILLEGAL_STATE,
+                "taskDone() called more times than items were put"));
             return;
           }
           if (--q.unfinished == 0) {
             Waiter j;
             while ((j = QueueState.pollLive(q.joiners)) != null) {
-              complete(j, Protocol.OK, null, out);
+              complete(j, ManagerProtocol.OK, ManagerProtocol.NO_PAYLOAD, out);
             }
           }
-          out.send(c, Protocol.answer(id, Protocol.OK, (byte[]) null));
+          out.send(c, encodeAnswer(id, ManagerProtocol.OK));
           return;
-        case Protocol.JOIN: {
-          long timeout = m.getLong();
+        case ManagerProtocol.JOIN: {
+          long timeout = r.timeoutNanos();
           if (q.unfinished == 0) {
-            out.send(c, Protocol.answer(id, Protocol.OK, (byte[]) null));
+            out.send(c, encodeAnswer(id, ManagerProtocol.OK));
           } else if (timeout == 0) {
-            out.send(c, Protocol.answer(id, Protocol.CANCELLED, (byte[]) null));
+            out.send(c, encodeAnswer(id, ManagerProtocol.CANCELLED));
           } else {
             park(new Waiter(c, id, q, op, null), timeout);
           }
           return;
         }
-        case Protocol.DRAIN:
-        case Protocol.SNAPSHOT: {
-          int max = op == Protocol.DRAIN ? m.getInt() : Integer.MAX_VALUE;
+        case ManagerProtocol.DRAIN:
+        case ManagerProtocol.SNAPSHOT: {
+          int max = op == ManagerProtocol.DRAIN ? ((Drain) r).maxItems() : Integer.MAX_VALUE;
           List<byte[]> taken = new ArrayList<>();
-          long bytes = 4;
+          long bytes = ManagerProtocol.ITEMS_HEADER_BYTES;
           for (byte[] item : q.items) {
-            if (taken.size() >= max || bytes + 4 + item.length > maxFrameSize - 64L) {
+            if (taken.size() >= max || bytes + ManagerProtocol.itemEntryBytes(item) > maxFrameSize - 64L) {
               break;
             }
             taken.add(item);
-            bytes += 4 + item.length;
+            bytes += ManagerProtocol.itemEntryBytes(item);
           }
-          if (op == Protocol.SNAPSHOT && taken.size() < q.items.size()) {
-            out.send(c, Protocol.answer(id, Protocol.ERROR, "the queue holds " + q.items.size()
+          if (op == ManagerProtocol.SNAPSHOT && taken.size() < q.items.size()) {
+            out.send(c, encodeAnswer(id, ManagerProtocol.ERROR, "the queue holds " + q.items.size()
                 + " items, too many bytes for one message: cannot take a snapshot"));
             return;
           }
-          ByteBuffer payload = ByteBuffer.allocate((int) bytes).putInt(taken.size());
-          for (byte[] item : taken) {
-            payload.putInt(item.length).put(item);
-          }
-          if (op == Protocol.DRAIN) {
+          if (op == ManagerProtocol.DRAIN) {
             for (int i = 0; i < taken.size(); i++) {
               q.items.pollFirst();
             }
             admitPutters(q, out);
           }
-          out.send(c, Protocol.answer(id, Protocol.OK, payload.array()));
+          out.send(c, encodeAnswer(id, ManagerProtocol.OK, ManagerProtocol.encodeItems(taken)));
           return;
         }
         default:
-          out.send(c, Protocol.answer(id, Protocol.ERROR, "manager: unknown op " + op));
+          throw new IllegalStateException("unhandled op " + ManagerProtocol.opName(op));
       }
     }
   }
 
-  private ByteBuffer open(long id, ByteBuffer m) {
-    int flags = m.get();
-    int maxsize = m.getInt();
-    byte[] nameBytes = new byte[m.getShort() & 0xffff];
-    m.get(nameBytes);
-    String name = new String(nameBytes, StandardCharsets.UTF_8);
-    int normalized = Math.max(maxsize, 0);
+  private ByteBuffer open(long id, Open r) {
+    int normalized = Math.max(r.maxsize(), 0);
     QueueState q;
-    if ((flags & Protocol.FLAG_NAMED) == 0) {
+    if (!r.named()) {
       q = new QueueState(nextQueueId.getAndIncrement(), "", normalized);
       queues.put(q.id, q);
     } else {
       synchronized (named) {
-        q = named.get(name);
+        q = named.get(r.name());
         if (q == null) {
-          q = new QueueState(nextQueueId.getAndIncrement(), name, normalized);
+          q = new QueueState(nextQueueId.getAndIncrement(), r.name(), normalized);
           queues.put(q.id, q);
-          named.put(name, q);
-        } else if ((flags & Protocol.FLAG_MAXSIZE_GIVEN) != 0 && q.maxsize != normalized) {
-          return Protocol.answer(id, Protocol.ILLEGAL_ARGUMENT, "queue '" + name + "' exists with maxsize "
-              + q.maxsize + ", not " + maxsize);
+          named.put(r.name(), q);
+        } else if (r.maxsizeGiven() && q.maxsize != normalized) {
+          return encodeAnswer(id, ManagerProtocol.ILLEGAL_ARGUMENT, "queue '" + r.name()
+              + "' exists with maxsize " + q.maxsize + ", not " + r.maxsize());
         }
       }
     }
-    return Protocol.answer(id, Protocol.OK, ByteBuffer.allocate(12).putLong(q.id).putInt(q.maxsize).array());
+    return encodeAnswer(id, ManagerProtocol.OK, new Opened(q.id, q.maxsize).encode());
   }
 
   /** Moves waiting putters' items into the queue while there is room. Under the queue's lock. */
@@ -384,7 +393,7 @@ public final class ManagerServer implements TransportServer.Acceptor {
       }
       q.items.addLast(p.item);
       q.unfinished++;
-      complete(p, Protocol.OK, null, out);
+      complete(p, ManagerProtocol.OK, ManagerProtocol.NO_PAYLOAD, out);
     }
   }
 
@@ -407,8 +416,9 @@ public final class ManagerServer implements TransportServer.Acceptor {
     synchronized (w.queue) {
       sent = withdraw(w);
       if (sent) {
-        byte status = w.op == Protocol.GET ? Protocol.EMPTY : w.op == Protocol.PUT ? Protocol.FULL : Protocol.CANCELLED;
-        w.client.connection.write(Protocol.answer(w.requestId, status, (byte[]) null));
+        byte status = w.op == ManagerProtocol.GET ? ManagerProtocol.EMPTY
+            : w.op == ManagerProtocol.PUT ? ManagerProtocol.FULL : ManagerProtocol.CANCELLED;
+        w.client.connection.write(encodeAnswer(w.requestId, status));
       }
     }
     if (sent) {
@@ -423,7 +433,7 @@ public final class ManagerServer implements TransportServer.Acceptor {
       w.timeout.cancel(false);
     }
     w.client.waiters.remove(w.requestId);
-    out.send(w.client, Protocol.answer(w.requestId, status, payload));
+    out.send(w.client, encodeAnswer(w.requestId, status, payload));
   }
 
   /** Takes a waiter out without answering it; false if it had completed already. Under its queue's lock. */

@@ -4,9 +4,13 @@ import io.procpool.api.ManagedQueue;
 import io.procpool.api.ProcPoolException;
 import io.procpool.api.QueueEmptyException;
 import io.procpool.api.QueueFullException;
-import java.nio.ByteBuffer;
+import io.procpool.manager.internal.ManagerProtocol.Answer;
+import io.procpool.manager.internal.ManagerProtocol.Drain;
+import io.procpool.manager.internal.ManagerProtocol.Put;
+import io.procpool.manager.internal.ManagerProtocol.QueueAndTimeout;
+import io.procpool.manager.internal.ManagerProtocol.QueueOnly;
+import io.procpool.manager.internal.ManagerProtocol.QueueRequest;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.BlockingQueue;
 
@@ -65,7 +69,7 @@ final class QueueProxy<E> implements ManagedQueue<E> {
 
   @Override
   public void put(E item) {
-    doPut(item, Protocol.FOREVER, null);
+    doPut(item, ManagerProtocol.FOREVER, null);
   }
 
   @Override
@@ -80,13 +84,11 @@ final class QueueProxy<E> implements ManagedQueue<E> {
 
   /** Returns normally, or throws QueueFullException / InterruptedCall. */
   void doPut(E item, long timeoutNanos, Duration shown) {
-    byte[] bytes = Items.encode(item);
-    ManagerClient.Answer a = client().call(Protocol.PUT, 16 + bytes.length,
-        b -> b.putLong(queueId).putLong(timeoutNanos).put(bytes), timeoutNanos);
+    Answer a = client().call(new Put(queueId, timeoutNanos, Items.encode(item)));
     switch (a.status()) {
-      case Protocol.OK:
+      case ManagerProtocol.OK:
         return;
-      case Protocol.FULL:
+      case ManagerProtocol.FULL:
         throw new QueueFullException(describe() + " is full (maxsize " + maxsize + ")"
             + (timeoutNanos > 0 ? " after waiting " + shown : ""), client().displayAddress());
       default:
@@ -98,7 +100,7 @@ final class QueueProxy<E> implements ManagedQueue<E> {
 
   @Override
   public E get() {
-    return doGet(Protocol.FOREVER, null);
+    return doGet(ManagerProtocol.FOREVER, null);
   }
 
   @Override
@@ -112,12 +114,11 @@ final class QueueProxy<E> implements ManagedQueue<E> {
   }
 
   E doGet(long timeoutNanos, Duration shown) {
-    ManagerClient.Answer a = client().call(Protocol.GET, 16,
-        b -> b.putLong(queueId).putLong(timeoutNanos), timeoutNanos);
+    Answer a = client().call(new QueueAndTimeout(ManagerProtocol.GET, queueId, timeoutNanos));
     switch (a.status()) {
-      case Protocol.OK:
+      case ManagerProtocol.OK:
         return Items.decode(a.payload());
-      case Protocol.EMPTY:
+      case ManagerProtocol.EMPTY:
         throw new QueueEmptyException(describe() + " is empty"
             + (timeoutNanos > 0 ? " after waiting " + shown : ""), client().displayAddress());
       default:
@@ -127,54 +128,42 @@ final class QueueProxy<E> implements ManagedQueue<E> {
 
   /** The head item's bytes without removing it, or null if the queue is empty. */
   byte[] peekBytes() {
-    ManagerClient.Answer a = client().call(Protocol.PEEK, 8, b -> b.putLong(queueId), 0);
+    Answer a = client().call(new QueueOnly(ManagerProtocol.PEEK, queueId));
     switch (a.status()) {
-      case Protocol.OK:
+      case ManagerProtocol.OK:
         return a.payload();
-      case Protocol.EMPTY:
+      case ManagerProtocol.EMPTY:
         return null;
       default:
         throw failure(a);
     }
   }
 
-  /** Removes up to {@code max} items at once (SNAPSHOT: copies all without removing). */
-  List<byte[]> takeMany(byte op, int max) {
-    ManagerClient.Answer a = client().call(op, op == Protocol.DRAIN ? 12 : 8, b -> {
-      b.putLong(queueId);
-      if (op == Protocol.DRAIN) {
-        b.putInt(max);
-      }
-    }, 0);
-    if (a.status() != Protocol.OK) {
-      throw failure(a);
-    }
-    ByteBuffer p = ByteBuffer.wrap(a.payload());
-    int n = p.getInt();
-    List<byte[]> items = new ArrayList<>(n);
-    for (int i = 0; i < n; i++) {
-      byte[] item = new byte[p.getInt()];
-      p.get(item);
-      items.add(item);
-    }
-    return items;
+  /** Removes up to {@code max} items at once (as many as fit in one message). */
+  List<byte[]> drainBytes(int max) {
+    return ManagerProtocol.decodeItems(simple(new Drain(queueId, max)));
+  }
+
+  /** Copies all items without removing them. */
+  List<byte[]> snapshotBytes() {
+    return ManagerProtocol.decodeItems(simple(new QueueOnly(ManagerProtocol.SNAPSHOT, queueId)));
   }
 
   // ------------------------------------------------------------------ state
 
   @Override
   public int qsize() {
-    return ByteBuffer.wrap(simple(Protocol.QSIZE)).getInt();
+    return ManagerProtocol.decodeSize(simple(new QueueOnly(ManagerProtocol.QSIZE, queueId)));
   }
 
   @Override
   public boolean empty() {
-    return simple(Protocol.EMPTY_Q)[0] != 0;
+    return ManagerProtocol.decodeFlag(simple(new QueueOnly(ManagerProtocol.EMPTY_Q, queueId)));
   }
 
   @Override
   public boolean full() {
-    return simple(Protocol.FULL_Q)[0] != 0;
+    return ManagerProtocol.decodeFlag(simple(new QueueOnly(ManagerProtocol.FULL_Q, queueId)));
   }
 
   @Override
@@ -189,22 +178,12 @@ final class QueueProxy<E> implements ManagedQueue<E> {
 
   @Override
   public void taskDone() {
-    ManagerClient.Answer a = client().call(Protocol.TASK_DONE, 8, b -> b.putLong(queueId), 0);
-    if (a.status() == Protocol.ILLEGAL_STATE) {
-      throw new IllegalStateException(describe() + ": " + a.message());
-    }
-    if (a.status() != Protocol.OK) {
-      throw failure(a);
-    }
+    simple(new QueueOnly(ManagerProtocol.TASK_DONE, queueId));
   }
 
   @Override
   public void join() {
-    ManagerClient.Answer a = client().call(Protocol.JOIN, 16,
-        b -> b.putLong(queueId).putLong(Protocol.FOREVER), Protocol.FOREVER);
-    if (a.status() != Protocol.OK) {
-      throw failure(a);
-    }
+    simple(new QueueAndTimeout(ManagerProtocol.JOIN, queueId, ManagerProtocol.FOREVER));
   }
 
   @Override
@@ -212,26 +191,27 @@ final class QueueProxy<E> implements ManagedQueue<E> {
     return new BlockingQueueView<>(this);
   }
 
-  private byte[] simple(byte op) {
-    ManagerClient.Answer a = client().call(op, 8, b -> b.putLong(queueId), 0);
-    if (a.status() != Protocol.OK) {
+  /** Sends a request that has one good outcome; returns that OK answer's payload. */
+  private byte[] simple(QueueRequest request) {
+    Answer a = client().call(request);
+    if (a.status() != ManagerProtocol.OK) {
       throw failure(a);
     }
     return a.payload();
   }
 
-  private RuntimeException failure(ManagerClient.Answer a) {
+  private RuntimeException failure(Answer a) {
     switch (a.status()) {
-      case Protocol.CANCELLED:
+      case ManagerProtocol.CANCELLED:
         return new InterruptedCallException(describe() + ": interrupted while waiting");
-      case Protocol.NO_SUCH_QUEUE:
+      case ManagerProtocol.NO_SUCH_QUEUE:
         return new IllegalStateException(describe() + " does not exist (was the manager restarted?)");
-      case Protocol.ILLEGAL_ARGUMENT:
+      case ManagerProtocol.ILLEGAL_ARGUMENT:
         return new IllegalArgumentException(a.message());
-      case Protocol.ILLEGAL_STATE:
+      case ManagerProtocol.ILLEGAL_STATE:
         return new IllegalStateException(describe() + ": " + a.message());
       default:
-        return new ProcPoolException(describe() + ": " + Protocol.statusName(a.status()) + " "
+        return new ProcPoolException(describe() + ": " + ManagerProtocol.statusName(a.status()) + " "
             + (a.payload().length > 0 ? a.message() : ""));
     }
   }
