@@ -3,6 +3,7 @@ package io.procpool.core.internal;
 import io.procpool.api.spi.Connection;
 import io.procpool.api.spi.ProtocolException;
 import java.io.PrintStream;
+import java.nio.BufferUnderflowException;
 import java.nio.ByteBuffer;
 
 /**
@@ -30,8 +31,9 @@ final class WorkerChannel implements Connection.Listener {
 
   @Override
   public void onMessage(ByteBuffer m) {
+    byte type = -1;
     try {
-      byte type = m.get();
+      type = m.get();
       if (worker == null) {
         if (type != WorkerProtocol.HELLO) {
           throw new ProtocolException("expected HELLO, got message type " + type);
@@ -61,6 +63,8 @@ final class WorkerChannel implements Connection.Listener {
         default:
           throw new ProtocolException("unexpected message type " + type);
       }
+    } catch (BufferUnderflowException e) {
+      protocolError(new ProtocolException("truncated message of type " + type + " (" + m.limit() + " bytes)", e));
     } catch (ProtocolException | RuntimeException e) {
       protocolError(e);
     }
