@@ -206,8 +206,8 @@ final class Scheduler {
   }
 
   private static boolean canTake(WorkerHandle w, Task t, int limit) {
-    if (!w.is(WorkerHandle.State.READY) || !w.recalls.isEmpty()) {
-      return false;
+    if (!w.is(WorkerHandle.State.READY) || !w.recalls.isEmpty() || w.killReason != null) {
+      return false; // a worker the pool is killing gets nothing, not even what it gave back
     }
     if (w.inflight.isEmpty()) {
       return true;
@@ -298,6 +298,9 @@ final class Scheduler {
     boolean someoneIdle = false;
     WorkerHandle victim = null;
     for (WorkerHandle w : workers.values()) {
+      if (w.killReason != null) {
+        continue;
+      }
       if (w.is(WorkerHandle.State.READY) && w.inflight.isEmpty() && w.recalls.isEmpty()) {
         someoneIdle = true;
       } else if (w.serving() && w.recalls.isEmpty() && w.inflight.size() >= 2
@@ -471,10 +474,11 @@ final class Scheduler {
         return false;
       }
       t.done = true;
-      if (t.timeout != null) {
+      WorkerHandle w = t.worker;
+      if (t.timeout != null && w == null) {
+        // A task a worker holds keeps its timeout: if it runs and hangs, the worker is still killed.
         t.timeout.cancel();
       }
-      WorkerHandle w = t.worker;
       if (w == null) {
         pending.remove(t);
       } else if (w.killReason == null && w.serving()) {
@@ -507,8 +511,8 @@ final class Scheduler {
     Outbox out = new Outbox();
     lock.lock();
     try {
-      WorkerHandle w = t.worker;
-      if (t.done || w == null || w.killReason != null) {
+      WorkerHandle w = t.worker; // null once it finished or was taken back
+      if (w == null || w.killReason != null) {
         return;
       }
       w.killReason = KillReason.timeout(t, new TaskTimeoutException("task " + t.id

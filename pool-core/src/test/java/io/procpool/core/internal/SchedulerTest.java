@@ -31,7 +31,6 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -793,11 +792,24 @@ class SchedulerTest {
     assertUnfinished(0);
   }
 
+  /** cancel(false) lets a running task run; if it then hangs past taskTimeout, its worker is still killed. */
   @Test
-  @Disabled("bug: after cancel(true) decides to kill a worker (RECALLED names the cancelled task as running), "
-      + "Scheduler.onRecalled re-queues the tasks the worker gave back and dispatchLocked sends them straight back "
-      + "to that same worker (canTake ignores killReason); when it dies they fail with WorkerCrashedException "
-      + "'was queued on worker pid ..., which was killed to stop task ... (cancelled)' instead of running elsewhere")
+  void cancelWithoutInterruptKeepsTheTaskTimeoutOfARunningTask() throws Exception {
+    Duration timeout = Duration.ofSeconds(1);
+    start(PoolOptions.newBuilder().processes(1).taskTimeout(timeout).build());
+    WorkerHandle w0 = ready(0);
+    SingleTask<Object> a = submit("a");
+    assertTrue(a.result.cancel(false));
+    recalled(w0, a.id); // it was running: not taken back
+    assertTrue(a.result.isCancelled());
+    assertEquals(0, launcher.process(0).kills, "cancel(false) does not kill");
+    clock.advance(timeout.toNanos());
+    assertTrue(launcher.process(0).kills >= 1, "the hung, cancelled task's worker is killed at its timeout");
+    scheduler.workerLost(w0, null);
+    assertUnfinished(0);
+  }
+
+  @Test
   void cancelKillDoesNotSendGivenBackTasksToTheDoomedWorker() throws Exception {
     start(1);
     WorkerHandle w0 = ready(0);
