@@ -260,7 +260,8 @@ public abstract class AbstractSchedulingContractTest {
         ContractTasks.touch(go);
       }
       long submitMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
-      long deadline = System.nanoTime() + Duration.ofSeconds(75).toNanos();
+      Duration patience = Duration.ofSeconds(45);
+      long deadline = System.nanoTime() + patience.toNanos();
       List<String> problems = new ArrayList<>();
       for (int i = 0; i < tasks; i++) {
         AsyncResult<long[]> result = results.get(i);
@@ -273,7 +274,7 @@ public abstract class AbstractSchedulingContractTest {
         } catch (ExecutionException e) {
           problems.add("#" + i + " failed: " + describeChain(e.getCause()));
         } catch (TimeoutException e) {
-          problems.add("#" + i + " not done after 75 s");
+          problems.add("#" + i + " not done " + patience.toSeconds() + " s after the last submit");
         }
       }
       System.out.printf("[%s] %d tasks with a %d MiB argument on 2 workers with -Xmx256m: submitted in %d ms,"
@@ -448,8 +449,8 @@ public abstract class AbstractSchedulingContractTest {
       ContractTasks.touch(failFile);
       Long first = getWithin(pool.applyAsync(ContractTasks::pid), PATIENCE, "the first task");
       assertNotNull(first);
-      awaitCondition("the initializer to fail in a replacement worker", () -> lines(log).stream().anyMatch(
-          l -> l.startsWith("fail ")));
+      awaitCondition("the initializer to fail in a replacement worker", Duration.ofSeconds(30),
+          () -> lines(log).stream().anyMatch(l -> l.startsWith("fail ")));
 
       List<AsyncResult<Long>> during = new ArrayList<>();
       int rejectedAtSubmit = 0;
@@ -462,7 +463,7 @@ public abstract class AbstractSchedulingContractTest {
       }
 
       Files.delete(Path.of(failFile));
-      Duration limit = Duration.ofSeconds(45);
+      Duration limit = Duration.ofSeconds(30);
       long start = System.nanoTime();
       long deadline = start + limit.toNanos();
       Long recovered = null;
@@ -493,9 +494,11 @@ public abstract class AbstractSchedulingContractTest {
           + " attempts) after the initializer stopped failing: the pool stays broken; last failure: "
           + describeChain(last));
 
+      long duringDeadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
       for (int i = 0; i < during.size(); i++) {
         AsyncResult<Long> r = during.get(i);
-        assertTrue(r.waitFor(PATIENCE), "a task submitted while the initializer failed never completed");
+        assertTrue(r.waitFor(Duration.ofNanos(Math.max(0, duringDeadline - System.nanoTime()))),
+            "a task submitted while the initializer failed was not complete 20 s after a task succeeded again");
         if (!r.successful()) {
           Throwable cause = failureOf(r, Duration.ofSeconds(1));
           assertTrue(findInChain(cause, WorkerStartException.class),
@@ -503,7 +506,7 @@ public abstract class AbstractSchedulingContractTest {
                   + ", expected success or a WorkerStartException");
         }
       }
-      assertNotNull(getWithin(pool.applyAsync(ContractTasks::pid), PATIENCE, "one more task"));
+      assertNotNull(getWithin(pool.applyAsync(ContractTasks::pid), Duration.ofSeconds(20), "one more task"));
     }
   }
 
@@ -760,9 +763,10 @@ public abstract class AbstractSchedulingContractTest {
   /**
    * With {@code maxTasksPerChild}, no replacement worker is started after the last task when the
    * pool is closing: with {@code maxTasksPerChild(1)} on a pool of 1, three tasks (the last one
-   * submitted right before {@code close()}) mean exactly three workers, as counted by initializer
-   * runs and (with separate processes) by the worker processes seen. Three rounds, since whether a
-   * superfluous replacement gets as far as its initializer depends on timing.
+   * submitted right before {@code close()}, and running for a second, so that {@code close()} surely
+   * comes while it runs) mean exactly three workers, as counted by initializer runs and (with
+   * separate processes) by the worker processes seen. Three rounds, since whether a superfluous
+   * replacement gets as far as its initializer depends on timing.
    */
   @Test
   @Timeout(value = 150, threadMode = SEPARATE_THREAD)
@@ -778,7 +782,7 @@ public abstract class AbstractSchedulingContractTest {
         Integer second = pool.apply(ContractTasks::identity, 1);
         assertEquals(0, first);
         assertEquals(1, second);
-        AsyncResult<Integer> last = pool.applyAsync(ContractTasks::identity, 2);
+        AsyncResult<Integer> last = pool.applyAsync((Integer x) -> ContractTasks.sleepThenReturn(1_000, x), 2);
         long millis = closeWithin(pool, CLOSE_LIMIT);
         Set<Long> seen = children.stop();
         assertTrue(last.ready(), "close() returned before the last task finished");
