@@ -743,7 +743,7 @@ public abstract class AbstractSchedulingContractTest {
         AsyncResult<Object> bad = pool.applyAsync(() -> SchedulingTasks.explodingResult(kind));
         AsyncResult<Integer> after = pool.applyAsync((Integer x) -> ContractTasks.sleepThenReturn(0, x), 2);
 
-        Throwable cause = failureOf(bad, wait);
+        Throwable cause = failureOf(bad, wait, "the task whose result throws " + kind + " when decoded in the parent");
         assertTrue(cause instanceof TaskSerializationException,
             "a result whose decoding throws " + kind + " must fail its task with TaskSerializationException, got "
                 + describeChain(cause));
@@ -958,14 +958,19 @@ public abstract class AbstractSchedulingContractTest {
 
   /** The failure of a task that must fail within {@code timeout}: the cause of get's ExecutionException. */
   protected static Throwable failureOf(Future<?> result, Duration timeout) {
+    return failureOf(result, timeout, "the task");
+  }
+
+  /** {@link #failureOf(Future, Duration)}, naming the task {@code what} in failure messages. */
+  protected static Throwable failureOf(Future<?> result, Duration timeout, String what) {
     try {
       Object value = result.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
-      return fail("expected the task to fail, but it returned " + value);
+      return fail("expected " + what + " to fail, but it returned " + value);
     } catch (ExecutionException e) {
       assertNotNull(e.getCause(), "ExecutionException without a cause");
       return e.getCause();
     } catch (TimeoutException e) {
-      return fail("the task did not complete within " + timeout.toMillis() + " ms");
+      return fail(what + " did not complete within " + timeout.toMillis() + " ms");
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       return fail("interrupted");
