@@ -7,11 +7,9 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
-import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import static org.junit.jupiter.api.Timeout.ThreadMode.SEPARATE_THREAD;
 
 import io.procpool.api.AsyncResult;
@@ -51,12 +49,10 @@ import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutionException;
-import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.LockSupport;
-import java.util.function.BooleanSupplier;
 import java.util.function.Predicate;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -66,7 +62,6 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.ExtendWith;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The contract of {@link ProcessPool}, run against one transport. A transport is done when its
@@ -95,29 +90,7 @@ import org.junit.jupiter.api.io.TempDir;
  */
 @ExtendWith(NoLeakedProcessesExtension.class)
 @Timeout(value = 5, unit = TimeUnit.MINUTES, threadMode = SEPARATE_THREAD)
-public abstract class AbstractPoolContractTest {
-
-  /** How long a test waits for anything that should happen "soon" (results, workers starting). */
-  protected static final Duration PATIENCE = Duration.ofSeconds(60);
-
-  /** A task that "runs forever" for a test's purposes; tests that start one end it. */
-  private static final long LONG_TASK_MILLIS = 60_000;
-
-  @TempDir Path tmp;
-
-  /** The transport name under test, as passed to {@link ProcessPool.Builder#transport(String)}. */
-  protected abstract String transport();
-
-  /** What the transport can do beyond the common contract. */
-  protected abstract Set<Capability> capabilities();
-
-  /**
-   * A builder for a pool of the transport under test, with no other option set. Override to add
-   * transport-specific options (JVM options, transport properties).
-   */
-  protected ProcessPool.Builder builder() {
-    return ProcessPool.builder().transport(transport());
-  }
+public abstract class AbstractPoolContractTest extends AbstractContractTest {
 
   // ================================================================== apply
 
@@ -1183,56 +1156,8 @@ public abstract class AbstractPoolContractTest {
 
   // ================================================================== helpers
 
-  /** A pool of the transport under test with {@code processes} workers and no other option. */
-  protected final ProcessPool newPool(int processes) {
-    return builder().processes(processes).build();
-  }
-
-  protected final boolean has(Capability capability) {
-    return capabilities().contains(capability);
-  }
-
-  protected final void assumeCapability(Capability capability) {
-    assumeTrue(has(capability), () -> "transport " + transport() + " lacks " + capability);
-  }
-
   protected static long parentPid() {
     return ProcessHandle.current().pid();
-  }
-
-  /** Waits for {@code condition} up to {@link #PATIENCE}, polling; fails naming {@code what}. */
-  protected static void awaitCondition(String what, BooleanSupplier condition) {
-    awaitCondition(what, PATIENCE, condition);
-  }
-
-  protected static void awaitCondition(String what, Duration timeout, BooleanSupplier condition) {
-    long deadline = System.nanoTime() + timeout.toNanos();
-    while (!condition.getAsBoolean()) {
-      if (System.nanoTime() > deadline) {
-        fail("timed out after " + timeout.toMillis() + " ms waiting for " + what);
-      }
-      ProcessSupport.pause();
-    }
-  }
-
-  /** The failure of a task that must fail within {@link #PATIENCE}: the cause of get's ExecutionException. */
-  protected static Throwable failureOf(Future<?> result) {
-    return failureOf(result, PATIENCE);
-  }
-
-  protected static Throwable failureOf(Future<?> result, Duration timeout) {
-    try {
-      Object value = result.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
-      return fail("expected the task to fail, but it returned " + value);
-    } catch (ExecutionException e) {
-      assertNotNull(e.getCause(), "ExecutionException without a cause");
-      return e.getCause();
-    } catch (TimeoutException e) {
-      return fail("the task did not complete within " + timeout.toMillis() + " ms");
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      return fail("interrupted");
-    }
   }
 
   /** Whether {@code t} or one of its causes is a {@code type} whose message contains {@code message}. */
@@ -1246,14 +1171,6 @@ public abstract class AbstractPoolContractTest {
       }
     }
     return false;
-  }
-
-  private static String describeChain(Throwable t) {
-    StringBuilder sb = new StringBuilder();
-    for (Throwable x = t; x != null; x = x.getCause() == x ? null : x.getCause()) {
-      sb.append(sb.length() == 0 ? "" : " <- caused by ").append(x);
-    }
-    return sb.toString();
   }
 
   /** Waits until the pool reports {@code processes()} live workers, none of them {@code deadPids}. */
@@ -1332,19 +1249,8 @@ public abstract class AbstractPoolContractTest {
     return fail("no '" + prefix + "' line from the parent process (alive: " + writer.isAlive() + "); its output:\n" + output);
   }
 
-  private static List<Integer> range(int from, int to) {
-    return IntStream.range(from, to).boxed().collect(Collectors.toList());
-  }
-
   private static List<Integer> squares(List<Integer> items) {
     return items.stream().map(x -> x * x).collect(Collectors.toList());
-  }
-
-  private static <T extends Comparable<? super T>> List<T> sorted(Iterable<T> items) {
-    List<T> list = new ArrayList<>();
-    items.forEach(list::add);
-    Collections.sort(list);
-    return list;
   }
 
   private static <T> List<T> drain(Iterator<T> iterator) {
@@ -1362,41 +1268,4 @@ public abstract class AbstractPoolContractTest {
   /** The function of the failing-map test, typed once. */
   private interface SerializableFailAt extends io.procpool.api.SerializableFunction<Integer, Integer> {}
 
-  /**
-   * A task whose start the test observes (it writes its worker's pid to a marker file) and whose end
-   * the test controls (it runs until the test creates its release file, at most {@link #LONG_TASK_MILLIS}).
-   */
-  private final class ControlledTask {
-    final String marker;
-    final String release;
-
-    ControlledTask(String name) {
-      String unique = name + "-" + UUID.randomUUID();
-      this.marker = tmp.resolve(unique + ".started").toString();
-      this.release = tmp.resolve(unique + ".release").toString();
-    }
-
-    AsyncResult<Long> submit(ProcessPool pool) {
-      String m = marker;
-      String r = release;
-      return pool.applyAsync(() -> ContractTasks.markStartedThenAwait(m, r, LONG_TASK_MILLIS));
-    }
-
-    void awaitStarted() {
-      awaitCondition("task " + marker + " to start", () -> Files.exists(Path.of(marker)));
-    }
-
-    /** The pid of the worker running the task; only after {@link #awaitStarted()}. */
-    long pid() {
-      try {
-        return Long.parseLong(Files.readString(Path.of(marker), StandardCharsets.UTF_8).trim());
-      } catch (IOException e) {
-        throw new AssertionError("cannot read " + marker, e);
-      }
-    }
-
-    void release() throws IOException {
-      Files.writeString(Path.of(release), "go", StandardCharsets.UTF_8);
-    }
-  }
 }

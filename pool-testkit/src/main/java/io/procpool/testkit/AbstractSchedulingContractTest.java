@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import static org.junit.jupiter.api.Timeout.ThreadMode.SEPARATE_THREAD;
 
 import io.procpool.api.AsyncResult;
@@ -33,7 +32,6 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.NoSuchElementException;
 import java.util.Set;
-import java.util.UUID;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
@@ -45,13 +43,10 @@ import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.LockSupport;
-import java.util.function.BooleanSupplier;
 import java.util.stream.Collectors;
-import java.util.stream.IntStream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.ExtendWith;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The scheduling and lifecycle contract of {@link ProcessPool}, run against one transport: what a
@@ -84,35 +79,13 @@ import org.junit.jupiter.api.io.TempDir;
  */
 @ExtendWith(NoLeakedProcessesExtension.class)
 @Timeout(value = 5, unit = TimeUnit.MINUTES, threadMode = SEPARATE_THREAD)
-public abstract class AbstractSchedulingContractTest {
-
-  /** How long a test waits for anything that should happen "soon" (results, workers starting). */
-  protected static final Duration PATIENCE = Duration.ofSeconds(60);
+public abstract class AbstractSchedulingContractTest extends AbstractContractTest {
 
   /** How long {@link PoolGuard} lets {@code close()} take before it terminates the pool and fails. */
   protected static final Duration CLOSE_LIMIT = Duration.ofSeconds(20);
 
-  /** The longest a task of this class waits for a file (release files): no worker waits forever. */
-  private static final long MAX_TASK_WAIT_MILLIS = 60_000;
-
   /** No-op tasks run by {@link #warmUp} so that the scheduler considers tasks fast. */
   private static final int WARM_UP_TASKS = 2_000;
-
-  @TempDir Path tmp;
-
-  /** The transport name under test, as passed to {@link ProcessPool.Builder#transport(String)}. */
-  protected abstract String transport();
-
-  /** What the transport can do beyond the common contract. */
-  protected abstract Set<Capability> capabilities();
-
-  /**
-   * A builder for a pool of the transport under test, with no other option set. Override to add
-   * transport-specific options (JVM options, transport properties).
-   */
-  protected ProcessPool.Builder builder() {
-    return ProcessPool.builder().transport(transport());
-  }
 
   // ================================================================== no head-of-line blocking
 
@@ -131,7 +104,7 @@ public abstract class AbstractSchedulingContractTest {
       ProcessPool pool = guard.pool;
       warmUp(pool);
       try {
-        SerializableCallable<Long> consumer = () -> SchedulingTasks.awaitFile(release, MAX_TASK_WAIT_MILLIS);
+        SerializableCallable<Long> consumer = () -> SchedulingTasks.awaitFile(release, LONG_TASK_MILLIS);
         SerializableCallable<String> filler = () -> ContractTasks.sleepThenReturn(1000, "filler");
         SerializableCallable<Boolean> producer = () -> ContractTasks.touch(release);
         long start = System.nanoTime();
@@ -246,7 +219,7 @@ public abstract class AbstractSchedulingContractTest {
     long[] expected = SchedulingTasks.checksum(data);
     String go = tmp.resolve("all-submitted").toString();
     SerializableFunction<byte[], long[]> checksum =
-        d -> SchedulingTasks.checksumOnceFileExists(go, d, MAX_TASK_WAIT_MILLIS);
+        d -> SchedulingTasks.checksumOnceFileExists(go, d, LONG_TASK_MILLIS);
     try (PoolGuard guard = guard(builder.build())) {
       ProcessPool pool = guard.pool;
       warmUp(pool);
@@ -840,19 +813,6 @@ public abstract class AbstractSchedulingContractTest {
 
   // ================================================================== helpers
 
-  /** A pool of the transport under test with {@code processes} workers and no other option. */
-  protected final ProcessPool newPool(int processes) {
-    return builder().processes(processes).build();
-  }
-
-  protected final boolean has(Capability capability) {
-    return capabilities().contains(capability);
-  }
-
-  protected final void assumeCapability(Capability capability) {
-    assumeTrue(has(capability), () -> "transport " + transport() + " lacks " + capability);
-  }
-
   /** Wraps {@code pool} so that try-with-resources ends it within bounded time. */
   protected static PoolGuard guard(ProcessPool pool) {
     return new PoolGuard(pool);
@@ -930,21 +890,6 @@ public abstract class AbstractSchedulingContractTest {
     }
   }
 
-  /** Waits for {@code condition} up to {@link #PATIENCE}, polling; fails naming {@code what}. */
-  protected static void awaitCondition(String what, BooleanSupplier condition) {
-    awaitCondition(what, PATIENCE, condition);
-  }
-
-  protected static void awaitCondition(String what, Duration timeout, BooleanSupplier condition) {
-    long deadline = System.nanoTime() + timeout.toNanos();
-    while (!condition.getAsBoolean()) {
-      if (System.nanoTime() > deadline) {
-        fail("timed out after " + timeout.toMillis() + " ms waiting for " + what);
-      }
-      ProcessSupport.pause();
-    }
-  }
-
   /** The value of {@code result} within {@code timeout}; fails naming {@code what} otherwise. */
   protected static <T> T getWithin(Future<T> result, Duration timeout, String what) throws InterruptedException {
     try {
@@ -953,27 +898,6 @@ public abstract class AbstractSchedulingContractTest {
       throw new AssertionError(what + " failed: " + describeChain(e.getCause()), e.getCause());
     } catch (TimeoutException e) {
       return fail(what + " did not complete within " + timeout.toMillis() + " ms");
-    }
-  }
-
-  /** The failure of a task that must fail within {@code timeout}: the cause of get's ExecutionException. */
-  protected static Throwable failureOf(Future<?> result, Duration timeout) {
-    return failureOf(result, timeout, "the task");
-  }
-
-  /** {@link #failureOf(Future, Duration)}, naming the task {@code what} in failure messages. */
-  protected static Throwable failureOf(Future<?> result, Duration timeout, String what) {
-    try {
-      Object value = result.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
-      return fail("expected " + what + " to fail, but it returned " + value);
-    } catch (ExecutionException e) {
-      assertNotNull(e.getCause(), "ExecutionException without a cause");
-      return e.getCause();
-    } catch (TimeoutException e) {
-      return fail(what + " did not complete within " + timeout.toMillis() + " ms");
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      return fail("interrupted");
     }
   }
 
@@ -1092,28 +1016,6 @@ public abstract class AbstractSchedulingContractTest {
     return false;
   }
 
-  protected static String describeChain(Throwable t) {
-    if (t == null) {
-      return "nothing";
-    }
-    StringBuilder sb = new StringBuilder();
-    Set<Throwable> seen = Collections.newSetFromMap(new IdentityHashMap<>());
-    for (Throwable x = t; x != null && seen.add(x); x = x.getCause()) {
-      sb.append(sb.length() == 0 ? "" : " <- caused by ").append(x);
-    }
-    return sb.toString();
-  }
-
-  private static List<Integer> range(int from, int to) {
-    return IntStream.range(from, to).boxed().collect(Collectors.toList());
-  }
-
-  private static <T extends Comparable<? super T>> List<T> sorted(List<T> items) {
-    List<T> list = new ArrayList<>(items);
-    Collections.sort(list);
-    return list;
-  }
-
   /**
    * Records every child process of this JVM that appears while it runs (polling every few
    * milliseconds: a worker JVM lives far longer than that), for tests that count worker starts.
@@ -1154,41 +1056,4 @@ public abstract class AbstractSchedulingContractTest {
     }
   }
 
-  /**
-   * A task whose start the test observes (it writes its worker's pid to a marker file) and whose end
-   * the test controls (it runs until the test creates its release file, at most a minute).
-   */
-  private final class ControlledTask {
-    final String marker;
-    final String release;
-
-    ControlledTask(String name) {
-      String unique = name + "-" + UUID.randomUUID();
-      this.marker = tmp.resolve(unique + ".started").toString();
-      this.release = tmp.resolve(unique + ".release").toString();
-    }
-
-    AsyncResult<Long> submit(ProcessPool pool) {
-      String m = marker;
-      String r = release;
-      return pool.applyAsync(() -> ContractTasks.markStartedThenAwait(m, r, MAX_TASK_WAIT_MILLIS));
-    }
-
-    void awaitStarted() {
-      awaitCondition("task " + marker + " to start", () -> Files.exists(Path.of(marker)));
-    }
-
-    /** The pid of the worker running the task; only after {@link #awaitStarted()}. */
-    long pid() {
-      try {
-        return Long.parseLong(Files.readString(Path.of(marker), StandardCharsets.UTF_8).trim());
-      } catch (IOException e) {
-        throw new AssertionError("cannot read " + marker, e);
-      }
-    }
-
-    void release() throws IOException {
-      Files.writeString(Path.of(release), "go", StandardCharsets.UTF_8);
-    }
-  }
 }
