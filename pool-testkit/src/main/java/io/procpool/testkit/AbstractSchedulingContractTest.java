@@ -131,6 +131,53 @@ public abstract class AbstractSchedulingContractTest extends AbstractContractTes
   }
 
   /**
+   * Pipelining never strands a task: calls of one function that the pool has seen run fast are queued
+   * on busy workers, and when one such call blocks (a consumer waiting for a producer queued behind
+   * it), the worker gives back what it has not started as soon as another worker idles. Three rounds,
+   * since where the producer is queued depends on timing.
+   */
+  @Test
+  @Timeout(value = 180, threadMode = SEPARATE_THREAD)
+  void aFastFunctionsCallThatBlocksDoesNotStrandTheCallsQueuedBehindIt() throws Exception {
+    Duration limit = Duration.ofSeconds(20);
+    try (PoolGuard guard = guard(newPool(2))) {
+      ProcessPool pool = guard.pool;
+      // One function object: the pool learns run times per function.
+      io.procpool.api.SerializableFunction<String[], String> act = SchedulingTasks::act;
+      awaitCondition("both workers to start", () -> pool.workerPids().size() >= 2);
+      List<AsyncResult<String>> warm = new ArrayList<>();
+      for (int i = 0; i < 500; i++) {
+        warm.add(pool.applyAsync(act, new String[] {"noop"}));
+      }
+      for (AsyncResult<String> r : warm) {
+        assertEquals("noop", getWithin(r, PATIENCE, "a warm-up call"));
+      }
+      for (int round = 0; round < 3; round++) {
+        String release = tmp.resolve("release-" + round).toString();
+        try {
+          long start = System.nanoTime();
+          AsyncResult<String> consumer = pool.applyAsync(act, new String[] {"await", release});
+          AsyncResult<String> filler = pool.applyAsync(act, new String[] {"sleep", "1000"});
+          // More short fillers, so that (whichever way ties go) the producer tends to be queued behind
+          // the consumer: then only taking it back gets it to run.
+          AsyncResult<String> filler2 = pool.applyAsync(act, new String[] {"sleep", "100"});
+          AsyncResult<String> filler3 = pool.applyAsync(act, new String[] {"sleep", "100"});
+          AsyncResult<String> producer = pool.applyAsync(act, new String[] {"touch", release});
+          long millis = millisUntilAllReady(List.of(consumer, filler, filler2, filler3, producer), start, limit);
+          System.out.printf("[%s] round %d: consumer, filler, producer of one warm function: done after %d ms%n",
+              transport(), round, millis);
+          assertTrue(millis >= 0, "round " + round + ": not all done within " + limit.toSeconds()
+              + " s (consumer " + consumer.ready() + ", filler " + filler.ready() + ", producer " + producer.ready()
+              + "): the producer stayed queued behind the consumer while the other worker idled");
+          assertEquals("awaited", consumer.get(0, SECONDS));
+        } finally {
+          ContractTasks.touch(release);
+        }
+      }
+    }
+  }
+
+  /**
    * Short tasks submitted after a long one do not wait for it while another worker is free: on a
    * warm pool of 2, twenty 1 ms tasks submitted right behind a 5 s task are all done within 2.5 s.
    */

@@ -37,6 +37,29 @@ public final class SchedulingTasks {
   }
 
   /** Sleeps {@code delayMillis}, then exits the worker JVM with {@code status}; never returns. */
+  /**
+   * One function for several kinds of work, so that the pool learns its run time from quick calls and
+   * then pipelines calls that block: {@code {"noop"}}, {@code {"await", path}} (waits for the file,
+   * at most a minute), {@code {"touch", path}}, {@code {"sleep", millis}}.
+   */
+  public static String act(String[] action) throws Exception {
+    switch (action[0]) {
+      case "noop":
+        return "noop";
+      case "await":
+        awaitFile(action[1], 60_000);
+        return "awaited";
+      case "touch":
+        ContractTasks.touch(action[1]);
+        return "touched";
+      case "sleep":
+        Thread.sleep(Long.parseLong(action[1]));
+        return "slept";
+      default:
+        throw new IllegalArgumentException("unknown action " + action[0]);
+    }
+  }
+
   public static <T> T exitAfter(long delayMillis, int status) throws InterruptedException {
     Thread.sleep(delayMillis);
     return ContractTasks.exit(status);

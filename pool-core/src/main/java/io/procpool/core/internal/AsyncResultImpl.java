@@ -165,7 +165,7 @@ final class AsyncResultImpl<R> implements AsyncResult<R> {
       synchronized (this) {
         v = view;
         if (v == null) {
-          CompletableFuture<R> out = new View<>(callbackExecutor);
+          CompletableFuture<R> out = new View<>(r -> execute(callbackExecutor, r));
           future.whenComplete((value, error) -> execute(viewExecutor, () -> {
             if (error == null) {
               out.complete(value);

@@ -38,6 +38,11 @@ final class FunctionTable {
   static final class Entry {
     final int id;
     private final ByteBuffer define;
+    /**
+     * Average run time of its tasks in nanoseconds, 0 while unknown: the scheduler's credit for it.
+     * Guarded by the scheduler's lock.
+     */
+    double avgNanos;
 
     Entry(int id, ByteBuffer define) {
       this.id = id;

@@ -51,9 +51,11 @@ import java.util.concurrent.locks.ReentrantLock;
  *
  * <h2>Dispatch</h2>
  * A task goes to the READY worker with the fewest tasks in flight that has credit for it: room under
- * the count limit (1 while task times are unknown or a taskTimeout is set, else enough queued work to
- * hide a round trip, at most {@link #MAX_IN_FLIGHT}) and under the byte budget
- * ({@link #BYTE_BUDGET}; a worker with nothing in flight takes any one task). Pipelining is what makes
+ * the count limit, learned per function (1 while the function's run time is unknown or a taskTimeout
+ * is set, else enough queued work to hide a round trip, at most {@link #MAX_IN_FLIGHT}), nothing
+ * slow already held, and room under the byte budget ({@link #BYTE_BUDGET}); a worker with nothing in
+ * flight takes any one task. With credit 1 the pool behaves like Python's shared queue: tasks start
+ * in submission order on whichever worker is free. Pipelining is what makes
  * small tasks fast, and its risk is a task waiting behind a long one while another worker idles. So
  * whenever the queue is empty and a worker is idle, the scheduler sends a RECALL to the worker holding
  * the most tasks: the worker takes back what it has not started (on its transport thread, even while
@@ -105,8 +107,6 @@ final class Scheduler {
   private WorkerStartException broken;
   @GuardedBy("lock")
   private boolean submittingImaps;
-  @GuardedBy("lock")
-  private double avgTaskNanos;
   @GuardedBy("lock")
   private long assignments;
 
@@ -198,21 +198,31 @@ final class Scheduler {
 
   // ------------------------------------------------------------------ dispatch
 
-  private int inFlightLimitLocked() {
-    if (options.taskTimeout().isPresent() || avgTaskNanos <= 0) {
+  /**
+   * How many tasks of {@code fn} a worker may hold: 1 while the function's run time is unknown or a
+   * taskTimeout is set, else enough to hide a round trip. Learned per function, so that tasks that
+   * may block (a consumer waiting on a queue) are never queued behind each other on the strength of
+   * other, fast functions; with credit 1 a task goes only to an idle worker, in submission order,
+   * as with Python's shared task queue.
+   */
+  private int creditFor(FunctionTable.Entry fn) {
+    double avg = fn.avgNanos;
+    if (options.taskTimeout().isPresent() || avg <= 0) {
       return 1;
     }
-    return (int) Math.max(1, Math.min(MAX_IN_FLIGHT, QUEUE_BUDGET_NANOS / avgTaskNanos));
+    return (int) Math.max(1, Math.min(MAX_IN_FLIGHT, QUEUE_BUDGET_NANOS / avg));
   }
 
-  private static boolean canTake(WorkerHandle w, Task t, int limit) {
+  private boolean canTake(WorkerHandle w, Task t) {
     if (!w.is(WorkerHandle.State.READY) || !w.recalls.isEmpty() || w.killReason != null) {
       return false; // a worker the pool is killing gets nothing, not even what it gave back
     }
     if (w.inflight.isEmpty()) {
       return true;
     }
-    return !w.stalled && w.inflight.size() < limit && w.inflightBytes + t.size() <= BYTE_BUDGET;
+    // Pipeline only fast tasks, and only behind fast tasks.
+    return !w.stalled && w.slowHeld == 0 && w.inflight.size() < creditFor(t.function)
+        && w.inflightBytes + t.size() <= BYTE_BUDGET;
   }
 
   /** Whether {@code w} should get the next task rather than {@code best}. */
@@ -233,12 +243,11 @@ final class Scheduler {
   /** Assigns queued tasks to workers with credit; takes work back from a worker if another idles. */
   void dispatchLocked(Outbox out) {
     assertLocked();
-    int limit = inFlightLimitLocked();
     while (!pending.isEmpty()) {
       Task t = pending.peekFirst();
       WorkerHandle best = null;
       for (WorkerHandle w : workers.values()) {
-        if (canTake(w, t, limit) && (best == null || better(w, best))) {
+        if (canTake(w, t) && (best == null || better(w, best))) {
           best = w;
         }
       }
@@ -255,7 +264,7 @@ final class Scheduler {
   }
 
   private void assignLocked(WorkerHandle w, Task t, Outbox out) {
-    w.assign(t, ++assignments, t.message());
+    w.assign(t, ++assignments, t.message(), creditFor(t.function) == 1);
     flushLater(w, out);
     if (options.taskTimeout().isPresent()) {
       Duration timeout = options.taskTimeout().get();
@@ -413,7 +422,8 @@ final class Scheduler {
       if (t.timeout != null) {
         t.timeout.cancel();
       }
-      avgTaskNanos = avgTaskNanos <= 0 ? r.execNanos() : avgTaskNanos * 0.9 + r.execNanos() * 0.1;
+      FunctionTable.Entry fn = t.function;
+      fn.avgNanos = fn.avgNanos <= 0 ? Math.max(1, r.execNanos()) : fn.avgNanos * 0.9 + r.execNanos() * 0.1;
       if (w.is(WorkerHandle.State.RETIRING) && w.inflight.isEmpty() && w.recalls.isEmpty()) {
         out = new Outbox();
         supervisor.retireLocked(w, out);

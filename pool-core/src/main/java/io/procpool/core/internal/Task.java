@@ -19,6 +19,8 @@ abstract class Task {
   Cancellable timeout;
   /** Times it was run again after a crash (retryOnCrash). */
   int attempts;
+  /** Counted in its worker's {@link WorkerHandle#slowHeld}. */
+  boolean slow;
 
   Task(long id, FunctionTable.Entry function, ByteBuffer message) {
     this.id = id;

@@ -59,6 +59,8 @@ final class WorkerHandle {
   final ArrayDeque<Task> inflight = new ArrayDeque<>();
   /** Encoded bytes of {@link #inflight}: the byte part of the worker's credit. */
   long inflightBytes;
+  /** Tasks of {@link #inflight} whose function had credit 1 (slow or unknown): nothing is queued behind them. */
+  int slowHeld;
   /** Tasks ever written to it (for maxTasksPerChild). */
   int dispatched;
   /** When it last got a task, in pool-wide assignment order. */
@@ -135,12 +137,16 @@ final class WorkerHandle {
     }
   }
 
-  /** Writes {@code t} to the worker and records it as held. */
-  void assign(Task t, long order, ByteBuffer message) {
+  /** Writes {@code t} to the worker and records it as held; {@code slow}: its function has credit 1. */
+  void assign(Task t, long order, ByteBuffer message, boolean slow) {
     ensureDefined(t.function);
     connection.write(message);
     inflight.addLast(t);
     inflightBytes += t.size();
+    t.slow = slow;
+    if (slow) {
+      slowHeld++;
+    }
     t.worker = this;
     dispatched++;
     lastAssigned = order;
@@ -149,6 +155,10 @@ final class WorkerHandle {
   /** Forgets {@code t} (finished, recalled or lost). */
   void release(Task t) {
     inflightBytes -= t.size();
+    if (t.slow) {
+      slowHeld--;
+      t.slow = false;
+    }
     t.worker = null;
   }
 
