@@ -60,8 +60,9 @@ public interface ProcessPool extends AutoCloseable {
    * @throws TaskTimeoutException if it ran past the pool's {@code taskTimeout}
    * @throws TaskSerializationException if the task or its result cannot be encoded
    * @throws PoolClosedException if the pool is closed
-   * @throws ProcPoolException if the calling thread is interrupted while waiting (the task is
-   *     cancelled, and the thread's interrupt status is set)
+   * @throws ProcPoolException if the calling thread is interrupted while waiting: the task is
+   *     cancelled as by {@code cancel(false)} (if no worker has started it, it never runs; if one has,
+   *     it runs to its end and its result is discarded), and the thread's interrupt status is set
    */
   <R> R apply(SerializableCallable<R> task);
 
@@ -137,9 +138,18 @@ public interface ProcessPool extends AutoCloseable {
       Consumer<? super Throwable> errorCallback);
 
   /**
-   * Lazily applies {@code fn} to the items, yielding results in input order. Input is pulled only as
-   * workers free up (a bounded window ahead of the consumer), so an infinite iterator works. A failed
-   * item throws {@link TaskFailedException} from {@code next()} at its position. Python's {@code imap}.
+   * Lazily applies {@code fn} to the items, yielding results in input order. Nothing is pulled from
+   * the input before the first {@code hasNext()}/{@code next()}; then input is pulled only as workers
+   * free up (a bounded window ahead of the consumer), so an infinite iterator works. A failed item
+   * throws {@link TaskFailedException} from {@code next()} at its position. Python's {@code imap}.
+   *
+   * <p>An imap is submitted work: if the pool is closed while an imap over a {@link java.util.Collection}
+   * has input left, {@link #close()} submits the rest and waits for it, so {@code imap; close();
+   * iterate} yields every result, as in Python. Input that is not a collection may be infinite, so
+   * {@code close()} never drains it: it finishes what was submitted, and iterating past that throws
+   * {@link PoolClosedException}.
+   *
+   * @throws PoolClosedException if the pool is closed (even for an empty input)
    */
   <T, R> Iterator<R> imap(SerializableFunction<T, R> fn, Iterable<? extends T> items);
 
@@ -155,9 +165,11 @@ public interface ProcessPool extends AutoCloseable {
   // ---------------------------------------------------------------- lifecycle
 
   /**
-   * Stops accepting tasks ({@link PoolClosedException} after), lets every submitted task finish, then
-   * lets the workers exit, and returns when they have. Idempotent. Python's {@code close()} followed
-   * by {@code join()}, as {@link java.util.concurrent.ExecutorService#close()} does.
+   * Stops accepting tasks ({@link PoolClosedException} after), lets every submitted task finish
+   * (including the rest of an open {@link #imap} over a collection), then lets the workers exit, and
+   * returns when they have and when every result is complete and every callback has run, even if a
+   * worker crashed meanwhile. Idempotent. Python's {@code close()} followed by {@code join()}, as
+   * {@link java.util.concurrent.ExecutorService#close()} does.
    */
   @Override
   void close();

@@ -210,7 +210,8 @@ public final class DefaultProcessPool implements ProcessPool {
     } catch (InterruptedException e) {
       result.cancel(false);
       Thread.currentThread().interrupt();
-      throw new ProcPoolException("interrupted while waiting for a task; the task was cancelled", e);
+      throw new ProcPoolException("interrupted while waiting for a task; the task was withdrawn (if a worker"
+          + " had started it, it runs to its end and its result is discarded)", e);
     } catch (ExecutionException e) {
       throw rethrow(e.getCause(), ((AsyncResultImpl<R>) result).taskThrew());
     }

@@ -102,7 +102,6 @@ final class ImapIterator<R> implements Iterator<R> {
         submittedItems += items.size();
         continue;
       }
-      submittedItems += items.size();
       try {
         scheduler.submitAll(List.of(task), true);
       } catch (RuntimeException e) {
@@ -114,6 +113,7 @@ final class ImapIterator<R> implements Iterator<R> {
             : e;
         return;
       }
+      submittedItems += items.size();
       if (ordered) {
         slots.addLast(slot);
       }
