@@ -643,6 +643,27 @@ public abstract class AbstractSchedulingContractTest extends AbstractContractTes
   }
 
   /**
+   * Two threads closing the pool at once do not cut short the submission of an open imap: both
+   * close() calls return only when it is done, and iterating afterwards yields every result.
+   */
+  @Test
+  @Timeout(value = 120, threadMode = SEPARATE_THREAD)
+  void concurrentClosesStillFinishAnOpenImap() throws Exception {
+    List<Integer> items = range(0, 2_000);
+    for (int round = 0; round < 3; round++) {
+      try (PoolGuard guard = guard(newPool(2))) {
+        ProcessPool pool = guard.pool;
+        Iterator<Integer> it = pool.imap((Integer x) -> x + 1, items);
+        CompletableFuture<Long> other = CompletableFuture.supplyAsync(() -> closeWithin(pool, CLOSE_LIMIT));
+        closeWithin(pool, CLOSE_LIMIT);
+        getWithin(other, CLOSE_LIMIT, "the concurrent close()");
+        List<Integer> expected = items.stream().map(x -> x + 1).collect(Collectors.toList());
+        assertEquals(expected, drainWithin(it, Duration.ofSeconds(20), "round " + round + ": imap after two close() calls"));
+      }
+    }
+  }
+
+  /**
    * {@code imap} and {@code imapUnordered} return at once without pulling input: the input's iterator
    * is not advanced until the first {@code hasNext()}/{@code next()}; then results come as usual.
    */

@@ -337,7 +337,6 @@ public final class DefaultProcessPool implements ProcessPool {
     if (items == null) {
       throw new NullPointerException("items");
     }
-    scheduler.checkAccepting();
     return new ImapIterator<>(scheduler, encoder, fn, items, chunksize, ordered, window());
   }
 

@@ -71,9 +71,7 @@ final class ImapIterator<R> implements Iterator<R> {
     this.chunksize = chunksize;
     this.ordered = ordered;
     this.window = window;
-    if (finite) {
-      scheduler.openImap(this);
-    }
+    scheduler.openImap(this, finite);
   }
 
   /** Called by close(): submits the rest of a collection's input. */

@@ -177,11 +177,19 @@ final class Scheduler {
     out.run();
   }
 
-  /** Registers an imap over a collection: close() submits the rest of its input. */
-  void openImap(ImapIterator<?> imap) {
+  /**
+   * Registers a new imap, atomically with the check that the pool takes tasks (so that a close()
+   * cannot miss it): close() submits the rest of an imap over a collection.
+   *
+   * @throws PoolClosedException if the pool is closed
+   */
+  void openImap(ImapIterator<?> imap, boolean finite) {
     lock.lock();
     try {
-      openImaps.add(imap);
+      checkAcceptingLocked(false);
+      if (finite) {
+        openImaps.add(imap);
+      }
     } finally {
       lock.unlock();
     }
@@ -752,37 +760,36 @@ final class Scheduler {
    * every submitted task is complete and every worker has left.
    */
   void close() {
-    List<ImapIterator<?>> imaps;
+    List<ImapIterator<?>> imaps = null;
     lock.lock();
     try {
-      if (state != PoolState.RUNNING) {
-        imaps = List.of();
-      } else {
+      if (state == PoolState.RUNNING) {
         state = PoolState.CLOSING;
-        submittingImaps = true;
+        submittingImaps = true; // only this call ends it: a concurrent close() must not cut it short
         imaps = new ArrayList<>(openImaps);
       }
     } finally {
       lock.unlock();
     }
-    for (ImapIterator<?> imap : imaps) {
-      try {
-        imap.submitRestOnClose();
-      } catch (RuntimeException e) {
-        LOG.log(System.Logger.Level.WARNING, "procpool: could not submit the rest of an imap while closing: " + e);
+    if (imaps != null) {
+      for (ImapIterator<?> imap : imaps) {
+        try {
+          imap.submitRestOnClose();
+        } catch (RuntimeException e) {
+          LOG.log(System.Logger.Level.WARNING, "procpool: could not submit the rest of an imap while closing: " + e);
+        }
       }
-    }
-    Outbox out = new Outbox();
-    lock.lock();
-    try {
-      if (submittingImaps) {
+      Outbox out = new Outbox();
+      lock.lock();
+      try {
         submittingImaps = false;
         stopIdleWorkersIfClosingLocked(out);
+        changed.signalAll();
+      } finally {
+        lock.unlock();
       }
-    } finally {
-      lock.unlock();
+      out.run();
     }
-    out.run();
     awaitQuiet(null);
   }
 
@@ -847,7 +854,7 @@ final class Scheduler {
     long deadline = limit == null ? Long.MAX_VALUE : System.nanoTime() + limit.toNanos();
     lock.lock();
     try {
-      while (!workers.isEmpty() || unfinished.get() > 0) {
+      while (!workers.isEmpty() || unfinished.get() > 0 || submittingImaps) {
         long left = deadline - System.nanoTime();
         if (left <= 0) {
           LOG.log(System.Logger.Level.WARNING, "procpool: after " + limit + ", workers still alive: "
