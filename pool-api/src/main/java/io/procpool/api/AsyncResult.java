@@ -61,11 +61,12 @@ public interface AsyncResult<R> extends Future<R> {
   boolean successful();
 
   /**
-   * Cancels the task. A task still waiting in the pool's queue is removed from it. With
-   * {@code mayInterruptIfRunning}, a task already running is stopped by killing its worker, which the
-   * pool then replaces; other tasks that were queued on that same worker fail with
-   * {@link WorkerCrashedException}. Without it, a running task is left to finish and its result is
-   * discarded.
+   * Cancels the task. A task that no worker has started never runs: it is removed from the pool's
+   * queue, or taken back from the worker it was sent to. With {@code mayInterruptIfRunning}, a task
+   * already running is stopped by killing its worker, which the pool then replaces; the tasks queued
+   * behind it on that worker are taken back first and run elsewhere. Without it, a running task is
+   * left to finish (its taskTimeout still applies) and its result is discarded. (The {@code threads}
+   * transport cannot kill a thread: the task's thread is interrupted and abandoned.)
    *
    * @return {@code true} if this call cancelled the task
    */
@@ -73,11 +74,13 @@ public interface AsyncResult<R> extends Future<R> {
   boolean cancel(boolean mayInterruptIfRunning);
 
   /**
-   * A {@link CompletableFuture} view, completed on the pool's callback thread when this result is.
-   * Dependent stages run on that thread (or, as with any {@code CompletableFuture}, on a thread that
-   * helps while waiting in {@code get}/{@code join}), never on a pool I/O thread; {@code *Async}
-   * stages without an executor run on the callback thread too. Completing or cancelling the returned
-   * future does not affect the task.
+   * A {@link CompletableFuture} view, completed when this result is, on one of the pool's own view
+   * threads (a small {@link java.util.concurrent.ForkJoinPool}, not the callback thread, so that a
+   * callback may wait for another task's view). Dependent stages run on those threads (or, as with
+   * any {@code CompletableFuture}, on a thread that helps while waiting in {@code get}/{@code join}),
+   * never on a pool I/O thread; {@code *Async} stages without an executor run there too, and run in
+   * the calling thread once the pool has been closed. Completing or cancelling the returned future
+   * does not affect the task.
    */
   CompletableFuture<R> toCompletableFuture();
 }

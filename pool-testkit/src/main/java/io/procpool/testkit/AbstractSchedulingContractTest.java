@@ -664,6 +664,27 @@ public abstract class AbstractSchedulingContractTest extends AbstractContractTes
   }
 
   /**
+   * map's default chunk size is a guess from the item count; it never turns items that each fit in a
+   * frame into a chunk that does not: 16 items of 300 KiB with maxFrameSize 1 MiB (default chunk size
+   * 4, i.e. 1.2 MiB) map fine; an explicit chunk size is taken as given.
+   */
+  @Test
+  @Timeout(value = 120, threadMode = SEPARATE_THREAD)
+  void mapsDefaultChunksFitTheFrameLimit() throws Exception {
+    List<byte[]> items = new ArrayList<>();
+    for (int i = 0; i < 16; i++) {
+      items.add(SchedulingTasks.pattern(300 * 1024 + i));
+    }
+    try (PoolGuard guard = guard(builder().processes(1).maxFrameSize(1 << 20).build())) {
+      ProcessPool pool = guard.pool;
+      List<Integer> lengths = pool.map((byte[] b) -> b.length, items);
+      assertEquals(items.stream().map(b -> b.length).collect(Collectors.toList()), lengths);
+      assertThrows(TaskSerializationException.class, () -> pool.map((byte[] b) -> b.length, items, 4),
+          "an explicit chunk size of 4 (1.2 MiB) is over the 1 MiB limit");
+    }
+  }
+
+  /**
    * {@code imap} and {@code imapUnordered} return at once without pulling input: the input's iterator
    * is not advanced until the first {@code hasNext()}/{@code next()}; then results come as usual.
    */

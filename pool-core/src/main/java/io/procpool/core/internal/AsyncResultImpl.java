@@ -165,7 +165,7 @@ final class AsyncResultImpl<R> implements AsyncResult<R> {
       synchronized (this) {
         v = view;
         if (v == null) {
-          CompletableFuture<R> out = new View<>(r -> execute(callbackExecutor, r));
+          CompletableFuture<R> out = new View<>(r -> execute(viewExecutor, r));
           future.whenComplete((value, error) -> execute(viewExecutor, () -> {
             if (error == null) {
               out.complete(value);
@@ -181,9 +181,9 @@ final class AsyncResultImpl<R> implements AsyncResult<R> {
   }
 
   /**
-   * A future whose default executor is the pool's callback thread, so that {@code *Async} stages
-   * without an executor run there rather than in the common pool. (The view itself is completed on
-   * the view executor, so a callback that waits for a view does not wait for itself.)
+   * A future whose default executor is the pool's view executor (not the common pool, not the
+   * callback thread: a callback may wait for an async stage of a view), falling back to the calling
+   * thread once the pool has ended.
    */
   private static final class View<T> extends CompletableFuture<T> {
     private final Executor executor;

@@ -48,6 +48,7 @@ import java.util.function.Consumer;
  * views complete on a separate small ForkJoinPool, so that a callback may wait for another task.
  */
 public final class DefaultProcessPool implements ProcessPool {
+  private static final System.Logger LOG = System.getLogger("io.procpool");
   private static final AtomicInteger POOL_IDS = new AtomicInteger();
   private static final Duration BUILD_TIMEOUT = Duration.ofSeconds(120);
   private static final int MAX_IN_FLIGHT = Scheduler.MAX_IN_FLIGHT;
@@ -271,10 +272,19 @@ public final class DefaultProcessPool implements ProcessPool {
     FunctionTable.Entry entry = encoder.function(fn);
     MapResult<R> map = new MapResult<>(scheduler, n, callbackExecutor, viewExecutor);
     List<ChunkTask> chunks = new ArrayList<>(n / size + 1);
-    for (int from = 0, index = 0; from < n; from += size, index++) {
-      int to = Math.min(n, from + size);
-      chunks.add(new ChunkTask(encoder.chunk(entry, list.subList(from, to).iterator(), to - from, from),
-          map, index, to - from));
+    if (chunksize > 0) {
+      for (int from = 0, index = 0; from < n; from += size, index++) {
+        int to = Math.min(n, from + size);
+        chunks.add(new ChunkTask(encoder.chunk(entry, list.subList(from, to).iterator(), to - from, from),
+            map, index, to - from));
+      }
+    } else {
+      // The default size is a guess from the item count: chunks of large items are cut to fit a frame.
+      for (int from = 0, index = 0; from < n; index++) {
+        TaskEncoder.ChunkedItems c = encoder.chunkUpTo(entry, list, from, Math.min(size, n - from));
+        chunks.add(new ChunkTask(c.encoded(), map, index, c.count()));
+        from += c.count();
+      }
     }
     map.start(chunks);
     map.result.callbacks(callback, errorCallback);
@@ -379,8 +389,14 @@ public final class DefaultProcessPool implements ProcessPool {
         || (current instanceof ForkJoinWorkerThread && ((ForkJoinWorkerThread) current).getPool() == viewExecutor);
     if (!onPoolThread) {
       try {
-        callbackExecutor.awaitTermination(30, TimeUnit.SECONDS);
-        viewExecutor.awaitTermination(30, TimeUnit.SECONDS);
+        if (!callbackExecutor.awaitTermination(30, TimeUnit.SECONDS)) {
+          LOG.log(System.Logger.Level.WARNING, "procpool: a callback still runs 30 s after the pool ended"
+              + " (is it waiting for something that never comes?); close() returns without it");
+        }
+        if (!viewExecutor.awaitTermination(30, TimeUnit.SECONDS)) {
+          LOG.log(System.Logger.Level.WARNING, "procpool: a CompletableFuture stage still runs 30 s after the"
+              + " pool ended; close() returns without it");
+        }
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
       }

@@ -711,11 +711,15 @@ final class Scheduler {
     exit.thenAccept(code -> {
       String how = code == null ? "died" : WorkerCrashedException.describeExitCode(code);
       KillReason reason = w.killReason;
+      Task head = lost.get(0); // the one it was running, or had started last
       for (Task t : lost) {
         RuntimeException failure = reason == null ? null : reason.failureFor(t, w.pid, code);
         if (failure == null) {
-          failure = new WorkerCrashedException("worker pid " + w.pid + " " + how + " while running task "
-              + t.id + (cause != null ? " (" + cause.getMessage() + ")" : ""), w.pid, code, cause);
+          String what = t == head ? "while running task " + t.id
+              : "while task " + t.id + " was queued on it behind task " + head.id + " (it may have started;"
+                  + " retryOnCrash runs such tasks again)";
+          failure = new WorkerCrashedException("worker pid " + w.pid + " " + how + " " + what
+              + (cause != null ? " (" + cause.getMessage() + ")" : ""), w.pid, code, cause);
         }
         deliverFailure(t, failure, false);
       }

@@ -42,6 +42,38 @@ final class TaskEncoder {
     return new Encoded(id, entry, b.toByteBuffer());
   }
 
+  /**
+   * Up to {@code maxCount} items of {@code items} from index {@code from} as one CHUNK task, fewer
+   * if more would exceed maxFrameSize (a chunk always holds at least one item). For map's default
+   * chunking: a chunk size computed from the item count must not turn items that fit into a chunk
+   * that does not. Returns the task and, through {@link ChunkedItems#count}, how many items it holds.
+   */
+  ChunkedItems chunkUpTo(FunctionTable.Entry entry, java.util.List<?> items, int from, int maxCount) {
+    long id = taskIds.incrementAndGet();
+    Buf b = WorkerProtocol.beginTask(WorkerProtocol.TASK_HEADER + 4 + maxCount * 16, id, entry.id,
+        WorkerProtocol.KIND_CHUNK);
+    int countPos = b.size();
+    b.putInt(0);
+    int count = 0;
+    while (count < maxCount) {
+      int lenPos = b.size();
+      b.putInt(0);
+      payloads.encode(items.get(from + count), b, "item #", from + count);
+      if (count > 0 && b.size() > maxFrameSize) {
+        b.truncate(lenPos); // this item starts the next chunk
+        break;
+      }
+      b.setInt(lenPos, b.size() - lenPos - 4);
+      count++;
+    }
+    b.setInt(countPos, count);
+    checkFrame(b, count == 1 ? "item #" + from : "a chunk of " + count + " items starting at #" + from);
+    return new ChunkedItems(new Encoded(id, entry, b.toByteBuffer()), count);
+  }
+
+  /** A CHUNK task and the number of items in it. */
+  record ChunkedItems(Encoded encoded, int count) {}
+
   /** {@code count} items from {@code it} as one CHUNK task; {@code first} numbers them in messages. */
   Encoded chunk(FunctionTable.Entry entry, Iterator<?> it, int count, long first) {
     long id = taskIds.incrementAndGet();

@@ -849,8 +849,11 @@ class SchedulerTest {
       WorkerCrashedException e = assertInstanceOf(WorkerCrashedException.class, failure(t));
       assertEquals(PID_BASE, e.workerPid(), "names the pid");
       assertEquals(137, e.exitCode().orElse(-1), "carries the exit code");
-      assertEquals("worker pid 1000 killed by signal 9 (SIGKILL) while running task " + t.id
-          + " (connection reset by peer)", e.getMessage());
+      String what = t == a ? "while running task " + a.id
+          : "while task " + b.id + " was queued on it behind task " + a.id
+              + " (it may have started; retryOnCrash runs such tasks again)";
+      assertEquals("worker pid 1000 killed by signal 9 (SIGKILL) " + what + " (connection reset by peer)",
+          e.getMessage());
       assertFalse(t.result.taskThrew());
     }
     assertUnfinished(0);
