@@ -21,10 +21,6 @@ final class Outbox {
     effects.add(effect);
   }
 
-  boolean isEmpty() {
-    return effects == null || effects.isEmpty();
-  }
-
   /** Runs every effect once; an effect that throws does not stop the others. */
   void run() {
     if (effects == null) {

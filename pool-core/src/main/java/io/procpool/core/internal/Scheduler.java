@@ -119,10 +119,6 @@ final class Scheduler {
     this.supervisor = supervisor;
   }
 
-  PoolOptions options() {
-    return options;
-  }
-
   PoolClock clock() {
     return clock;
   }
