@@ -8,6 +8,18 @@ import java.nio.ByteBuffer;
  * transport provides it. Message boundaries are preserved; the transport may send several queued
  * messages in one write (batching) but never splits or merges them as the reader sees them.
  *
+ * <p>Authentication is mutual: the accepting side only hands over connections whose peer proved the
+ * key, and the connecting side only returns from {@link TransportProvider#connect} once the server
+ * proved it too, before any message is exchanged.
+ *
+ * <p>Interrupts: a thread whose interrupt flag is set, or that is interrupted while it writes or
+ * flushes, does not break the connection. The write completes (or the message stays queued for the
+ * next flush) and the flag is left set for the caller to act on.
+ *
+ * <p>Listener failures: if a listener method throws (an {@link Error} included), the transport closes
+ * the connection and reports the throwable as the cause to {@link Listener#onClosed}; the delivery
+ * thread survives and the connection never wedges.
+ *
  * <p>Thread-safety: {@link #write} and {@link #flush} may be called from any thread, concurrently;
  * messages are sent in the order their {@code write} calls returned. Listener methods are called from
  * one thread at a time, in order.
@@ -26,8 +38,11 @@ public interface Connection {
 
   /**
    * Queues one message. The buffer's remaining bytes are the message; ownership passes to the
-   * connection, so the caller must not modify the buffer afterwards. Does not block and does not
-   * throw: a write on a closed connection is dropped (the listener has been or will be told).
+   * connection, so the caller must not modify the buffer afterwards. Does not block. A write on a
+   * closed connection is dropped (the listener has been or will be told).
+   *
+   * @throws MessageTooLargeException if the message is larger than the maximum frame size; nothing is
+   *     queued and the connection stays open
    */
   void write(ByteBuffer message);
 

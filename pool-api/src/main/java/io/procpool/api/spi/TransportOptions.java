@@ -13,6 +13,13 @@ public final class TransportOptions {
   /** The default maximum message size: 64 MiB. */
   public static final int DEFAULT_MAX_FRAME_SIZE = 64 * 1024 * 1024;
 
+  /**
+   * The property that lets a transport listen on a non-loopback address without encryption
+   * ({@code "true"}). Without it, a transport that can encrypt refuses to listen off loopback in
+   * plaintext, because the auth handshake and every task would cross the network in the clear.
+   */
+  public static final String ALLOW_PLAINTEXT = "allowPlaintext";
+
   private final byte[] authKey;
   private final int maxFrameSize;
   private final String listenAddress;
