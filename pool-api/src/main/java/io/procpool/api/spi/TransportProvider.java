@@ -9,8 +9,19 @@ import java.io.IOException;
  *
  * <p>A transport moves opaque messages and authenticates peers; it knows nothing of tasks. The pool
  * owns encoding, scheduling and worker processes. To add a transport, implement this class,
- * {@link TransportServer} and {@link Connection}, then run the {@code pool-testkit} contract suite
- * against it: it is done when that suite passes.
+ * {@link TransportServer} and {@link Connection}, then run the contract suites of
+ * {@code io.procpool:pool-testkit} against it. A transport is done when the connection, pool and
+ * queue suites pass:
+ * <ul>
+ *   <li>the connection suite, {@code AbstractConnectionContractTest}: this SPI as its javadoc states
+ *       it (ordering, large and oversize messages, {@code onClosed} exactly once, interrupts, failing
+ *       listeners, mutual authentication), with no pool involved;
+ *   <li>the pool suites, {@code AbstractPoolContractTest} and {@code AbstractSchedulingContractTest}:
+ *       a {@code ProcessPool} of real workers over the transport;
+ *   <li>the queue suite, {@code AbstractManagedQueueContractTest}: managed queues over the transport.
+ * </ul>
+ * Each suite is an abstract JUnit class; a transport's test class extends it and supplies the
+ * provider or transport name.
  *
  * <p>Implementations must have a public no-argument constructor, must be thread-safe and stateless
  * (state lives in servers and connections), and must not throw from the constructor,
