@@ -14,6 +14,7 @@ import io.procpool.api.spi.MessageTooLargeException;
 import io.procpool.api.spi.ProtocolException;
 import io.procpool.api.spi.TransportOptions;
 import io.procpool.api.spi.TransportProvider;
+import io.procpool.api.spi.TransportRegistry;
 import io.procpool.api.spi.TransportServer;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -49,7 +50,7 @@ import org.junit.jupiter.params.provider.EnumSource;
  * does not know the key); every test here then runs against that transport, in the parent JVM, with
  * no pool and no worker process.
  *
- * <p>What it pins: messages both ways with their boundaries; 10<sup>5</sup> small messages in order;
+ * <p>What it pins: the provider is found by its name; messages both ways with their boundaries; 10<sup>5</sup> small messages in order;
  * concurrent writers keep each thread's order; 16 MiB messages both ways; an oversize write is refused
  * with {@link MessageTooLargeException} and the connection stays usable; an oversize inbound frame
  * closes the receiver with a {@link ProtocolException}; {@code onClosed} exactly once (peer close,
@@ -60,7 +61,18 @@ import org.junit.jupiter.params.provider.EnumSource;
  * closes its connections.
  *
  * <p>Each test cleans up the servers and connections it opened, and waits for conditions with
- * generous timeouts (never a fixed sleep).
+ * generous timeouts (never a fixed sleep). A transport's class is as small as:
+ *
+ * <pre>{@code
+ * class MyConnectionContractTest extends AbstractConnectionContractTest {
+ *   protected TransportProvider provider() {
+ *     return new MyTransportProvider();
+ *   }
+ * }
+ * }</pre>
+ *
+ * <p>It may add transport-specific tests with the same fixtures ({@link #startServer}, {@link #pair},
+ * {@link Recorder}).
  */
 @Timeout(value = 180, unit = TimeUnit.SECONDS)
 public abstract class AbstractConnectionContractTest {
@@ -126,6 +138,19 @@ public abstract class AbstractConnectionContractTest {
     /** Stops the fake and frees its address. */
     @Override
     void close();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // The provider
+
+  @Test
+  void providerIsFoundByItsNameThroughTheServiceLoader() {
+    TransportProvider p = provider();
+    assertTrue(p.isAvailable(), "the provider under test says it is not available in this JVM");
+    TransportProvider found = TransportRegistry.get(p.name());
+    assertEquals(p.getClass(), found.getClass(),
+        "TransportRegistry.get(\"" + p.name() + "\") found another provider: list the class in"
+            + " META-INF/services/" + TransportProvider.class.getName());
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -205,8 +230,11 @@ public abstract class AbstractConnectionContractTest {
       writers.add(CompletableFuture.runAsync(() -> {
         try {
           go.await();
+          java.util.Random sizes = new java.util.Random(thread);
           for (int i = 0; i < perThread; i++) {
-            p.client.write(ByteBuffer.allocate(8).putInt(thread).putInt(i).flip());
+            // Mostly small messages, every 500th a larger one (transports often treat the two apart).
+            int size = i % 500 == 0 ? 20_000 : 8 + sizes.nextInt(40);
+            p.client.write(ByteBuffer.allocate(size).putInt(0, thread).putInt(4, i));
             if (i % 7 == 0 || i == perThread - 1) {
               p.client.flush();
             }
@@ -449,17 +477,22 @@ public abstract class AbstractConnectionContractTest {
     Connection client = connect(server, key, DEFAULT_LIMIT);
     server.nextAccepted().close();
     IOException thrown = null;
+    int maxWrites = 1024; // 64 MiB: far more than any socket buffer holds
+    int writes = 0;
     long deadline = System.nanoTime() + PATIENCE.toNanos();
     while (thrown == null && System.nanoTime() < deadline) {
-      client.write(ByteBuffer.allocate(64 * 1024));
+      if (writes < maxWrites) {
+        client.write(ByteBuffer.allocate(64 * 1024));
+        writes++;
+      }
       try {
         client.flush(); // the first flushes may still land in the socket's buffers
       } catch (IOException e) {
         thrown = e;
       }
     }
-    assertNotNull(thrown, "flush went on succeeding for " + PATIENCE.toSeconds()
-        + " s on a connection whose peer had closed");
+    assertNotNull(thrown, "flush went on succeeding for " + PATIENCE.toSeconds() + " s (" + writes
+        + " messages of 64 KiB written) on a connection whose peer had closed");
     Recorder rec = newRecorder();
     client.start(rec);
     rec.awaitClosed("a connection whose flush failed");
@@ -501,7 +534,7 @@ public abstract class AbstractConnectionContractTest {
     Connection sender = side.peerConnection(p);
     sender.write(utf8("first"));
     sender.write(utf8("second"));
-    sender.flush();
+    flushAllowingPeerClose(sender); // the failing side may close before "second" is sent
     Throwable cause = thrower.awaitClosed("the connection whose listener threw " + failure.getClass().getSimpleName());
     assertTrue(cause == failure,
         "onClosed must get the listener's own throwable as the cause, got " + describeChain(cause));
@@ -560,6 +593,9 @@ public abstract class AbstractConnectionContractTest {
     CompletableFuture<Boolean> done = supplyOnNewThread("storm-writer", () -> {
       writerThread.set(Thread.currentThread());
       writerReady.countDown();
+      while (interrupts.get() == 0) { // start writing only once the storm has begun
+        Thread.onSpinWait();
+      }
       try {
         for (int i = 0; i < messages; i++) {
           ByteBuffer m = ByteBuffer.allocate(size);
@@ -671,9 +707,12 @@ public abstract class AbstractConnectionContractTest {
 
   /** A started server of the transport under test, its accepted connections queued. */
   protected final class TestServer {
-    final TransportServer server;
-    final BlockingQueue<Connection> accepted = new LinkedBlockingQueue<>();
-    final AtomicInteger acceptCount = new AtomicInteger();
+    /** The server. */
+    public final TransportServer server;
+    /** Connections the acceptor received and no test has taken yet. */
+    public final BlockingQueue<Connection> accepted = new LinkedBlockingQueue<>();
+    /** How many connections the acceptor received. */
+    public final AtomicInteger acceptCount = new AtomicInteger();
 
     TestServer(int maxFrameSize) throws IOException {
       this.server = provider().listen(options(key, maxFrameSize), c -> {
@@ -684,17 +723,20 @@ public abstract class AbstractConnectionContractTest {
       cleanups.add(server::close);
     }
 
-    Connection nextAccepted() throws InterruptedException {
+    /** The next connection the acceptor received, waiting for it up to {@link #PATIENCE}. */
+    public Connection nextAccepted() throws InterruptedException {
       Connection c = accepted.poll(PATIENCE.toMillis(), TimeUnit.MILLISECONDS);
       assertNotNull(c, "the server did not hand over an accepted connection within " + PATIENCE.toSeconds() + " s");
       return c;
     }
   }
 
+  /** Starts a server of the test's key and properties; the test closes it. */
   protected final TestServer startServer(int maxFrameSize) throws IOException {
     return new TestServer(maxFrameSize);
   }
 
+  /** Connects to {@code server} (not started); the test closes the connection. */
   protected final Connection connect(TestServer server, byte[] authKey, int maxFrameSize) throws IOException {
     Connection c = provider().connect(server.server.address(), options(authKey, maxFrameSize));
     cleanups.add(c::close);
@@ -703,11 +745,16 @@ public abstract class AbstractConnectionContractTest {
 
   /** A client and the server side of its connection, both started with recording listeners. */
   protected final class Pair {
-    final TestServer server;
-    final Connection client;
-    final Connection accepted;
-    final Recorder atClient = newRecorder();
-    final Recorder atServer = newRecorder();
+    /** The server the client connected to. */
+    public final TestServer server;
+    /** The connection {@link TransportProvider#connect} returned. */
+    public final Connection client;
+    /** The server side of the same connection, as the acceptor received it. */
+    public final Connection accepted;
+    /** The client's listener. */
+    public final Recorder atClient = newRecorder();
+    /** The server side's listener. */
+    public final Recorder atServer = newRecorder();
 
     Pair(TestServer server, int clientMaxFrameSize) throws IOException, InterruptedException {
       this.server = server;
@@ -718,10 +765,12 @@ public abstract class AbstractConnectionContractTest {
     }
   }
 
+  /** A new started pair on {@code server}, the client with the default maxFrameSize. */
   protected final Pair pair(TestServer server) throws IOException, InterruptedException {
     return new Pair(server, DEFAULT_LIMIT);
   }
 
+  /** A new started pair on {@code server}, the client with {@code clientMaxFrameSize}. */
   protected final Pair pair(TestServer server, int clientMaxFrameSize) throws IOException, InterruptedException {
     return new Pair(server, clientMaxFrameSize);
   }
@@ -737,7 +786,7 @@ public abstract class AbstractConnectionContractTest {
     assertEquals("still serving back", p.atClient.nextString(), "a new connection to the same server");
   }
 
-  /** Flushes a message the peer will refuse: the peer may close before all of it is sent. */
+  /** Flushes messages the peer will refuse or fail on: the peer may close before all are sent. */
   private static void flushAllowingPeerClose(Connection sender) {
     try {
       sender.flush();
@@ -755,6 +804,7 @@ public abstract class AbstractConnectionContractTest {
     }
   }
 
+  /** A recording listener whose onClosed count the test checks at its end. */
   protected final Recorder newRecorder() {
     Recorder r = new Recorder();
     recorders.add(r);
@@ -781,10 +831,14 @@ public abstract class AbstractConnectionContractTest {
 
   /** A listener that records what it is told; optionally fails on the first message. */
   protected static final class Recorder implements Connection.Listener {
-    final BlockingQueue<byte[]> messages = new LinkedBlockingQueue<>();
-    final AtomicInteger closedCount = new AtomicInteger();
-    final AtomicInteger readCompletes = new AtomicInteger();
-    final AtomicReference<Throwable> cause = new AtomicReference<>();
+    /** Copies of the messages received, in order. */
+    public final BlockingQueue<byte[]> messages = new LinkedBlockingQueue<>();
+    /** How many times onClosed was called. */
+    public final AtomicInteger closedCount = new AtomicInteger();
+    /** How many times onReadComplete was called. */
+    public final AtomicInteger readCompletes = new AtomicInteger();
+    /** The cause onClosed was given last. */
+    public final AtomicReference<Throwable> cause = new AtomicReference<>();
     final CountDownLatch closed = new CountDownLatch(1);
     private final AtomicInteger inside = new AtomicInteger();
     volatile boolean overlapped;
@@ -847,7 +901,8 @@ public abstract class AbstractConnectionContractTest {
       inside.decrementAndGet();
     }
 
-    byte[] next() throws InterruptedException {
+    /** The next message, waiting for it up to {@link #PATIENCE}. */
+    public byte[] next() throws InterruptedException {
       byte[] m = messages.poll(PATIENCE.toMillis(), TimeUnit.MILLISECONDS);
       if (m == null) {
         fail("no message arrived within " + PATIENCE.toSeconds() + " s"
@@ -856,7 +911,8 @@ public abstract class AbstractConnectionContractTest {
       return m;
     }
 
-    String nextString() throws InterruptedException {
+    /** The next message as UTF-8 text. */
+    public String nextString() throws InterruptedException {
       return new String(next(), StandardCharsets.UTF_8);
     }
 
@@ -869,7 +925,7 @@ public abstract class AbstractConnectionContractTest {
     }
 
     /** Waits for onClosed; returns its cause. */
-    Throwable awaitClosed(String what) throws InterruptedException {
+    public Throwable awaitClosed(String what) throws InterruptedException {
       if (!closed.await(PATIENCE.toMillis(), TimeUnit.MILLISECONDS)) {
         fail("onClosed was not called within " + PATIENCE.toSeconds() + " s on " + what);
       }
@@ -935,6 +991,7 @@ public abstract class AbstractConnectionContractTest {
     }
   }
 
+  /** {@code s} in UTF-8, as a message. */
   protected static ByteBuffer utf8(String s) {
     return ByteBuffer.wrap(s.getBytes(StandardCharsets.UTF_8));
   }
