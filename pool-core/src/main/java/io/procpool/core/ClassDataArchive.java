@@ -126,7 +126,8 @@ final class ClassDataArchive {
       Path archive = dir.resolve(base + ".jsa");
       // Dumping warns about every class it skips; those lines would reach the parent's stderr.
       List<String> cdsLog = List.of("-Xlog:cds*=off:stderr");
-      if (Files.isRegularFile(archive, LinkOption.NOFOLLOW_LINKS) && (me == null || trusted(archive, me, LinkOption.NOFOLLOW_LINKS))) {
+      if (Files.isRegularFile(archive, LinkOption.NOFOLLOW_LINKS)
+          && (me == null || trusted(archive, me, LinkOption.NOFOLLOW_LINKS))) {
         try {
           Files.setLastModifiedTime(archive, FileTime.from(Instant.now())); // marks it as in use, for pruning
         } catch (IOException ignored) {

@@ -120,7 +120,8 @@ class ClassDataArchiveTest {
     Path archive = publishOne();
     assertEquals("rwx------", perms(cache));
     assertEquals("rw-------", perms(archive));
-    String use = option(ClassDataArchive.plan("a.Main", jar.toString(), List.of()).jvmOptions(), "-XX:SharedArchiveFile=");
+    List<String> later = ClassDataArchive.plan("a.Main", jar.toString(), List.of()).jvmOptions();
+    String use = option(later, "-XX:SharedArchiveFile=");
     assertEquals("-XX:SharedArchiveFile=" + archive, use);
   }
 
