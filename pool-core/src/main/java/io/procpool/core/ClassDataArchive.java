@@ -5,8 +5,14 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.LinkOption;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.FileTime;
+import java.nio.file.attribute.PosixFileAttributeView;
+import java.nio.file.attribute.PosixFileAttributes;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.nio.file.attribute.UserPrincipal;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
@@ -14,6 +20,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Set;
 
 /**
  * Application class-data sharing for child JVMs: the first child of a given classpath writes an
@@ -28,6 +35,12 @@ import java.util.List;
  * {@code $XDG_CACHE_HOME/procpool/cds} (default {@code ~/.cache/procpool/cds}), or in the directory
  * named by the system property {@code procpool.cds.dir}; the 16 most recently used are kept.
  * {@code -Dprocpool.cds=false} turns the feature off.
+ *
+ * <p>A mapped archive is code every child JVM runs, so only archives nobody else could have written
+ * are mapped. On a POSIX file system the directory is created {@code 0700} and archives are published
+ * {@code 0600}; a directory, or an archive, that is not owned by the current user or that group or
+ * others may write is not trusted: such a directory turns the feature off, such an archive is ignored
+ * (and replaced by the next child's). Elsewhere (no POSIX permissions) the directory's defaults apply.
  */
 final class ClassDataArchive {
   private static final Duration STALE_LOCK = Duration.ofMinutes(10);
@@ -59,6 +72,9 @@ final class ClassDataArchive {
     }
     try {
       if (exitCode == 0 && Files.isRegularFile(dumpTo) && Files.size(dumpTo) > 0) {
+        if (posix(dumpTo)) {
+          Files.setPosixFilePermissions(dumpTo, PosixFilePermissions.fromString("rw-------"));
+        }
         Files.move(dumpTo, archive, StandardCopyOption.ATOMIC_MOVE);
         prune(archive.getParent());
       }
@@ -102,12 +118,16 @@ final class ClassDataArchive {
       }
       String key = HexFormat.of().formatHex(sha.digest(), 0, 12);
       Path dir = cacheDir();
-      Files.createDirectories(dir);
+      UserPrincipal me = createPrivateDirectory(dir);
+      if (me != null && !trusted(dir, me)) {
+        return NONE; // others could plant an archive in it
+      }
       String base = mainClass.substring(mainClass.lastIndexOf('.') + 1) + "-" + key;
       Path archive = dir.resolve(base + ".jsa");
       // Dumping warns about every class it skips; those lines would reach the parent's stderr.
       List<String> cdsLog = List.of("-Xlog:cds*=off:stderr");
-      if (Files.isRegularFile(archive)) {
+      if (Files.isRegularFile(archive, LinkOption.NOFOLLOW_LINKS)
+          && (me == null || trusted(archive, me, LinkOption.NOFOLLOW_LINKS))) {
         try {
           Files.setLastModifiedTime(archive, FileTime.from(Instant.now())); // marks it as in use, for pruning
         } catch (IOException ignored) {
@@ -166,6 +186,66 @@ final class ClassDataArchive {
       }
       return false;
     }
+  }
+
+  private static final Set<PosixFilePermission> PRIVATE_DIR = PosixFilePermissions.fromString("rwx------");
+
+  /**
+   * Creates {@code dir} (and missing parents) {@code 0700} if it does not exist; returns the current
+   * user, or {@code null} if the file system has no POSIX permissions.
+   */
+  private static UserPrincipal createPrivateDirectory(Path dir) throws IOException {
+    if (!Files.isDirectory(dir)) {
+      Path parent = dir.toAbsolutePath().getParent();
+      Files.createDirectories(parent);
+      if (!posix(parent)) {
+        Files.createDirectories(dir);
+        return null;
+      }
+      try {
+        Files.createDirectory(dir, PosixFilePermissions.asFileAttribute(PRIVATE_DIR));
+      } catch (FileAlreadyExistsException e) {
+        // created concurrently: checked below like any existing directory
+      }
+    }
+    return posix(dir) ? currentUser(dir) : null;
+  }
+
+  private static boolean posix(Path p) throws IOException {
+    return Files.getFileStore(p).supportsFileAttributeView(PosixFileAttributeView.class);
+  }
+
+  private static volatile UserPrincipal currentUser;
+
+  /** The user this JVM runs as: by name, else the owner of a probe file it creates in {@code dir}. */
+  private static UserPrincipal currentUser(Path dir) throws IOException {
+    UserPrincipal me = currentUser;
+    if (me == null) {
+      try {
+        me = dir.getFileSystem().getUserPrincipalLookupService()
+            .lookupPrincipalByName(System.getProperty("user.name"));
+      } catch (IOException | RuntimeException e) {
+        Path probe = Files.createTempFile(dir, ".owner", ".tmp");
+        try {
+          me = Files.getOwner(probe, LinkOption.NOFOLLOW_LINKS);
+        } finally {
+          Files.deleteIfExists(probe);
+        }
+      }
+      currentUser = me;
+    }
+    return me;
+  }
+
+  /**
+   * Whether {@code p} belongs to {@code me} and neither group nor others may write it; with
+   * {@link LinkOption#NOFOLLOW_LINKS}, a symbolic link is never trusted.
+   */
+  static boolean trusted(Path p, UserPrincipal me, LinkOption... options) throws IOException {
+    PosixFileAttributes a = Files.readAttributes(p, PosixFileAttributes.class, options);
+    Set<PosixFilePermission> perms = a.permissions();
+    return a.owner().equals(me) && !a.isSymbolicLink()
+        && !perms.contains(PosixFilePermission.GROUP_WRITE) && !perms.contains(PosixFilePermission.OTHERS_WRITE);
   }
 
   private static Path cacheDir() {

@@ -17,7 +17,8 @@ import java.nio.charset.StandardCharsets;
 
 /**
  * The default codec, {@code "java"}: Java serialization, always decoded through the pool's
- * {@link ObjectInputFilter}, with a compact fast path for {@code null}, {@link Integer},
+ * {@link ObjectInputFilter} merged with the JVM-wide one (so an operator's {@code -Djdk.serialFilter}
+ * still applies), with a compact fast path for {@code null}, {@link Integer},
  * {@link Long}, {@link Double}, {@link Boolean}, {@link String} and {@code byte[]} values, which
  * are the common task arguments and results.
  */
@@ -100,7 +101,7 @@ public final class JavaSerializationCodec implements Codec {
         return readBytes(in);
       case TAG_SERIALIZED:
         try (ObjectInputStream ois = new LoaderObjectInputStream(in, loader)) {
-          ois.setObjectInputFilter(filter);
+          setFilter(ois, filter);
           return ois.readObject();
         }
       case -1:
@@ -164,6 +165,19 @@ public final class JavaSerializationCodec implements Codec {
     } catch (BufferUnderflowException e) {
       throw new EOFException("truncated value");
     }
+  }
+
+  /**
+   * Adds {@code filter} to the filter the stream starts with (the operator's {@code -Djdk.serialFilter},
+   * or what a {@code jdk.serialFilterFactory} chose) instead of replacing it: a class either refuses
+   * is refused.
+   */
+  private static void setFilter(ObjectInputStream ois, ObjectInputFilter filter) {
+    if (filter == null) {
+      return;
+    }
+    ObjectInputFilter initial = ois.getObjectInputFilter();
+    ois.setObjectInputFilter(initial == null ? filter : ObjectInputFilter.merge(filter, initial));
   }
 
   private static int length(ByteBuffer in) throws StreamCorruptedException {

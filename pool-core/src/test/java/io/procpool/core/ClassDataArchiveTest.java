@@ -1,10 +1,16 @@
 package io.procpool.core;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFileAttributeView;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.nio.file.attribute.UserPrincipal;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -82,6 +88,88 @@ class ClassDataArchiveTest {
     try (var files = Files.list(cache)) {
       assertEquals(16, files.filter(f -> f.toString().endsWith(".jsa")).count());
     }
+  }
+
+  // ------------------------------------------------------------------ permissions (POSIX only)
+
+  private static boolean posix(Path p) throws Exception {
+    return Files.getFileStore(p).supportsFileAttributeView(PosixFileAttributeView.class);
+  }
+
+  /** Plans, "dumps" and publishes an archive for {@code a.Main}; returns the published archive. */
+  private Path publishOne() throws Exception {
+    ClassDataArchive first = ClassDataArchive.plan("a.Main", jar.toString(), List.of());
+    String dump = option(first.jvmOptions(), "-XX:ArchiveClassesAtExit=");
+    assertTrue(dump != null, first.jvmOptions().toString());
+    Path written = Path.of(dump.substring(dump.indexOf('=') + 1));
+    Files.write(written, new byte[] {42});
+    Files.setPosixFilePermissions(written, PosixFilePermissions.fromString("rw-rw-rw-")); // a lax umask
+    first.onExit(0);
+    try (var files = Files.list(cache)) {
+      return files.filter(f -> f.toString().endsWith(".jsa")).findFirst().orElseThrow();
+    }
+  }
+
+  private static String perms(Path p) throws Exception {
+    return PosixFilePermissions.toString(Files.getPosixFilePermissions(p, LinkOption.NOFOLLOW_LINKS));
+  }
+
+  @Test
+  void theDirectoryIsPrivateAndArchivesArePublishedPrivate() throws Exception {
+    assumeTrue(posix(tmp), "POSIX permissions");
+    Path archive = publishOne();
+    assertEquals("rwx------", perms(cache));
+    assertEquals("rw-------", perms(archive));
+    List<String> later = ClassDataArchive.plan("a.Main", jar.toString(), List.of()).jvmOptions();
+    String use = option(later, "-XX:SharedArchiveFile=");
+    assertEquals("-XX:SharedArchiveFile=" + archive, use);
+  }
+
+  @Test
+  void anArchiveOthersMayWriteIsNotMapped() throws Exception {
+    assumeTrue(posix(tmp), "POSIX permissions");
+    Path archive = publishOne();
+    for (String lax : List.of("rw-rw-r--", "rw-r--rw-")) {
+      Files.setPosixFilePermissions(archive, PosixFilePermissions.fromString(lax));
+      ClassDataArchive plan = ClassDataArchive.plan("a.Main", jar.toString(), List.of());
+      assertNull(option(plan.jvmOptions(), "-XX:SharedArchiveFile="), lax + ": " + plan.jvmOptions());
+      plan.onExit(1); // a child that failed: releases the dump lock, publishes nothing
+    }
+  }
+
+  @Test
+  void aLinkedArchiveIsNotMapped() throws Exception {
+    assumeTrue(posix(tmp), "POSIX permissions");
+    Path archive = publishOne();
+    Path elsewhere = Files.move(archive, tmp.resolve("elsewhere.jsa"));
+    Files.createSymbolicLink(archive, elsewhere);
+    List<String> options = ClassDataArchive.plan("a.Main", jar.toString(), List.of()).jvmOptions();
+    assertNull(option(options, "-XX:SharedArchiveFile="), options.toString());
+  }
+
+  @Test
+  void anArchiveOfAnotherUserIsNotMapped() throws Exception {
+    assumeTrue(posix(tmp), "POSIX permissions");
+    Path archive = publishOne();
+    UserPrincipal other;
+    try {
+      other = tmp.getFileSystem().getUserPrincipalLookupService().lookupPrincipalByName("nobody");
+      Files.setOwner(archive, other);
+    } catch (Exception e) {
+      assumeTrue(false, "cannot give a file to another user here (not root): " + e);
+      return;
+    }
+    List<String> options = ClassDataArchive.plan("a.Main", jar.toString(), List.of()).jvmOptions();
+    assertNull(option(options, "-XX:SharedArchiveFile="), options.toString());
+  }
+
+  @Test
+  void aDirectoryOthersMayWriteTurnsItOff() throws Exception {
+    assumeTrue(posix(tmp), "POSIX permissions");
+    publishOne();
+    Files.setPosixFilePermissions(cache, PosixFilePermissions.fromString("rwxrwxrwx"));
+    assertEquals(List.of(), ClassDataArchive.plan("a.Main", jar.toString(), List.of()).jvmOptions());
+    assertEquals(List.of(), ClassDataArchive.plan("b.Main", jar.toString(), List.of()).jvmOptions());
   }
 
   @Test

@@ -4,19 +4,24 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import io.procpool.api.AsyncResult;
+import io.procpool.api.ManagedQueue;
+import io.procpool.api.Manager;
 import io.procpool.api.ProcessPool;
 import io.procpool.api.TaskSerializationException;
 import io.procpool.testkit.NoLeakedProcessesExtension;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import javax.management.BadAttributeValueExpException;
+import org.apache.commons.collections4.functors.ListedGadget;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
@@ -25,7 +30,8 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * Payloads carrying a class the ObjectInputFilter refuses are refused before construction: as a task
- * argument (in the worker) and as a result (in the parent). The pool serves on after each.
+ * argument (in the worker), as a result (in the parent), and as a queue item (taken in the parent or
+ * in a worker, where the pool's own filter applies too). The pool and the queue serve on after each.
  */
 @ExtendWith(NoLeakedProcessesExtension.class)
 class GadgetAbuseTest {
@@ -74,6 +80,99 @@ class GadgetAbuseTest {
       Rel.summary(String.format("gadgets[%s]: %d of 4 payloads refused before construction, pool serving after each: %s",
           transport, refused, cases));
     }
+  }
+
+  /** A task that takes one item from the queue. */
+  static String take(ManagedQueue<Object> q) {
+    return describe(q.get(Duration.ofSeconds(60)));
+  }
+
+  @ParameterizedTest(name = "queue-gadgets[{0}]")
+  @MethodSource("transports")
+  @Timeout(value = 180, unit = TimeUnit.SECONDS)
+  void gadgetItemsAreRefusedInTheParentAndInWorkers(String transport) throws Exception {
+    Path inParent = tmp.resolve("listed-constructed-in-parent");
+    Path inWorker = tmp.resolve("listed-constructed-in-worker");
+    int refused = 0;
+    List<String> cases = new ArrayList<>();
+    try (Manager manager = Manager.builder().transport(managerTransport(transport)).build();
+        ProcessPool pool = ProcessPool.builder().transport(transport).processes(1).build()) {
+      ManagedQueue<Object> q = manager.queue();
+      // The built-in reject list, taken in the parent ...
+      q.put(new ListedGadget(inParent.toString()));
+      refused += expectRefusedItem("listed gadget taken in the parent", q::get,
+          ListedGadget.class.getName() + " is on procpool's built-in reject list", cases);
+      assertFalse(Files.exists(inParent), () -> "the refused item was constructed: " + read(inParent));
+      q.put(badAttributeValue());
+      refused += expectRefusedItem("BadAttributeValueExpException taken in the parent", q::get,
+          "javax.management.BadAttributeValueExpException is on procpool's built-in reject list", cases);
+      q.put("after");
+      assertEquals("after", q.get());
+      // ... and in a worker.
+      q.put(new ListedGadget(inWorker.toString()));
+      refused += expectRefused("listed gadget taken in a worker", pool.applyAsync(GadgetAbuseTest::take, q),
+          ListedGadget.class.getName() + " is on procpool's built-in reject list", cases);
+      assertFalse(Files.exists(inWorker), () -> "the refused item was constructed: " + read(inWorker));
+      q.put(badAttributeValue());
+      refused += expectRefused("BadAttributeValueExpException taken in a worker",
+          pool.applyAsync(GadgetAbuseTest::take, q), "built-in reject list", cases);
+      q.put(7);
+      assertEquals("decoded java.lang.Integer", pool.apply(GadgetAbuseTest::take, q));
+      Rel.summary(String.format("queue-gadgets[%s]: %d of 4 gadget queue items refused before construction, queue"
+          + " and pool serving after each: %s", transport, refused, cases));
+    }
+  }
+
+  @ParameterizedTest(name = "queue-pool-filter[{0}]")
+  @MethodSource("transports")
+  @Timeout(value = 180, unit = TimeUnit.SECONDS)
+  void thePoolsFilterAppliesToItemsTakenInItsWorkers(String transport) throws Exception {
+    Path inWorker = tmp.resolve("gadget-constructed-in-worker");
+    List<String> cases = new ArrayList<>();
+    try (Manager manager = Manager.builder().transport(managerTransport(transport)).build();
+        ProcessPool pool = ProcessPool.builder().transport(transport).processes(1)
+            .serialFilter("!io.procpool.reliability.Gadget").build()) {
+      ManagedQueue<Object> q = manager.queue();
+      q.put(new Gadget(inWorker.toString()));
+      int refused = expectRefused("Gadget taken in a worker", pool.applyAsync(GadgetAbuseTest::take, q),
+          "io.procpool.reliability.Gadget is refused by the pool's serialFilter \"!io.procpool.reliability.Gadget\"",
+          cases);
+      assertFalse(Files.exists(inWorker), () -> "the refused item was constructed: " + read(inWorker));
+      q.put(7);
+      assertEquals("decoded java.lang.Integer", pool.apply(GadgetAbuseTest::take, q));
+      Rel.summary(String.format("queue-pool-filter[%s]: %d of 1 queue item the pool's serialFilter forbids refused"
+          + " in a worker before construction, queue and pool serving after: %s", transport, refused, cases));
+    }
+  }
+
+  /** The manager runs in its own process: over pipes when the pool's workers are threads. */
+  private static String managerTransport(String transport) {
+    return "threads".equals(transport) ? "pipes" : transport;
+  }
+
+  private static int expectRefusedItem(String what, java.util.function.Supplier<Object> get, String reason,
+      List<String> cases) {
+    try {
+      Object v = get.get();
+      fail(what + " was accepted: " + v);
+      return 0;
+    } catch (TaskSerializationException e) {
+      assertTrue(e.getMessage().contains(reason), () -> what + ": the message does not say \"" + reason + "\": " + e);
+      cases.add(what + " -> " + e.getClass().getSimpleName());
+      return 1;
+    }
+  }
+
+  private static int expectRefused(String what, AsyncResult<?> result, String reason, List<String> cases)
+      throws Exception {
+    int n = expectRefused(what, result, cases);
+    try {
+      result.get(1, TimeUnit.SECONDS);
+    } catch (ExecutionException e) {
+      assertTrue(String.valueOf(e.getCause().getMessage()).contains(reason),
+          () -> what + ": the message does not say \"" + reason + "\": " + chain(e.getCause()));
+    }
+    return n;
   }
 
   private static int expectRefused(String what, AsyncResult<?> result, List<String> cases) throws Exception {

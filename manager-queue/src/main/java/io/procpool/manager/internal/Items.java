@@ -1,36 +1,18 @@
 package io.procpool.manager.internal;
 
 import io.procpool.api.TaskSerializationException;
-import io.procpool.api.ProcPoolException;
 import io.procpool.api.spi.Codec;
 import io.procpool.core.JavaSerializationCodec;
+import io.procpool.core.internal.SerialFilters;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.ObjectInputFilter;
-import io.procpool.api.spi.TransportOptions;
 
 /** Encodes and decodes queue items in the clients, with procpool's default codec. */
 final class Items {
   private Items() {}
 
   private static final Codec CODEC = new JavaSerializationCodec();
-
-  /** The JVM-wide filter if one is set, then size and depth limits. */
-  private static final ObjectInputFilter FILTER = info -> {
-    ObjectInputFilter global = ObjectInputFilter.Config.getSerialFilter();
-    if (global != null) {
-      ObjectInputFilter.Status s = global.checkInput(info);
-      if (s != ObjectInputFilter.Status.UNDECIDED) {
-        return s;
-      }
-    }
-    long max = TransportOptions.DEFAULT_MAX_FRAME_SIZE;
-    if (info.depth() > 2000 || info.streamBytes() > max || info.arrayLength() > max) {
-      return ObjectInputFilter.Status.REJECTED;
-    }
-    return ObjectInputFilter.Status.UNDECIDED;
-  };
 
   static byte[] encode(Object item) {
     ByteArrayOutputStream out = new ByteArrayOutputStream(32);
@@ -50,9 +32,11 @@ final class Items {
       loader = Items.class.getClassLoader();
     }
     try {
-      return (E) CODEC.decode(new ByteArrayInputStream(bytes), loader, FILTER);
-    } catch (IOException | ClassNotFoundException e) {
-      throw new ProcPoolException("cannot decode a queue item: " + e, e);
+      // The one filter of tasks and results: built-in reject list, the JVM-wide filter, limits and,
+      // in a worker, the pool's serialFilter pattern.
+      return (E) CODEC.decode(new ByteArrayInputStream(bytes), loader, SerialFilters.forItems());
+    } catch (IOException | ClassNotFoundException | RuntimeException | LinkageError e) {
+      throw new TaskSerializationException("cannot decode a queue item: " + SerialFilters.explain(e), e);
     }
   }
 }

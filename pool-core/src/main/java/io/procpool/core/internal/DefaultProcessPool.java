@@ -80,7 +80,7 @@ public final class DefaultProcessPool implements ProcessPool {
       payloads.encode(options.initializer().get(), initializer, "the initializer");
     }
     ByteBuffer init = WorkerProtocol.init(options.codec(), options.serialFilter().orElse(null), true,
-        options.maxMemoryPerChild(), initializer).asReadOnlyBuffer();
+        options.maxMemoryPerChild(), initializer, options.maxFrameSize()).asReadOnlyBuffer();
     this.callbackExecutor = Executors.newSingleThreadExecutor(r -> {
       Thread t = new ThreadFactoryBuilder().setDaemon(true)
           .setNameFormat("procpool-" + poolId + "-callbacks").build().newThread(r);

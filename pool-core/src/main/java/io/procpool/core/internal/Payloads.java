@@ -59,7 +59,7 @@ final class Payloads {
     } catch (Exception | LinkageError | StackOverflowError e) {
       // LinkageError: NoClassDefFoundError, ExceptionInInitializerError of the value's class in this
       // JVM. It fails this value alone; the connection and the peer are fine.
-      throw new TaskSerializationException("cannot decode " + name(what, n) + ": " + e, e);
+      throw new TaskSerializationException("cannot decode " + name(what, n) + ": " + SerialFilters.explain(e), e);
     }
   }
 

@@ -204,6 +204,24 @@ final class WorkerProtocol {
     return b.toByteBuffer();
   }
 
+  /**
+   * An INIT message, checked against the transport's largest message: a pool whose INIT cannot be
+   * sent could never start a worker.
+   *
+   * @throws TaskSerializationException if the message is larger than {@code maxFrameSize}
+   */
+  static ByteBuffer init(String codec, String serialFilter, boolean captureOutput, long maxMemory, Buf initializer,
+      int maxFrameSize) {
+    ByteBuffer m = init(codec, serialFilter, captureOutput, maxMemory, initializer);
+    if (m.remaining() > maxFrameSize) {
+      throw new TaskSerializationException("the workers' INIT message is " + m.remaining() + " bytes (the initializer"
+          + " encodes to " + (initializer == null ? 0 : initializer.size()) + " bytes, the serialFilter pattern to "
+          + (serialFilter == null ? 0 : serialFilter.length()) + " characters), over maxFrameSize " + maxFrameSize
+          + ": let the initializer capture less, or raise maxFrameSize");
+    }
+    return m;
+  }
+
   static Init decodeInit(ByteBuffer m) throws ProtocolException {
     String codec = Buf.getString(m);
     String filter = Buf.getString(m);

@@ -196,6 +196,9 @@ public final class WorkerRuntime implements Connection.Listener {
     } finally {
       stopped = true;
       LockSupport.unpark(flusher);
+      if (!processWorker) {
+        SerialFilters.clearThreadPattern();
+      }
     }
   }
 
@@ -308,6 +311,8 @@ public final class WorkerRuntime implements Connection.Listener {
       payloads = new Payloads(CodecRegistry.get(init.codec()), SerialFilters.create(init.serialFilter(), maxFrameSize),
           Thread.currentThread().getContextClassLoader() != null
               ? Thread.currentThread().getContextClassLoader() : WorkerRuntime.class.getClassLoader());
+      // Queue items a task takes in this worker pass the pool's pattern too.
+      SerialFilters.workerPattern(init.serialFilter(), processWorker);
       if (init.captureOutput() && processWorker) {
         System.setOut(new PrintStream(new ForwardingStream(WorkerProtocol.STREAM_OUT), true));
         System.setErr(new PrintStream(new ForwardingStream(WorkerProtocol.STREAM_ERR), true));

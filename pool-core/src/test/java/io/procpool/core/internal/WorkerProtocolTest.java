@@ -246,6 +246,19 @@ class WorkerProtocolTest {
   }
 
   @Test
+  void anInitOverMaxFrameSizeIsRefusedBeforeSending() {
+    Buf initializer = new Buf(4096);
+    initializer.write(new byte[3000], 0, 3000);
+    assertEquals(3000 + 30, WorkerProtocol.init("java", "!x.*", true, 9, initializer, 3030).remaining(),
+        "exactly maxFrameSize is fine");
+    TaskSerializationException e = assertThrows(TaskSerializationException.class,
+        () -> WorkerProtocol.init("java", "!x.*", true, 9, initializer, 3029));
+    assertEquals("the workers' INIT message is 3030 bytes (the initializer encodes to 3000 bytes, the serialFilter"
+        + " pattern to 4 characters), over maxFrameSize 3029: let the initializer capture less, or raise"
+        + " maxFrameSize", e.getMessage());
+  }
+
+  @Test
   void initWithBadLengthsIsRejected() {
     // initializer length larger than what follows
     ByteBuffer tooLong = new Buf(64).putString("java").putString(null).put(0).putLong(0).putInt(100).put(1)
