@@ -36,7 +36,25 @@ import java.util.List;
  *       is answered CANCELLED if it was still waiting</td></tr>
  *   <tr><td>13 PING</td><td>-</td><td>-</td></tr>
  *   <tr><td>14 SHUTDOWN</td><td>-</td><td>- (then the manager exits)</td></tr>
+ *   <tr><td>15 RETAIN</td><td>{@code i64 queueId}</td><td>no answer: this connection holds one more
+ *       reference to the queue (a proxy was deserialized); ignored if the queue is gone</td></tr>
+ *   <tr><td>16 RELEASE</td><td>{@code i64 queueId}</td><td>no answer: this connection drops one of its
+ *       references (a proxy was closed or garbage-collected); ignored if it holds none</td></tr>
+ *   <tr><td>17 PIN</td><td>{@code i64 queueId, i64 millis}</td><td>no answer: a proxy of the queue was
+ *       serialized; the queue is not freed for lack of references within {@code millis}</td></tr>
+ *   <tr><td>18 DELETE</td><td>{@code u16 nameLength, name}</td><td>- (or NO_SUCH_QUEUE)</td></tr>
+ *   <tr><td>19 STATS</td><td>-</td><td>{@code i32 queues, i64 items, i64 itemBytes}</td></tr>
  * </table>
+ *
+ * <p><b>Queue lifetime.</b> The manager counts references per connection: OPEN gives the opening
+ * connection one, RETAIN one more, RELEASE takes one back, and the end of a connection takes back all
+ * of its references. An anonymous queue is freed (its items dropped, its waiting calls answered
+ * NO_SUCH_QUEUE) once it has no reference and its last PIN has expired; a RETAIN before that keeps it.
+ * A named queue lives until DELETE. RETAIN, RELEASE and PIN are sent with request id 0 and never
+ * answered, so a client can send them from any thread without waiting.
+ *
+ * <p><b>Unknown ops</b> are answered with ERROR naming the op code (the connection stays open:
+ * the request id could be read, so the rest of the stream is still framed correctly).
  *
  * <p>{@code timeoutNanos}: {@code -1} waits without limit, {@code 0} does not wait (the "nowait"
  * variants), a positive value waits at most that long on the manager's clock.
@@ -76,6 +94,13 @@ public final class ManagerProtocol {
   static final byte CANCEL = 12;
   static final byte PING = 13;
   static final byte SHUTDOWN = 14;
+  static final byte RETAIN = 15;
+  static final byte RELEASE = 16;
+  static final byte PIN = 17;
+  static final byte DELETE = 18;
+  static final byte STATS = 19;
+  /** The highest op this version knows. */
+  static final byte LAST_OP = STATS;
 
   static final byte OK = 0;
   static final byte EMPTY = 1;
@@ -98,6 +123,20 @@ public final class ManagerProtocol {
   static final int ANSWER_HEADER_BYTES = 9;
   /** The largest name OPEN can carry (its length is a u16). */
   static final int MAX_NAME_BYTES = 0xffff;
+
+  /** What a PUT request adds to its item: the header and {@code i64 queueId, i64 timeoutNanos}. */
+  static final int PUT_OVERHEAD_BYTES = REQUEST_HEADER_BYTES + 16;
+  /** What a DRAIN or SNAPSHOT answer of one item adds to it: the header, {@code i32 n, i32 len}. */
+  static final int ONE_ITEM_ANSWER_OVERHEAD_BYTES = ANSWER_HEADER_BYTES + 8;
+
+  /**
+   * The largest encoded item a client may put when messages are at most {@code maxFrameSize} bytes:
+   * small enough for its PUT request and for every answer that carries it alone (GET, PEEK, and a
+   * DRAIN or SNAPSHOT batch of one), so that every item put can be read back by every op.
+   */
+  static int maxItemBytes(int maxFrameSize) {
+    return maxFrameSize - Math.max(PUT_OVERHEAD_BYTES, ONE_ITEM_ANSWER_OVERHEAD_BYTES);
+  }
 
   /** The payload of answers that carry none. */
   static final byte[] NO_PAYLOAD = new byte[0];
@@ -165,9 +204,19 @@ public final class ManagerProtocol {
         return Cancel.decode(in);
       case PING:
       case SHUTDOWN:
+      case STATS:
         return new NoFields(op);
+      case RETAIN:
+      case RELEASE:
+        return Ref.decode(op, in);
+      case PIN:
+        return Pin.decode(in);
+      case DELETE:
+        return Delete.decode(in);
       default:
-        throw new MalformedMessageException("unknown op " + op, in.requestId());
+        throw new MalformedMessageException("unknown op " + (op & 0xff) + " (this manager speaks protocol version "
+            + VERSION + ", ops 1 to " + LAST_OP + "); was the client built for another procpool version?",
+            in.requestId());
     }
   }
 
@@ -286,10 +335,67 @@ public final class ManagerProtocol {
     }
   }
 
-  /** PING and SHUTDOWN: no fields (so nothing to decode). */
+  /** RETAIN and RELEASE: {@code i64 queueId}. Sent with request id 0, never answered. */
+  record Ref(byte op, long queueId) implements Request {
+    Ref {
+      requireOp(op, RETAIN, RELEASE);
+    }
+
+    @Override
+    public ByteBuffer encode(long requestId) {
+      return header(op, requestId, 8).putLong(queueId).flip();
+    }
+
+    static Ref decode(byte op, FieldReader in) {
+      return new Ref(op, in.i64("queueId"));
+    }
+  }
+
+  /** PIN: {@code i64 queueId, i64 millis}. Sent with request id 0, never answered. */
+  record Pin(long queueId, long millis) implements Request {
+    @Override
+    public byte op() {
+      return PIN;
+    }
+
+    @Override
+    public ByteBuffer encode(long requestId) {
+      return header(PIN, requestId, 16).putLong(queueId).putLong(millis).flip();
+    }
+
+    static Pin decode(FieldReader in) {
+      return new Pin(in.i64("queueId"), in.i64("millis"));
+    }
+  }
+
+  /** DELETE: {@code u16 nameLength, name}. */
+  record Delete(String name) implements Request {
+    Delete {
+      if (name.getBytes(StandardCharsets.UTF_8).length > MAX_NAME_BYTES) {
+        throw new IllegalArgumentException("a queue name must be at most " + MAX_NAME_BYTES + " UTF-8 bytes");
+      }
+    }
+
+    @Override
+    public byte op() {
+      return DELETE;
+    }
+
+    @Override
+    public ByteBuffer encode(long requestId) {
+      byte[] n = name.getBytes(StandardCharsets.UTF_8);
+      return header(DELETE, requestId, 2 + n.length).putShort((short) n.length).put(n).flip();
+    }
+
+    static Delete decode(FieldReader in) {
+      return new Delete(in.utf8(in.u16("nameLength"), "name"));
+    }
+  }
+
+  /** PING, SHUTDOWN and STATS: no fields (so nothing to decode). */
   record NoFields(byte op) implements Request {
     NoFields {
-      requireOp(op, PING, SHUTDOWN);
+      requireOp(op, PING, SHUTDOWN, STATS);
     }
 
     @Override
@@ -329,7 +435,12 @@ public final class ManagerProtocol {
       case CANCEL: return "CANCEL";
       case PING: return "PING";
       case SHUTDOWN: return "SHUTDOWN";
-      default: return "op " + op;
+      case RETAIN: return "RETAIN";
+      case RELEASE: return "RELEASE";
+      case PIN: return "PIN";
+      case DELETE: return "DELETE";
+      case STATS: return "STATS";
+      default: return "op " + (op & 0xff);
     }
   }
 
@@ -398,6 +509,20 @@ public final class ManagerProtocol {
       Opened o = new Opened(in.i64("queueId"), in.i32("maxsize"));
       in.end();
       return o;
+    }
+  }
+
+  /** The OK payload of STATS: {@code i32 queues, i64 items, i64 itemBytes}. */
+  record Stats(int queues, long items, long itemBytes) {
+    byte[] encode() {
+      return ByteBuffer.allocate(20).putInt(queues).putLong(items).putLong(itemBytes).array();
+    }
+
+    static Stats decode(byte[] payload) {
+      FieldReader in = FieldReader.payload(payload, "STATS");
+      Stats s = new Stats(in.i32("queues"), in.i64("items"), in.i64("itemBytes"));
+      in.end();
+      return s;
     }
   }
 
