@@ -61,6 +61,8 @@ public final class ManagerClient {
   private volatile Link link;
   /** Whether a connection was opened before (then a new one re-sends this JVM's references). */
   private boolean connectedBefore;
+  /** Until when ({@code nanoTime}) the last PIN sent for a queue keeps it. */
+  private final ConcurrentHashMap<Long, Long> pinnedUntil = new ConcurrentHashMap<>();
   /** Live proxies in this JVM, by queue id. */
   private final ConcurrentHashMap<Long, AtomicInteger> liveRefs = new ConcurrentHashMap<>();
 
@@ -116,15 +118,30 @@ public final class ManagerClient {
    * connection ended, the manager dropped this JVM's references with it.
    */
   void release(long queueId) {
-    liveRefs.computeIfPresent(queueId, (k, n) -> n.decrementAndGet() <= 0 ? null : n);
+    if (liveRefs.computeIfPresent(queueId, (k, n) -> n.decrementAndGet() <= 0 ? null : n) == null) {
+      pinnedUntil.remove(queueId);
+    }
     Link l = link;
     if (l != null && !l.closed) {
       sendQuietly(l, new Ref(ManagerProtocol.RELEASE, queueId));
     }
   }
 
-  /** A proxy is being serialized: keeps the queue for {@code millis} even without references. */
+  /**
+   * A proxy is being serialized: keeps the queue for {@code millis} even without references. A PIN
+   * is sent at most once per tenth of {@code millis} per queue (a map whose every argument carries the
+   * proxy costs a few messages, not one per item), so the queue is kept at least 90% of {@code millis}
+   * after any serialization.
+   */
   void pin(long queueId, long millis) {
+    long now = System.nanoTime();
+    long until = now + TimeUnit.MILLISECONDS.toNanos(millis);
+    long slack = TimeUnit.MILLISECONDS.toNanos(millis) / 10;
+    Long sent = pinnedUntil.get(queueId);
+    if (sent != null && sent - until >= -slack) {
+      return; // a recent PIN keeps the queue about as long
+    }
+    pinnedUntil.put(queueId, until);
     sendQuietly(link(), new Pin(queueId, millis));
   }
 
