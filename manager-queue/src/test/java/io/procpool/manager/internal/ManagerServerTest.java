@@ -75,6 +75,14 @@ class ManagerServerTest {
     return a;
   }
 
+  /** The payload of an answer that must be OK. */
+  private byte[] ok(Request r) {
+    Answer a = call(r);
+    assertEquals(ManagerProtocol.OK, a.status(), () -> ManagerProtocol.opName(r.op()) + " answered "
+        + ManagerProtocol.statusName(a.status()) + " " + a.message());
+    return a.payload();
+  }
+
   @Test
   void theLargestItemAPutMayCarryIsDeliveredByEveryReadOp() {
     int largest = ManagerProtocol.maxItemBytes(FRAME);
@@ -86,14 +94,14 @@ class ManagerServerTest {
       item[size - 1] = 7;
       assertTrue(new Put(q, 0, item).encode(1).remaining() <= FRAME, "the PUT fits");
       assertEquals(ManagerProtocol.OK, call(new Put(q, 0, item)).status());
-      assertEquals(size, call(new QueueOnly(ManagerProtocol.PEEK, q)).payload().length, "PEEK of " + size);
-      List<byte[]> snapshot = ManagerProtocol.decodeItems(call(new QueueOnly(ManagerProtocol.SNAPSHOT, q)).payload());
+      assertEquals(size, ok(new QueueOnly(ManagerProtocol.PEEK, q)).length, "PEEK of " + size);
+      List<byte[]> snapshot = ManagerProtocol.decodeItems(ok(new QueueOnly(ManagerProtocol.SNAPSHOT, q)));
       assertEquals(1, snapshot.size(), "SNAPSHOT of " + size);
-      List<byte[]> drained = ManagerProtocol.decodeItems(call(new Drain(q, Integer.MAX_VALUE)).payload());
+      List<byte[]> drained = ManagerProtocol.decodeItems(ok(new Drain(q, Integer.MAX_VALUE)));
       assertEquals(1, drained.size(), "DRAIN of " + size);
       assertEquals(7, drained.get(0)[size - 1]);
       assertEquals(ManagerProtocol.OK, call(new Put(q, 0, item)).status());
-      assertEquals(size, call(new QueueAndTimeout(ManagerProtocol.GET, q, 0)).payload().length, "GET of " + size);
+      assertEquals(size, ok(new QueueAndTimeout(ManagerProtocol.GET, q, 0)).length, "GET of " + size);
     }
   }
 
@@ -107,7 +115,7 @@ class ManagerServerTest {
     int total = 0;
     int batches = 0;
     while (true) {
-      List<byte[]> batch = ManagerProtocol.decodeItems(call(new Drain(q, Integer.MAX_VALUE)).payload());
+      List<byte[]> batch = ManagerProtocol.decodeItems(ok(new Drain(q, Integer.MAX_VALUE)));
       if (batch.isEmpty()) {
         break;
       }
