@@ -113,6 +113,12 @@ public final class ManagerHandle implements Manager {
     return new Stats(s.queues(), s.items(), s.itemBytes());
   }
 
+  /** Whether the manager still holds the queue with this id (see the proxy's {@code toString}); not API. */
+  public boolean queueExists(long queueId) {
+    Answer a = client.call(new ManagerProtocol.QueueOnly(ManagerProtocol.QSIZE, queueId));
+    return a.status() != ManagerProtocol.NO_SUCH_QUEUE;
+  }
+
   @Override
   public String address() {
     return client.displayAddress();
