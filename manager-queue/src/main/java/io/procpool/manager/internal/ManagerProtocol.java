@@ -31,7 +31,10 @@ import java.util.List;
  *   <tr><td>9 PEEK</td><td>{@code i64 queueId}</td><td>item bytes (rest)</td></tr>
  *   <tr><td>10 DRAIN</td><td>{@code i64 queueId, i32 maxItems}</td><td>{@code i32 n, n × (i32 len,
  *       bytes)}</td></tr>
- *   <tr><td>11 SNAPSHOT</td><td>{@code i64 queueId}</td><td>as DRAIN, items stay</td></tr>
+ *   <tr><td>11 SNAPSHOT</td><td>{@code i64 queueId, i32 from}</td><td>{@code i32 size}, then as DRAIN:
+ *       the items from index {@code from} on that fit in one message (at least one if any), items
+ *       stay; {@code size} is the queue's size, so the client asks again from {@code from + n}
+ *       until it has them all</td></tr>
  *   <tr><td>12 CANCEL</td><td>{@code i64 targetRequestId}</td><td>no answer of its own: the target
  *       is answered CANCELLED if it was still waiting</td></tr>
  *   <tr><td>13 PING</td><td>-</td><td>-</td></tr>
@@ -126,8 +129,11 @@ public final class ManagerProtocol {
 
   /** What a PUT request adds to its item: the header and {@code i64 queueId, i64 timeoutNanos}. */
   static final int PUT_OVERHEAD_BYTES = REQUEST_HEADER_BYTES + 16;
-  /** What a DRAIN or SNAPSHOT answer of one item adds to it: the header, {@code i32 n, i32 len}. */
-  static final int ONE_ITEM_ANSWER_OVERHEAD_BYTES = ANSWER_HEADER_BYTES + 8;
+  /**
+   * What the largest answer of one item adds to it: a SNAPSHOT page's header and
+   * {@code i32 size, i32 n, i32 len} (a DRAIN's lacks the size).
+   */
+  static final int ONE_ITEM_ANSWER_OVERHEAD_BYTES = ANSWER_HEADER_BYTES + 12;
 
   /**
    * The largest encoded item a client may put when messages are at most {@code maxFrameSize} bytes:
@@ -196,8 +202,9 @@ public final class ManagerProtocol {
       case FULL_Q:
       case TASK_DONE:
       case PEEK:
-      case SNAPSHOT:
         return QueueOnly.decode(op, in);
+      case SNAPSHOT:
+        return Snapshot.decode(in);
       case DRAIN:
         return Drain.decode(in);
       case CANCEL:
@@ -285,10 +292,10 @@ public final class ManagerProtocol {
     }
   }
 
-  /** QSIZE, EMPTY, FULL, TASK_DONE, PEEK and SNAPSHOT: {@code i64 queueId}. */
+  /** QSIZE, EMPTY, FULL, TASK_DONE and PEEK: {@code i64 queueId}. */
   record QueueOnly(byte op, long queueId) implements QueueRequest {
     QueueOnly {
-      requireOp(op, QSIZE, EMPTY_Q, FULL_Q, TASK_DONE, PEEK, SNAPSHOT);
+      requireOp(op, QSIZE, EMPTY_Q, FULL_Q, TASK_DONE, PEEK);
     }
 
     @Override
@@ -315,6 +322,23 @@ public final class ManagerProtocol {
 
     static Drain decode(FieldReader in) {
       return new Drain(in.i64("queueId"), in.i32("maxItems"));
+    }
+  }
+
+  /** SNAPSHOT: {@code i64 queueId, i32 from}. */
+  record Snapshot(long queueId, int from) implements QueueRequest {
+    @Override
+    public byte op() {
+      return SNAPSHOT;
+    }
+
+    @Override
+    public ByteBuffer encode(long requestId) {
+      return header(SNAPSHOT, requestId, 12).putLong(queueId).putInt(from).flip();
+    }
+
+    static Snapshot decode(FieldReader in) {
+      return new Snapshot(in.i64("queueId"), in.i32("from"));
     }
   }
 
@@ -572,6 +596,24 @@ public final class ManagerProtocol {
       b.putInt(item.length).put(item);
     }
     return b.array();
+  }
+
+  /** One page of a snapshot: the queue's size then, and items from the requested index. */
+  record SnapshotPage(int size, List<byte[]> items) {}
+
+  /** The OK payload of SNAPSHOT: {@code i32 size}, then as DRAIN's. */
+  static byte[] encodeSnapshotPage(int size, List<byte[]> items) {
+    byte[] list = encodeItems(items);
+    return ByteBuffer.allocate(4 + list.length).putInt(size).put(list).array();
+  }
+
+  static SnapshotPage decodeSnapshotPage(byte[] payload) {
+    if (payload.length < 4) {
+      throw new MalformedMessageException("OK answer payload of SNAPSHOT: truncated: size needs 4 bytes, "
+          + payload.length + " left", 0);
+    }
+    int size = ByteBuffer.wrap(payload).getInt();
+    return new SnapshotPage(size, decodeItems(java.util.Arrays.copyOfRange(payload, 4, payload.length)));
   }
 
   static List<byte[]> decodeItems(byte[] payload) {

@@ -423,29 +423,32 @@ public final class ManagerServer implements TransportServer.Acceptor {
         }
         case ManagerProtocol.DRAIN:
         case ManagerProtocol.SNAPSHOT: {
-          int max = op == ManagerProtocol.DRAIN ? ((Drain) r).maxItems() : Integer.MAX_VALUE;
+          boolean drain = op == ManagerProtocol.DRAIN;
+          int max = drain ? ((Drain) r).maxItems() : Integer.MAX_VALUE;
+          int from = drain ? 0 : Math.max(0, ((ManagerProtocol.Snapshot) r).from());
           List<byte[]> taken = new ArrayList<>();
-          long bytes = ManagerProtocol.ITEMS_HEADER_BYTES;
+          // What the answer takes besides the items: header, [i32 size,] i32 n.
+          long bytes = ManagerProtocol.ANSWER_HEADER_BYTES + ManagerProtocol.ITEMS_HEADER_BYTES + (drain ? 0 : 4);
+          int index = 0;
           for (byte[] item : q.items) {
-            if (taken.size() >= max
-                || bytes + ManagerProtocol.itemEntryBytes(item) > maxFrameSize - ManagerProtocol.ANSWER_HEADER_BYTES) {
+            if (index++ < from) {
+              continue;
+            }
+            if (taken.size() >= max || bytes + ManagerProtocol.itemEntryBytes(item) > maxFrameSize) {
               break;
             }
             taken.add(item);
             bytes += ManagerProtocol.itemEntryBytes(item);
           }
-          if (op == ManagerProtocol.SNAPSHOT && taken.size() < q.items.size()) {
-            out.send(c, encodeAnswer(id, ManagerProtocol.ERROR, "the queue holds " + q.items.size()
-                + " items, too many bytes for one message: cannot take a snapshot"));
-            return;
-          }
-          if (op == ManagerProtocol.DRAIN) {
+          if (drain) {
             for (int i = 0; i < taken.size(); i++) {
               q.items.pollFirst();
             }
             admitPutters(q, out);
+            out.send(c, encodeAnswer(id, ManagerProtocol.OK, ManagerProtocol.encodeItems(taken)));
+          } else {
+            out.send(c, encodeAnswer(id, ManagerProtocol.OK, ManagerProtocol.encodeSnapshotPage(q.items.size(), taken)));
           }
-          out.send(c, encodeAnswer(id, ManagerProtocol.OK, ManagerProtocol.encodeItems(taken)));
           return;
         }
         default:

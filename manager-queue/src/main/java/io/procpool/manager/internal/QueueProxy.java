@@ -50,8 +50,8 @@ final class QueueProxy<E> implements ManagedQueue<E> {
   private final long queueId;
   private final String name;
   private final int maxsize;
-  private transient ManagerClient client;
-  private transient Hold hold;
+  private transient volatile ManagerClient client;
+  private transient volatile Hold hold;
 
   QueueProxy(ManagerClient client, long queueId, String name, int maxsize) {
     this.transport = client.transport();
@@ -277,9 +277,21 @@ final class QueueProxy<E> implements ManagedQueue<E> {
     return ManagerProtocol.decodeItems(simple(new Drain(queueId, max)));
   }
 
-  /** Copies all items without removing them. */
+  /**
+   * Copies the items without removing them: in one message when they fit, else page by page (then
+   * items taken or added between pages may be missed or seen twice, as for any weakly consistent
+   * iterator).
+   */
   List<byte[]> snapshotBytes() {
-    return ManagerProtocol.decodeItems(simple(new QueueOnly(ManagerProtocol.SNAPSHOT, queueId)));
+    List<byte[]> all = new java.util.ArrayList<>();
+    while (true) {
+      ManagerProtocol.SnapshotPage page =
+          ManagerProtocol.decodeSnapshotPage(simple(new ManagerProtocol.Snapshot(queueId, all.size())));
+      all.addAll(page.items());
+      if (page.items().isEmpty() || all.size() >= page.size()) {
+        return all;
+      }
+    }
   }
 
   // ------------------------------------------------------------------ state

@@ -95,7 +95,7 @@ class ManagerServerTest {
       assertTrue(new Put(q, 0, item).encode(1).remaining() <= FRAME, "the PUT fits");
       assertEquals(ManagerProtocol.OK, call(new Put(q, 0, item)).status());
       assertEquals(size, ok(new QueueOnly(ManagerProtocol.PEEK, q)).length, "PEEK of " + size);
-      List<byte[]> snapshot = ManagerProtocol.decodeItems(ok(new QueueOnly(ManagerProtocol.SNAPSHOT, q)));
+      List<byte[]> snapshot = ManagerProtocol.decodeSnapshotPage(ok(new ManagerProtocol.Snapshot(q, 0))).items();
       assertEquals(1, snapshot.size(), "SNAPSHOT of " + size);
       List<byte[]> drained = ManagerProtocol.decodeItems(ok(new Drain(q, Integer.MAX_VALUE)));
       assertEquals(1, drained.size(), "DRAIN of " + size);
@@ -124,6 +124,26 @@ class ManagerServerTest {
     }
     assertEquals(7, total);
     assertTrue(batches >= 3, "batches of at most one frame: " + batches);
+  }
+
+  @Test
+  void aSnapshotLargerThanOneMessageComesInPages() {
+    long q = Opened.decode(call(new Open(false, false, 0, "")).payload()).queueId();
+    int largest = ManagerProtocol.maxItemBytes(FRAME);
+    for (int i = 0; i < 3; i++) {
+      byte[] item = new byte[largest];
+      item[0] = (byte) i;
+      assertEquals(ManagerProtocol.OK, call(new Put(q, 0, item)).status());
+    }
+    int from = 0;
+    while (from < 3) {
+      ManagerProtocol.SnapshotPage page = ManagerProtocol.decodeSnapshotPage(ok(new ManagerProtocol.Snapshot(q, from)));
+      assertEquals(3, page.size());
+      assertEquals(1, page.items().size(), "one maximal item per page");
+      assertEquals(from, page.items().get(0)[0]);
+      from++;
+    }
+    assertEquals(3, ManagerProtocol.decodeSize(ok(new QueueOnly(ManagerProtocol.QSIZE, q))), "items stay");
   }
 
   @Test
