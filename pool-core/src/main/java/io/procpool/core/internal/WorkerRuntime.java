@@ -71,6 +71,7 @@ public final class WorkerRuntime implements Connection.Listener {
   private final ConcurrentHashMap<Long, CompletableFuture<byte[]>>
       secretRequests = new ConcurrentHashMap<>();
   private final AtomicLong secretIds = new AtomicLong();
+  private volatile boolean connectionClosed;
   /** How long a SECRET request waits for the parent's answer. */
   private static final long SECRET_WAIT_SECONDS = 30;
 
@@ -96,6 +97,10 @@ public final class WorkerRuntime implements Connection.Listener {
     long id = secretIds.incrementAndGet();
     CompletableFuture<byte[]> f = new CompletableFuture<>();
     secretRequests.put(id, f);
+    if (connectionClosed) {
+      secretRequests.remove(id);
+      return null; // onClosed may have missed this request
+    }
     try {
       connection.write(WorkerProtocol.secret(id, fingerprint));
       connection.flush();
@@ -180,6 +185,7 @@ public final class WorkerRuntime implements Connection.Listener {
       Runtime.getRuntime().halt(cause == null ? 0 : 1);
     }
     inbox.add(CLOSED);
+    connectionClosed = true;
     for (CompletableFuture<byte[]> f : secretRequests.values()) {
       f.complete(null);
     }
