@@ -81,7 +81,7 @@ public final class ManagerProtocol {
   private ManagerProtocol() {}
 
   /** Bumped on any incompatible change; not negotiated yet (manager and clients ship together). */
-  static final int VERSION = 1;
+  static final int VERSION = 2;
 
   static final byte OPEN = 1;
   static final byte PUT = 2;
