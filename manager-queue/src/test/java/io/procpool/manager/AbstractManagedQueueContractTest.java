@@ -15,24 +15,40 @@ import io.procpool.api.ProcPoolException;
 import io.procpool.api.ProcessPool;
 import io.procpool.api.QueueEmptyException;
 import io.procpool.api.QueueFullException;
+import io.procpool.api.spi.Connection;
+import io.procpool.api.spi.TransportOptions;
+import io.procpool.api.spi.TransportRegistry;
+import io.procpool.core.JavaSerializationCodec;
 import io.procpool.manager.internal.ManagerHandle;
 import io.procpool.testkit.NoLeakedProcessesExtension;
 import java.io.BufferedReader;
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
 import java.io.InputStreamReader;
+import java.io.NotSerializableException;
+import java.io.ObjectInputStream;
+import java.io.ObjectOutputStream;
 import java.io.Serializable;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Base64;
 import java.util.Collections;
 import java.util.List;
+import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.LockSupport;
+import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -539,5 +555,329 @@ public abstract class AbstractManagedQueueContractTest {
     assertThrows(IllegalArgumentException.class, () -> Manager.builder().transport("no-such").build());
     assertThrows(IllegalArgumentException.class, () -> Manager.connect("no-colon", new byte[32]));
     assertThrows(IllegalArgumentException.class, () -> manager.queue(""));
+  }
+
+  // ------------------------------------------------------------------ issue 10: lifetime, sizes, keys
+
+  private ManagerHandle.Stats stats() {
+    return ((ManagerHandle) manager).stats();
+  }
+
+  /** The manager's id of an anonymous queue, from its proxy's {@code toString} ("ManagedQueue[#12, ..."). */
+  private static long idOf(String proxyToString) {
+    String s = proxyToString.substring(proxyToString.indexOf("[#") + 2);
+    return Long.parseLong(s.substring(0, s.indexOf(',')));
+  }
+
+  private boolean exists(long queueId) {
+    return ((ManagerHandle) manager).queueExists(queueId);
+  }
+
+  /** Waits (collecting garbage meanwhile) until {@code condition} holds; fails after 60 s. */
+  private static void awaitWithGc(String what, BooleanSupplier condition) {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    while (!condition.getAsBoolean()) {
+      assertTrue(System.nanoTime() < deadline, "timed out waiting until " + what);
+      System.gc();
+      LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(20));
+    }
+  }
+
+  /** Opens and fills a queue and drops the proxy without closing it. */
+  private int openFillAndDrop(int count, byte[] item) {
+    for (int i = 0; i < count; i++) {
+      ManagedQueue<byte[]> q = manager.queue();
+      q.put(item);
+    }
+    return count;
+  }
+
+  @Test
+  void manyDroppedQueuesAreFreedSoTheManagerStaysBounded() {
+    ManagerHandle.Stats before = stats();
+    byte[] item = new byte[8 * 1024];
+    int n = 5000;
+    for (int i = 0; i < n / 2; i++) {
+      ManagedQueue<byte[]> q = manager.queue();
+      q.put(item);
+      q.close(); // released explicitly
+    }
+    openFillAndDrop(n / 2, item); // released by the Cleaner once collected
+    awaitWithGc("the manager freed the " + n + " dropped queues (now " + stats() + ", before " + before + ")",
+        () -> {
+          ManagerHandle.Stats now = stats();
+          return now.queues() <= before.queues() && now.itemBytes() <= before.itemBytes();
+        });
+  }
+
+  @Test
+  void closeReleasesTheQueueAndAClosedProxyFailsClearly() throws Exception {
+    ManagedQueue<String> q = manager.queue();
+    q.put("x");
+    ManagedQueue<String> again;
+    String grace = System.setProperty("procpool.manager.transitGraceMillis", "500");
+    try {
+      again = roundTrip(q); // a second reference (as a worker would hold); pins the queue for 0.5 s
+    } finally {
+      if (grace == null) {
+        System.clearProperty("procpool.manager.transitGraceMillis");
+      } else {
+        System.setProperty("procpool.manager.transitGraceMillis", grace);
+      }
+    }
+    long id = idOf(q.toString());
+    q.close();
+    q.close(); // idempotent
+    IllegalStateException e = assertThrows(IllegalStateException.class, () -> q.put("y"));
+    assertTrue(e.getMessage().contains("closed"), e.getMessage());
+    assertThrows(IllegalStateException.class, q::get);
+    assertThrows(IllegalStateException.class, q::qsize);
+    assertThrows(NotSerializableException.class, () -> roundTrip(q));
+    assertEquals("x", again.get(), "another proxy of the queue keeps it");
+    again.close();
+    awaitWithGc("the closed queue is freed once its pin expired", () -> !exists(id));
+  }
+
+  private static <T> T roundTrip(T value) throws Exception {
+    ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+    try (ObjectOutputStream out = new ObjectOutputStream(bytes)) {
+      out.writeObject(value);
+    }
+    try (ObjectInputStream in = new ObjectInputStream(
+        new ByteArrayInputStream(bytes.toByteArray()))) {
+      @SuppressWarnings("unchecked")
+      T t = (T) in.readObject();
+      return t;
+    }
+  }
+
+  /** Opens a queue, drops its proxy and returns the queue's id. */
+  private long openAndDrop() {
+    ManagedQueue<String> q = manager.queue();
+    q.put("x");
+    return idOf(q.toString());
+  }
+
+  @Test
+  void aGarbageCollectedProxyReleasesItsQueue() {
+    long id = openAndDrop();
+    awaitWithGc("the collected proxy's queue is freed", () -> !exists(id));
+  }
+
+  /** Opens an anonymous queue in the worker (through its own connection) and keeps it. */
+  static String openAndKeepInWorker(String[] managerAndKey) {
+    Manager m = Manager.connect(managerAndKey[0], Base64.getDecoder().decode(managerAndKey[1]));
+    ManagedQueue<String> q = m.queue();
+    q.put("kept by the worker");
+    KEPT.add(q);
+    return q.toString();
+  }
+
+  private static final List<Object> KEPT = Collections.synchronizedList(new ArrayList<>());
+
+  @Test
+  void theEndOfAClientsConnectionReleasesItsQueues() {
+    long id;
+    try (ProcessPool pool = ProcessPool.builder().processes(1).transport(transport()).build()) {
+      id = idOf(pool.apply(AbstractManagedQueueContractTest::openAndKeepInWorker,
+          new String[] {manager.address(), Base64.getEncoder().encodeToString(manager.authKey())}));
+      assertTrue(exists(id), "the worker's queue exists while the worker lives");
+    } // the worker exits: its connection to the manager ends
+    awaitWithGc("the worker's queue is freed when its connection ended", () -> !exists(id));
+  }
+
+  static String takeOne(ManagedQueue<String> q) {
+    return q.get(Duration.ofSeconds(30));
+  }
+
+  static String waitForGate(ManagedQueue<String> gate) {
+    return gate.get(Duration.ofSeconds(60));
+  }
+
+  @Test
+  void aProxyInATaskArgumentStillWorksAfterTheParentDroppedItsOwn() throws Exception {
+    String gateName = "gate-" + UUID.randomUUID();
+    ManagedQueue<String> gate = manager.queue(gateName);
+    try (ProcessPool pool = ProcessPool.builder().processes(1).transport(transport()).build()) {
+      AsyncResult<String> busy = pool.applyAsync(AbstractManagedQueueContractTest::waitForGate, gate);
+      ManagedQueue<String> q = manager.queue();
+      q.put("still here");
+      long id = idOf(q.toString());
+      AsyncResult<String> took = pool.applyAsync(AbstractManagedQueueContractTest::takeOne, q); // q in transit
+      q.close(); // the parent's only live proxy goes while the task waits behind 'busy'
+      assertTrue(exists(id), "the serialized proxy pins its queue");
+      gate.put("go");
+      assertEquals("go", busy.get(30, TimeUnit.SECONDS));
+      assertEquals("still here", took.get(30, TimeUnit.SECONDS));
+    } finally {
+      manager.deleteQueue(gateName);
+    }
+  }
+
+  @Test
+  void aNamedQueueSurvivesItsProxiesUntilDeleted() {
+    String name = "named-" + UUID.randomUUID();
+    ManagedQueue<Integer> q = manager.queue(name);
+    q.put(42);
+    q.close();
+    ManagedQueue<Integer> other = manager.queue(name);
+    System.gc();
+    assertEquals(42, other.get(), "the named queue and its item survived the close of every proxy");
+    other.put(43);
+    assertTrue(manager.deleteQueue(name));
+    IllegalStateException e = assertThrows(IllegalStateException.class, other::get);
+    assertTrue(e.getMessage().contains("no such queue"), e.getMessage());
+    assertFalse(manager.deleteQueue(name), "deleted already");
+    ManagedQueue<Integer> fresh = manager.queue(name);
+    assertTrue(fresh.empty(), "the name makes a new, empty queue");
+    assertTrue(manager.deleteQueue(name));
+    assertThrows(IllegalArgumentException.class, () -> manager.deleteQueue(""));
+  }
+
+  /** The encoded size of a byte array of {@code n} bytes, with the default codec. */
+  private static int encodedSize(int n) throws Exception {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    new JavaSerializationCodec().encode(new byte[n], out);
+    return out.size();
+  }
+
+  @Test
+  void anOversizeItemFailsThatPutAloneAndOtherCallsGoOn() throws Exception {
+    ManagedQueue<Object> q = manager.queue();
+    CompletableFuture<Object> blocked = inThread(q::get); // another thread's call on the shared connection
+    int limit = TransportOptions.DEFAULT_MAX_FRAME_SIZE;
+    byte[] big = new byte[limit];
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> q.put(big));
+    assertTrue(e.getMessage().contains(Integer.toString(encodedSize(limit))) && e.getMessage().contains("limit"),
+        e.getMessage());
+    assertFalse(blocked.isDone(), "the other thread's get is still waiting, not failed");
+    q.put("small");
+    assertEquals("small", blocked.get(30, TimeUnit.SECONDS));
+    assertEquals(0, q.qsize());
+  }
+
+  /**
+   * The largest item put accepts is what every read op can still deliver (ManagerServerTest checks the
+   * delivery at a small maxFrameSize; 64 MiB items are too slow to move here); one byte more is refused
+   * before anything is sent.
+   */
+  @Test
+  void putRefusesTheFirstItemSizeThatAReadOpCouldNotDeliver() throws Exception {
+    int frame = TransportOptions.DEFAULT_MAX_FRAME_SIZE;
+    int largest = frame - 25; // the PUT request's header and fields take 25 bytes; answers take at most 17
+    int n = largest - encodedSize(0) + 1;
+    assertEquals(largest + 1, encodedSize(n));
+    ManagedQueue<byte[]> q = manager.queue();
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> q.put(new byte[n]));
+    assertTrue(e.getMessage().contains((largest + 1) + " bytes") && e.getMessage().contains("limit is " + largest),
+        e.getMessage());
+    q.put(new byte[] {1});
+    assertEquals(1, q.get().length, "the queue and the connection work on");
+  }
+
+  @Test
+  void anUnknownOpIsAnsweredWithAClearErrorAndTheConnectionSurvives() throws Exception {
+    String address = manager.address();
+    int colon = address.indexOf(':');
+    Connection c = TransportRegistry.get(address.substring(0, colon))
+        .connect(address.substring(colon + 1), new TransportOptions(manager.authKey(),
+            TransportOptions.DEFAULT_MAX_FRAME_SIZE, null, Map.of()));
+    LinkedBlockingQueue<ByteBuffer> answers = new LinkedBlockingQueue<>();
+    c.start(new Connection.Listener() {
+      @Override
+      public void onMessage(ByteBuffer message) {
+        ByteBuffer copy = ByteBuffer.allocate(message.remaining());
+        copy.put(message).flip();
+        answers.add(copy);
+      }
+
+      @Override
+      public void onClosed(Throwable cause) {}
+    });
+    try {
+      c.write(ByteBuffer.allocate(9).put((byte) 99).putLong(5).flip());
+      c.flush();
+      ByteBuffer a = answers.poll(30, TimeUnit.SECONDS);
+      assertTrue(a != null, "no answer to an unknown op");
+      assertEquals(5, a.getLong());
+      assertEquals(7, a.get(), "status ERROR");
+      String message = StandardCharsets.UTF_8.decode(a).toString();
+      assertTrue(message.contains("unknown op 99"), message);
+      assertFalse(message.contains("Underflow"), message);
+      c.write(ByteBuffer.allocate(9).put((byte) 13).putLong(6).flip()); // PING
+      c.flush();
+      ByteBuffer pong = answers.poll(30, TimeUnit.SECONDS);
+      assertTrue(pong != null, "the connection survived");
+      assertEquals(6, pong.getLong());
+      assertEquals(0, pong.get(), "status OK");
+    } finally {
+      c.close();
+    }
+  }
+
+  @Test
+  void aSerializedProxyDoesNotCarryTheKey() throws Exception {
+    ManagedQueue<String> q = manager.queue();
+    ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+    try (ObjectOutputStream out = new ObjectOutputStream(bytes)) {
+      out.writeObject(q);
+    }
+    byte[] key = manager.authKey();
+    byte[] b = bytes.toByteArray();
+    for (int i = 0; i + key.length <= b.length; i++) {
+      assertFalse(Arrays.equals(b, i, i + key.length, key, 0, key.length),
+          "the manager key is in the serialized proxy at offset " + i);
+    }
+    q.close();
+  }
+
+  static String getFrom(ManagedQueue<String> q) {
+    return q.get(Duration.ofSeconds(30));
+  }
+
+  @Test
+  void aProxyOfAManagerStartedAfterThePoolWorks() throws Exception {
+    try (ProcessPool pool = ProcessPool.builder().processes(2).transport(transport()).build();
+        Manager late = Manager.builder().transport(transport()).build()) {
+      ManagedQueue<String> q = late.queue();
+      q.put("one");
+      q.put("two");
+      List<String> got = new ArrayList<>(pool.map(AbstractManagedQueueContractTest::getFrom, List.of(q, q)));
+      Collections.sort(got);
+      assertEquals(List.of("one", "two"), got);
+    }
+  }
+
+  @Test
+  void aPersistedProxyIsReadInAFreshJvmOnlyAfterManagerConnect() throws Exception {
+    ManagedQueue<String> q = manager.queue("persisted-" + UUID.randomUUID());
+    q.put("from the file");
+    Path file = Files.createTempFile("procpool-proxy-", ".ser");
+    try {
+      try (ObjectOutputStream out = new ObjectOutputStream(Files.newOutputStream(file))) {
+        out.writeObject(q);
+      }
+      String javaBin = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+      Process p = new ProcessBuilder(javaBin, "-cp", System.getProperty("java.class.path"), ProxyReaderMain.class.getName(),
+          file.toString(), manager.address())
+          .redirectError(ProcessBuilder.Redirect.INHERIT)
+          .start();
+      try {
+        p.getOutputStream().write((Base64.getEncoder().encodeToString(manager.authKey()) + "\n")
+            .getBytes(StandardCharsets.UTF_8));
+        p.getOutputStream().close();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS), "the reader JVM exits");
+        assertTrue(out.contains("REFUSED ") && out.contains("Manager.connect(address, key)"), out);
+        assertTrue(out.contains("GOT from the file"), out);
+        assertEquals(0, p.exitValue(), out);
+      } finally {
+        p.destroyForcibly();
+        p.waitFor(10, TimeUnit.SECONDS);
+      }
+    } finally {
+      Files.deleteIfExists(file);
+      manager.deleteQueue(q.name());
+    }
   }
 }

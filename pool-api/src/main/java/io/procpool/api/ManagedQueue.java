@@ -8,8 +8,16 @@ import java.util.concurrent.BlockingQueue;
  * A FIFO queue that lives in a manager process and is shared by every process that holds this
  * proxy: Python's {@code multiprocessing.Manager().Queue()}. Obtain one from {@link Manager#queue()}
  * and pass it to pool tasks as an argument or capture: the proxy is {@link Serializable} and
- * reconnects to its manager on first use in the receiving process (it carries the manager's address
- * and auth key, which therefore travel inside tasks over the pool's authenticated channel).
+ * connects to its manager in the receiving process.
+ *
+ * <p><b>The key stays out of the bytes.</b> A serialized proxy carries the manager's address and a
+ * fingerprint of its auth key (a hash that does not reveal it), never the key. The JVM that reads it
+ * finds the key by that fingerprint among the managers it {@linkplain Manager#start() started} or
+ * {@linkplain Manager#connect(String, byte[]) connected to}; a pool's worker process that does not
+ * know it asks its parent over the pool's own authenticated channel, so proxies passed to tasks work
+ * (also for a manager started after the pool). Reading a proxy anywhere else (e.g. one persisted to a
+ * file, in a fresh JVM) fails with an {@link java.io.InvalidObjectException} that says to call
+ * {@code Manager.connect(address, key)} first; after that call it can be read.
  *
  * <p>Items are encoded with procpool's default codec (Java serialization with a fast path for
  * strings, numbers and byte arrays) in the calling process; the manager stores the bytes and never
@@ -29,15 +37,40 @@ import java.util.concurrent.BlockingQueue;
  * normally instead, with the interrupt status set, so that no item is lost.
  *
  * <p>Proxies are thread-safe; all proxies of one manager in one JVM share one connection.
- * Queues live as long as their manager.
+ *
+ * <p><b>Lifetime</b>, as with Python's manager: each proxy object holds a reference to its queue in
+ * the manager. It gives it back when {@link #close() closed}, when it is garbage-collected (a
+ * {@link java.lang.ref.Cleaner}), or when its JVM's connection to the manager ends (the JVM exits).
+ * An <em>anonymous</em> queue ({@link Manager#queue()}) is freed, with its items, once no proxy
+ * anywhere references it; a <em>named</em> queue lives until {@link Manager#deleteQueue(String)} (or
+ * the manager's end). A proxy in transit (serialized into a task argument, a queue item or a file, and
+ * not read yet) references nothing, so serializing a proxy keeps its queue alive for a grace period
+ * (five minutes by default; system property {@code procpool.manager.transitGraceMillis} in the
+ * serializing JVM) even if every live proxy goes meanwhile; reading it within that period takes a new
+ * reference. A proxy read after its queue was freed fails on first use with
+ * {@link IllegalStateException}. Keep a proxy (or use a named queue) for as long as the queue is
+ * needed.
  *
  * @param <E> the item type
  */
-public interface ManagedQueue<E> extends Serializable {
+public interface ManagedQueue<E> extends Serializable, AutoCloseable {
+
+  /**
+   * Gives this proxy's reference to the queue back to the manager; an anonymous queue is freed when
+   * no proxy references it any more (see the lifetime rule above). Afterwards every method of this
+   * proxy that calls the manager, and serializing it, fails with {@link IllegalStateException} (a
+   * {@link java.io.NotSerializableException} when serialized); other proxies of the same queue are
+   * not affected. Idempotent; does not throw if the manager is gone.
+   */
+  @Override
+  void close();
 
   /**
    * Adds {@code item}, waiting while the queue is full.
    *
+   * @throws IllegalArgumentException if the encoded item is larger than the manager accepts (its
+   *     transport's {@code maxFrameSize} minus a few bytes of protocol headers, about 64 MiB by
+   *     default); only this call fails
    * @throws ManagerUnreachableException if the manager is gone
    */
   void put(E item);

@@ -24,7 +24,10 @@ import java.util.Objects;
  * manager given its {@link #address()} and {@link #authKey()}. Implemented by the
  * {@code io.procpool:manager-queue} artifact, which must be on the classpath.
  *
- * <p>Thread-safe. Queues are created in, and live as long as, the manager process.
+ * <p>Thread-safe. Queues are created in the manager process. An anonymous queue is freed when no
+ * proxy references it any more; a named queue lives until {@link #deleteQueue(String)} (see
+ * {@link ManagedQueue} for the rule). Creating or connecting to a manager registers its key in this
+ * JVM, where deserialized queue proxies find it (they carry only a fingerprint of it).
  */
 public interface Manager extends AutoCloseable {
 
@@ -102,6 +105,17 @@ public interface Manager extends AutoCloseable {
    *     bound
    */
   <E> ManagedQueue<E> queue(String name, int maxsize);
+
+  /**
+   * Deletes the queue named {@code name}: its items are dropped, calls waiting on it fail, and every
+   * proxy of it fails from now on with {@link IllegalStateException}. A later {@link #queue(String)}
+   * with that name creates a new, empty queue. Named queues are never freed otherwise.
+   *
+   * @return whether a queue of that name existed
+   * @throws IllegalArgumentException if {@code name} is empty
+   * @throws ManagerUnreachableException if the manager is gone
+   */
+  boolean deleteQueue(String name);
 
   /**
    * Where clients reach the manager: {@code "<transport>:<transport address>"}, e.g.

@@ -3,12 +3,16 @@ package io.procpool.manager.internal;
 import io.procpool.api.ManagerUnreachableException;
 import io.procpool.api.ProcPoolException;
 import io.procpool.api.spi.Connection;
+import io.procpool.api.spi.MessageTooLargeException;
 import io.procpool.api.spi.ProtocolException;
 import io.procpool.api.spi.TransportOptions;
 import io.procpool.api.spi.TransportProvider;
 import io.procpool.api.spi.TransportRegistry;
 import io.procpool.manager.internal.ManagerProtocol.Answer;
+import io.procpool.core.internal.Secrets;
 import io.procpool.manager.internal.ManagerProtocol.Cancel;
+import io.procpool.manager.internal.ManagerProtocol.Pin;
+import io.procpool.manager.internal.ManagerProtocol.Ref;
 import io.procpool.manager.internal.ManagerProtocol.Request;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -18,6 +22,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -31,6 +36,11 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p>Client-side waits are bounded too: an immediate op waits at most {@link #SAFETY_NANOS}, a timed
  * op its timeout plus that, so a manager that stops answering (without dying) fails calls rather
  * than hanging them; only untimed {@code get}/{@code put}/{@code join} rely on the connection's end.
+ *
+ * <p>References: the client counts the live proxies of each queue in this JVM. The manager counts
+ * them per connection, so when a broken connection is reopened the client sends one RETAIN per live
+ * proxy again. Creating a client registers its key in this JVM's {@link Secrets}, where deserialized
+ * proxies find it by fingerprint.
  */
 public final class ManagerClient {
   /** How long beyond its own timeout a call waits for the manager's answer. */
@@ -45,19 +55,103 @@ public final class ManagerClient {
   private final String transport;
   private final String address;
   private final byte[] authKey;
+  private final byte[] keyFingerprint;
+  private final int maxFrameSize = TransportOptions.DEFAULT_MAX_FRAME_SIZE;
   private final Object connectLock = new Object();
   private volatile Link link;
+  /** Whether a connection was opened before (then a new one re-sends this JVM's references). */
+  private boolean connectedBefore;
+  /** Until when ({@code nanoTime}) the last PIN sent for a queue keeps it. */
+  private final ConcurrentHashMap<Long, Long> pinnedUntil = new ConcurrentHashMap<>();
+  /** Live proxies in this JVM, by queue id. */
+  private final ConcurrentHashMap<Long, AtomicInteger> liveRefs = new ConcurrentHashMap<>();
 
   private ManagerClient(String transport, String address, byte[] authKey) {
     this.transport = transport;
     this.address = address;
     this.authKey = authKey.clone();
+    this.keyFingerprint = Secrets.register(authKey);
   }
 
-  /** The shared client of a manager. */
+  /** The shared client of a manager; registers its key in this JVM's {@link Secrets}. */
   public static ManagerClient of(String transport, String address, byte[] authKey) {
     Key key = new Key(transport, address, ByteBuffer.wrap(authKey.clone()));
     return CLIENTS.computeIfAbsent(key, k -> new ManagerClient(transport, address, authKey));
+  }
+
+  /** The fingerprint of the key (see {@link Secrets#fingerprint}), which serialized proxies carry. */
+  byte[] keyFingerprint() {
+    return keyFingerprint.clone();
+  }
+
+  /** The largest message this client sends or accepts. */
+  int maxFrameSize() {
+    return maxFrameSize;
+  }
+
+  /** The largest encoded item a put may carry. */
+  int maxItemBytes() {
+    return ManagerProtocol.maxItemBytes(maxFrameSize);
+  }
+
+  // ------------------------------------------------------------------ references
+
+  /** A proxy made from an OPEN answer: the manager counted its reference already. */
+  void opened(long queueId) {
+    liveRefs.computeIfAbsent(queueId, k -> new AtomicInteger()).incrementAndGet();
+  }
+
+  /** A deserialized proxy: one more reference, sent without waiting. */
+  void retain(long queueId) {
+    liveRefs.computeIfAbsent(queueId, k -> new AtomicInteger()).incrementAndGet();
+    Link l;
+    try {
+      l = link();
+    } catch (ManagerUnreachableException e) {
+      return; // the proxy's first call reports it
+    }
+    sendQuietly(l, new Ref(ManagerProtocol.RETAIN, queueId));
+  }
+
+  /**
+   * A proxy closed or collected: one reference less, sent without waiting. Never connects: if the
+   * connection ended, the manager dropped this JVM's references with it.
+   */
+  void release(long queueId) {
+    if (liveRefs.computeIfPresent(queueId, (k, n) -> n.decrementAndGet() <= 0 ? null : n) == null) {
+      pinnedUntil.remove(queueId);
+    }
+    Link l = link;
+    if (l != null && !l.closed) {
+      sendQuietly(l, new Ref(ManagerProtocol.RELEASE, queueId));
+    }
+  }
+
+  /**
+   * A proxy is being serialized: keeps the queue for {@code millis} even without references. A PIN
+   * is sent at most once per tenth of {@code millis} per queue (a map whose every argument carries the
+   * proxy costs a few messages, not one per item), so the queue is kept at least 90% of {@code millis}
+   * after any serialization.
+   */
+  void pin(long queueId, long millis) {
+    long now = System.nanoTime();
+    long until = now + TimeUnit.MILLISECONDS.toNanos(millis);
+    long slack = TimeUnit.MILLISECONDS.toNanos(millis) / 10;
+    Long sent = pinnedUntil.get(queueId);
+    if (sent != null && sent - until >= -slack) {
+      return; // a recent PIN keeps the queue about as long
+    }
+    pinnedUntil.put(queueId, until);
+    sendQuietly(link(), new Pin(queueId, millis));
+  }
+
+  private static void sendQuietly(Link l, Request r) {
+    l.connection.write(r.encode(0));
+    try {
+      l.connection.flush();
+    } catch (IOException e) {
+      // the connection ended: onClosed handles it
+    }
   }
 
   /** Forgets this client (its manager has exited); proxies that still hold it fail fast. */
@@ -111,6 +205,20 @@ public final class ManagerClient {
       }
       l = new Link(c);
       c.start(l);
+      if (connectedBefore) {
+        // The manager dropped the references of the old connection: hold the live proxies' again.
+        for (Map.Entry<Long, AtomicInteger> e : liveRefs.entrySet()) {
+          for (int i = e.getValue().get(); i > 0; i--) {
+            c.write(new Ref(ManagerProtocol.RETAIN, e.getKey()).encode(0));
+          }
+        }
+        try {
+          c.flush();
+        } catch (IOException e) {
+          // onClosed handles it
+        }
+      }
+      connectedBefore = true;
       link = l;
       return l;
     }
@@ -134,13 +242,23 @@ public final class ManagerClient {
     Link l = link();
     long id = l.ids.incrementAndGet();
     ByteBuffer req = request.encode(id);
+    if (req.remaining() > maxFrameSize) {
+      // Refused here, before anything is pending or sent: only this call fails.
+      throw new MessageTooLargeException(req.remaining(), maxFrameSize, "a " + ManagerProtocol.opName(request.op())
+          + " request to the manager at " + displayAddress());
+    }
     CompletableFuture<Answer> f = new CompletableFuture<>();
     l.pending.put(id, f);
     if (l.closed) {
       l.pending.remove(id);
       throw l.failure();
     }
-    l.connection.write(req);
+    try {
+      l.connection.write(req);
+    } catch (RuntimeException e) {
+      l.pending.remove(id);
+      throw e;
+    }
     try {
       l.connection.flush();
     } catch (IOException e) {

@@ -5,6 +5,7 @@ import io.procpool.api.Manager;
 import io.procpool.api.ProcPoolException;
 import io.procpool.core.ChildJvm;
 import io.procpool.manager.internal.ManagerProtocol.Answer;
+import io.procpool.manager.internal.ManagerProtocol.Delete;
 import io.procpool.manager.internal.ManagerProtocol.NoFields;
 import io.procpool.manager.internal.ManagerProtocol.Open;
 import io.procpool.manager.internal.ManagerProtocol.Opened;
@@ -82,6 +83,40 @@ public final class ManagerHandle implements Manager {
         throw new ProcPoolException("the manager at " + address() + " could not open a queue: "
             + ManagerProtocol.statusName(a.status()) + " " + a.message());
     }
+  }
+
+  @Override
+  public boolean deleteQueue(String name) {
+    Answer a = client.call(new Delete(checkName(name)));
+    switch (a.status()) {
+      case ManagerProtocol.OK:
+        return true;
+      case ManagerProtocol.NO_SUCH_QUEUE:
+        return false;
+      default:
+        throw new ProcPoolException("the manager at " + address() + " could not delete queue '" + name + "': "
+            + ManagerProtocol.statusName(a.status()) + " " + a.message());
+    }
+  }
+
+  /** What the manager holds now: for tests and diagnostics (not API). */
+  public record Stats(int queues, long items, long itemBytes) {}
+
+  /** Asks the manager how many queues, items and item bytes it holds now (not API). */
+  public Stats stats() {
+    Answer a = client.call(new NoFields(ManagerProtocol.STATS));
+    if (a.status() != ManagerProtocol.OK) {
+      throw new ProcPoolException("the manager at " + address() + " did not answer STATS: "
+          + ManagerProtocol.statusName(a.status()) + " " + a.message());
+    }
+    ManagerProtocol.Stats s = ManagerProtocol.Stats.decode(a.payload());
+    return new Stats(s.queues(), s.items(), s.itemBytes());
+  }
+
+  /** Whether the manager still holds the queue with this id (see the proxy's {@code toString}); not API. */
+  public boolean queueExists(long queueId) {
+    Answer a = client.call(new ManagerProtocol.QueueOnly(ManagerProtocol.QSIZE, queueId));
+    return a.status() != ManagerProtocol.NO_SUCH_QUEUE;
   }
 
   @Override

@@ -31,12 +31,33 @@ import java.util.List;
  *   <tr><td>9 PEEK</td><td>{@code i64 queueId}</td><td>item bytes (rest)</td></tr>
  *   <tr><td>10 DRAIN</td><td>{@code i64 queueId, i32 maxItems}</td><td>{@code i32 n, n × (i32 len,
  *       bytes)}</td></tr>
- *   <tr><td>11 SNAPSHOT</td><td>{@code i64 queueId}</td><td>as DRAIN, items stay</td></tr>
+ *   <tr><td>11 SNAPSHOT</td><td>{@code i64 queueId, i32 from}</td><td>{@code i32 size}, then as DRAIN:
+ *       the items from index {@code from} on that fit in one message (at least one if any), items
+ *       stay; {@code size} is the queue's size, so the client asks again from {@code from + n}
+ *       until it has them all</td></tr>
  *   <tr><td>12 CANCEL</td><td>{@code i64 targetRequestId}</td><td>no answer of its own: the target
  *       is answered CANCELLED if it was still waiting</td></tr>
  *   <tr><td>13 PING</td><td>-</td><td>-</td></tr>
  *   <tr><td>14 SHUTDOWN</td><td>-</td><td>- (then the manager exits)</td></tr>
+ *   <tr><td>15 RETAIN</td><td>{@code i64 queueId}</td><td>no answer: this connection holds one more
+ *       reference to the queue (a proxy was deserialized); ignored if the queue is gone</td></tr>
+ *   <tr><td>16 RELEASE</td><td>{@code i64 queueId}</td><td>no answer: this connection drops one of its
+ *       references (a proxy was closed or garbage-collected); ignored if it holds none</td></tr>
+ *   <tr><td>17 PIN</td><td>{@code i64 queueId, i64 millis}</td><td>no answer: a proxy of the queue was
+ *       serialized; the queue is not freed for lack of references within {@code millis}</td></tr>
+ *   <tr><td>18 DELETE</td><td>{@code u16 nameLength, name}</td><td>- (or NO_SUCH_QUEUE)</td></tr>
+ *   <tr><td>19 STATS</td><td>-</td><td>{@code i32 queues, i64 items, i64 itemBytes}</td></tr>
  * </table>
+ *
+ * <p><b>Queue lifetime.</b> The manager counts references per connection: OPEN gives the opening
+ * connection one, RETAIN one more, RELEASE takes one back, and the end of a connection takes back all
+ * of its references. An anonymous queue is freed (its items dropped, its waiting calls answered
+ * NO_SUCH_QUEUE) once it has no reference and its last PIN has expired; a RETAIN before that keeps it.
+ * A named queue lives until DELETE. RETAIN, RELEASE and PIN are sent with request id 0 and never
+ * answered, so a client can send them from any thread without waiting.
+ *
+ * <p><b>Unknown ops</b> are answered with ERROR naming the op code (the connection stays open:
+ * the request id could be read, so the rest of the stream is still framed correctly).
  *
  * <p>{@code timeoutNanos}: {@code -1} waits without limit, {@code 0} does not wait (the "nowait"
  * variants), a positive value waits at most that long on the manager's clock.
@@ -60,7 +81,7 @@ public final class ManagerProtocol {
   private ManagerProtocol() {}
 
   /** Bumped on any incompatible change; not negotiated yet (manager and clients ship together). */
-  static final int VERSION = 1;
+  static final int VERSION = 2;
 
   static final byte OPEN = 1;
   static final byte PUT = 2;
@@ -76,6 +97,13 @@ public final class ManagerProtocol {
   static final byte CANCEL = 12;
   static final byte PING = 13;
   static final byte SHUTDOWN = 14;
+  static final byte RETAIN = 15;
+  static final byte RELEASE = 16;
+  static final byte PIN = 17;
+  static final byte DELETE = 18;
+  static final byte STATS = 19;
+  /** The highest op this version knows. */
+  static final byte LAST_OP = STATS;
 
   static final byte OK = 0;
   static final byte EMPTY = 1;
@@ -98,6 +126,23 @@ public final class ManagerProtocol {
   static final int ANSWER_HEADER_BYTES = 9;
   /** The largest name OPEN can carry (its length is a u16). */
   static final int MAX_NAME_BYTES = 0xffff;
+
+  /** What a PUT request adds to its item: the header and {@code i64 queueId, i64 timeoutNanos}. */
+  static final int PUT_OVERHEAD_BYTES = REQUEST_HEADER_BYTES + 16;
+  /**
+   * What the largest answer of one item adds to it: a SNAPSHOT page's header and
+   * {@code i32 size, i32 n, i32 len} (a DRAIN's lacks the size).
+   */
+  static final int ONE_ITEM_ANSWER_OVERHEAD_BYTES = ANSWER_HEADER_BYTES + 12;
+
+  /**
+   * The largest encoded item a client may put when messages are at most {@code maxFrameSize} bytes:
+   * small enough for its PUT request and for every answer that carries it alone (GET, PEEK, and a
+   * DRAIN or SNAPSHOT batch of one), so that every item put can be read back by every op.
+   */
+  static int maxItemBytes(int maxFrameSize) {
+    return maxFrameSize - Math.max(PUT_OVERHEAD_BYTES, ONE_ITEM_ANSWER_OVERHEAD_BYTES);
+  }
 
   /** The payload of answers that carry none. */
   static final byte[] NO_PAYLOAD = new byte[0];
@@ -157,17 +202,28 @@ public final class ManagerProtocol {
       case FULL_Q:
       case TASK_DONE:
       case PEEK:
-      case SNAPSHOT:
         return QueueOnly.decode(op, in);
+      case SNAPSHOT:
+        return Snapshot.decode(in);
       case DRAIN:
         return Drain.decode(in);
       case CANCEL:
         return Cancel.decode(in);
       case PING:
       case SHUTDOWN:
+      case STATS:
         return new NoFields(op);
+      case RETAIN:
+      case RELEASE:
+        return Ref.decode(op, in);
+      case PIN:
+        return Pin.decode(in);
+      case DELETE:
+        return Delete.decode(in);
       default:
-        throw new MalformedMessageException("unknown op " + op, in.requestId());
+        throw new MalformedMessageException("unknown op " + (op & 0xff) + " (this manager speaks protocol version "
+            + VERSION + ", ops 1 to " + LAST_OP + "); was the client built for another procpool version?",
+            in.requestId());
     }
   }
 
@@ -236,10 +292,10 @@ public final class ManagerProtocol {
     }
   }
 
-  /** QSIZE, EMPTY, FULL, TASK_DONE, PEEK and SNAPSHOT: {@code i64 queueId}. */
+  /** QSIZE, EMPTY, FULL, TASK_DONE and PEEK: {@code i64 queueId}. */
   record QueueOnly(byte op, long queueId) implements QueueRequest {
     QueueOnly {
-      requireOp(op, QSIZE, EMPTY_Q, FULL_Q, TASK_DONE, PEEK, SNAPSHOT);
+      requireOp(op, QSIZE, EMPTY_Q, FULL_Q, TASK_DONE, PEEK);
     }
 
     @Override
@@ -269,6 +325,23 @@ public final class ManagerProtocol {
     }
   }
 
+  /** SNAPSHOT: {@code i64 queueId, i32 from}. */
+  record Snapshot(long queueId, int from) implements QueueRequest {
+    @Override
+    public byte op() {
+      return SNAPSHOT;
+    }
+
+    @Override
+    public ByteBuffer encode(long requestId) {
+      return header(SNAPSHOT, requestId, 12).putLong(queueId).putInt(from).flip();
+    }
+
+    static Snapshot decode(FieldReader in) {
+      return new Snapshot(in.i64("queueId"), in.i32("from"));
+    }
+  }
+
   /** CANCEL: {@code i64 targetRequestId}. Clients send it with request id 0; it is not answered. */
   record Cancel(long targetRequestId) implements Request {
     @Override
@@ -286,10 +359,67 @@ public final class ManagerProtocol {
     }
   }
 
-  /** PING and SHUTDOWN: no fields (so nothing to decode). */
+  /** RETAIN and RELEASE: {@code i64 queueId}. Sent with request id 0, never answered. */
+  record Ref(byte op, long queueId) implements Request {
+    Ref {
+      requireOp(op, RETAIN, RELEASE);
+    }
+
+    @Override
+    public ByteBuffer encode(long requestId) {
+      return header(op, requestId, 8).putLong(queueId).flip();
+    }
+
+    static Ref decode(byte op, FieldReader in) {
+      return new Ref(op, in.i64("queueId"));
+    }
+  }
+
+  /** PIN: {@code i64 queueId, i64 millis}. Sent with request id 0, never answered. */
+  record Pin(long queueId, long millis) implements Request {
+    @Override
+    public byte op() {
+      return PIN;
+    }
+
+    @Override
+    public ByteBuffer encode(long requestId) {
+      return header(PIN, requestId, 16).putLong(queueId).putLong(millis).flip();
+    }
+
+    static Pin decode(FieldReader in) {
+      return new Pin(in.i64("queueId"), in.i64("millis"));
+    }
+  }
+
+  /** DELETE: {@code u16 nameLength, name}. */
+  record Delete(String name) implements Request {
+    Delete {
+      if (name.getBytes(StandardCharsets.UTF_8).length > MAX_NAME_BYTES) {
+        throw new IllegalArgumentException("a queue name must be at most " + MAX_NAME_BYTES + " UTF-8 bytes");
+      }
+    }
+
+    @Override
+    public byte op() {
+      return DELETE;
+    }
+
+    @Override
+    public ByteBuffer encode(long requestId) {
+      byte[] n = name.getBytes(StandardCharsets.UTF_8);
+      return header(DELETE, requestId, 2 + n.length).putShort((short) n.length).put(n).flip();
+    }
+
+    static Delete decode(FieldReader in) {
+      return new Delete(in.utf8(in.u16("nameLength"), "name"));
+    }
+  }
+
+  /** PING, SHUTDOWN and STATS: no fields (so nothing to decode). */
   record NoFields(byte op) implements Request {
     NoFields {
-      requireOp(op, PING, SHUTDOWN);
+      requireOp(op, PING, SHUTDOWN, STATS);
     }
 
     @Override
@@ -329,7 +459,12 @@ public final class ManagerProtocol {
       case CANCEL: return "CANCEL";
       case PING: return "PING";
       case SHUTDOWN: return "SHUTDOWN";
-      default: return "op " + op;
+      case RETAIN: return "RETAIN";
+      case RELEASE: return "RELEASE";
+      case PIN: return "PIN";
+      case DELETE: return "DELETE";
+      case STATS: return "STATS";
+      default: return "op " + (op & 0xff);
     }
   }
 
@@ -401,6 +536,20 @@ public final class ManagerProtocol {
     }
   }
 
+  /** The OK payload of STATS: {@code i32 queues, i64 items, i64 itemBytes}. */
+  record Stats(int queues, long items, long itemBytes) {
+    byte[] encode() {
+      return ByteBuffer.allocate(20).putInt(queues).putLong(items).putLong(itemBytes).array();
+    }
+
+    static Stats decode(byte[] payload) {
+      FieldReader in = FieldReader.payload(payload, "STATS");
+      Stats s = new Stats(in.i32("queues"), in.i64("items"), in.i64("itemBytes"));
+      in.end();
+      return s;
+    }
+  }
+
   /** The OK payload of QSIZE: {@code i32 size}. */
   static byte[] encodeSize(int size) {
     return ByteBuffer.allocate(4).putInt(size).array();
@@ -447,6 +596,24 @@ public final class ManagerProtocol {
       b.putInt(item.length).put(item);
     }
     return b.array();
+  }
+
+  /** One page of a snapshot: the queue's size then, and items from the requested index. */
+  record SnapshotPage(int size, List<byte[]> items) {}
+
+  /** The OK payload of SNAPSHOT: {@code i32 size}, then as DRAIN's. */
+  static byte[] encodeSnapshotPage(int size, List<byte[]> items) {
+    byte[] list = encodeItems(items);
+    return ByteBuffer.allocate(4 + list.length).putInt(size).put(list).array();
+  }
+
+  static SnapshotPage decodeSnapshotPage(byte[] payload) {
+    if (payload.length < 4) {
+      throw new MalformedMessageException("OK answer payload of SNAPSHOT: truncated: size needs 4 bytes, "
+          + payload.length + " left", 0);
+    }
+    int size = ByteBuffer.wrap(payload).getInt();
+    return new SnapshotPage(size, decodeItems(java.util.Arrays.copyOfRange(payload, 4, payload.length)));
   }
 
   static List<byte[]> decodeItems(byte[] payload) {

@@ -7,15 +7,20 @@ import io.procpool.api.spi.ProtocolException;
 import io.procpool.api.spi.TransportServer;
 import io.procpool.manager.internal.ManagerProtocol.Cancel;
 import io.procpool.manager.internal.ManagerProtocol.DecodedRequest;
+import io.procpool.manager.internal.ManagerProtocol.Delete;
 import io.procpool.manager.internal.ManagerProtocol.Drain;
 import io.procpool.manager.internal.ManagerProtocol.MalformedMessageException;
 import io.procpool.manager.internal.ManagerProtocol.Open;
 import io.procpool.manager.internal.ManagerProtocol.Opened;
+import io.procpool.manager.internal.ManagerProtocol.Pin;
 import io.procpool.manager.internal.ManagerProtocol.Put;
 import io.procpool.manager.internal.ManagerProtocol.QueueRequest;
+import io.procpool.manager.internal.ManagerProtocol.Ref;
 import io.procpool.manager.internal.ManagerProtocol.Request;
+import io.procpool.manager.internal.ManagerProtocol.Stats;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -44,6 +49,11 @@ import java.util.concurrent.atomic.AtomicLong;
  *
  * <p>A connection that closes withdraws all its waiters under their queues' locks, so a later put
  * never hands its item to a dead client and no state stays stuck.
+ *
+ * <p>Lifetime: each queue counts the references its clients' connections hold (see
+ * {@link ManagerProtocol}); an anonymous queue with none, whose last PIN has expired, is freed: removed
+ * from the table, its items dropped, its waiting calls answered NO_SUCH_QUEUE. A request that looked
+ * the queue up just before sees its {@code freed} flag under the queue's lock and is answered the same.
  */
 public final class ManagerServer implements TransportServer.Acceptor {
   private final int maxFrameSize;
@@ -77,12 +87,26 @@ public final class ManagerServer implements TransportServer.Acceptor {
 
   // ------------------------------------------------------------------ state
 
+  private static final String NO_SUCH_QUEUE_MESSAGE = "no such queue in this manager (an anonymous queue is freed "
+      + "once no proxy references it; a named one when deleted; or was the manager restarted?)";
+
+  /** The longest PIN honoured: a day. */
+  private static final long MAX_PIN_MILLIS = TimeUnit.DAYS.toMillis(1);
+
   private static final class QueueState {
     final long id;
     final String name;
     final int maxsize;
     final ArrayDeque<byte[]> items = new ArrayDeque<>();
     long unfinished;
+    /** References held by clients' connections. */
+    long refs;
+    /** Until when a serialized proxy keeps this queue alive without references ({@code nanoTime}). */
+    long pinnedUntil;
+    boolean pinned;
+    /** A free check scheduled for when the pin expires. */
+    ScheduledFuture<?> freeCheck;
+    boolean freed;
     final ArrayDeque<Waiter> getters = new ArrayDeque<>();
     final ArrayDeque<Waiter> putters = new ArrayDeque<>();
     final ArrayDeque<Waiter> joiners = new ArrayDeque<>();
@@ -163,6 +187,8 @@ public final class ManagerServer implements TransportServer.Acceptor {
   private final class Client implements Connection.Listener {
     final Connection connection;
     final ConcurrentHashMap<Long, Waiter> waiters = new ConcurrentHashMap<>();
+    /** The references this connection holds, by queue id. */
+    final ConcurrentHashMap<Long, Long> refs = new ConcurrentHashMap<>();
     volatile boolean closed;
     boolean dirty; // reader thread only
 
@@ -211,6 +237,13 @@ public final class ManagerServer implements TransportServer.Acceptor {
         }
       }
       waiters.clear();
+      for (Long queueId : refs.keySet()) {
+        Long n = refs.remove(queueId);
+        QueueState q = queues.get(queueId);
+        if (n != null && q != null) {
+          dropRefs(q, n);
+        }
+      }
     }
 
     void flushQuietly() {
@@ -227,7 +260,7 @@ public final class ManagerServer implements TransportServer.Acceptor {
   private void handle(Client c, long id, Request r, Outbox out) {
     switch (r.op()) {
       case ManagerProtocol.OPEN:
-        out.send(c, open(id, (Open) r));
+        out.send(c, open(c, id, (Open) r));
         return;
       case ManagerProtocol.CANCEL: {
         Waiter w = c.waiters.get(((Cancel) r).targetRequestId());
@@ -243,6 +276,60 @@ public final class ManagerServer implements TransportServer.Acceptor {
       case ManagerProtocol.PING:
         out.send(c, encodeAnswer(id, ManagerProtocol.OK));
         return;
+      case ManagerProtocol.RETAIN: {
+        QueueState q = queues.get(((Ref) r).queueId());
+        if (q != null) {
+          addRef(c, q);
+        }
+        return;
+      }
+      case ManagerProtocol.RELEASE: {
+        long queueId = ((Ref) r).queueId();
+        boolean[] held = {false}; // a RELEASE of a reference this connection does not hold is ignored
+        c.refs.computeIfPresent(queueId, (k, n) -> {
+          held[0] = true;
+          return n == 1 ? null : n - 1;
+        });
+        QueueState q = queues.get(queueId);
+        if (held[0] && q != null) {
+          dropRefs(q, 1);
+        }
+        return;
+      }
+      case ManagerProtocol.PIN: {
+        Pin pin = (Pin) r;
+        QueueState q = queues.get(pin.queueId());
+        if (q != null) {
+          long millis = Math.max(0, Math.min(pin.millis(), MAX_PIN_MILLIS));
+          synchronized (q) {
+            long until = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis);
+            if (!q.pinned || until - q.pinnedUntil > 0) {
+              q.pinnedUntil = until;
+              q.pinned = true;
+            }
+          }
+        }
+        return;
+      }
+      case ManagerProtocol.DELETE: {
+        QueueState q;
+        synchronized (named) {
+          q = named.remove(((Delete) r).name());
+        }
+        if (q == null) {
+          out.send(c, encodeAnswer(id, ManagerProtocol.NO_SUCH_QUEUE, "no queue named '" + ((Delete) r).name()
+              + "' in this manager"));
+          return;
+        }
+        synchronized (q) {
+          free(q, "was deleted", out);
+        }
+        out.send(c, encodeAnswer(id, ManagerProtocol.OK));
+        return;
+      }
+      case ManagerProtocol.STATS:
+        out.send(c, encodeAnswer(id, ManagerProtocol.OK, stats().encode()));
+        return;
       case ManagerProtocol.SHUTDOWN:
         out.send(c, encodeAnswer(id, ManagerProtocol.OK));
         c.flushQuietly();
@@ -253,11 +340,15 @@ public final class ManagerServer implements TransportServer.Acceptor {
     }
     QueueState q = queues.get(((QueueRequest) r).queueId());
     if (q == null) {
-      out.send(c, encodeAnswer(id, ManagerProtocol.NO_SUCH_QUEUE, "no such queue in this manager"));
+      out.send(c, encodeAnswer(id, ManagerProtocol.NO_SUCH_QUEUE, NO_SUCH_QUEUE_MESSAGE));
       return;
     }
     byte op = r.op();
     synchronized (q) {
+      if (q.freed) {
+        out.send(c, encodeAnswer(id, ManagerProtocol.NO_SUCH_QUEUE, NO_SUCH_QUEUE_MESSAGE));
+        return;
+      }
       switch (op) {
         case ManagerProtocol.PUT: {
           long timeout = r.timeoutNanos();
@@ -332,28 +423,32 @@ public final class ManagerServer implements TransportServer.Acceptor {
         }
         case ManagerProtocol.DRAIN:
         case ManagerProtocol.SNAPSHOT: {
-          int max = op == ManagerProtocol.DRAIN ? ((Drain) r).maxItems() : Integer.MAX_VALUE;
+          boolean drain = op == ManagerProtocol.DRAIN;
+          int max = drain ? ((Drain) r).maxItems() : Integer.MAX_VALUE;
+          int from = drain ? 0 : Math.max(0, ((ManagerProtocol.Snapshot) r).from());
           List<byte[]> taken = new ArrayList<>();
-          long bytes = ManagerProtocol.ITEMS_HEADER_BYTES;
+          // What the answer takes besides the items: header, [i32 size,] i32 n.
+          long bytes = ManagerProtocol.ANSWER_HEADER_BYTES + ManagerProtocol.ITEMS_HEADER_BYTES + (drain ? 0 : 4);
+          int index = 0;
           for (byte[] item : q.items) {
-            if (taken.size() >= max || bytes + ManagerProtocol.itemEntryBytes(item) > maxFrameSize - 64L) {
+            if (index++ < from) {
+              continue;
+            }
+            if (taken.size() >= max || bytes + ManagerProtocol.itemEntryBytes(item) > maxFrameSize) {
               break;
             }
             taken.add(item);
             bytes += ManagerProtocol.itemEntryBytes(item);
           }
-          if (op == ManagerProtocol.SNAPSHOT && taken.size() < q.items.size()) {
-            out.send(c, encodeAnswer(id, ManagerProtocol.ERROR, "the queue holds " + q.items.size()
-                + " items, too many bytes for one message: cannot take a snapshot"));
-            return;
-          }
-          if (op == ManagerProtocol.DRAIN) {
+          if (drain) {
             for (int i = 0; i < taken.size(); i++) {
               q.items.pollFirst();
             }
             admitPutters(q, out);
+            out.send(c, encodeAnswer(id, ManagerProtocol.OK, ManagerProtocol.encodeItems(taken)));
+          } else {
+            out.send(c, encodeAnswer(id, ManagerProtocol.OK, ManagerProtocol.encodeSnapshotPage(q.items.size(), taken)));
           }
-          out.send(c, encodeAnswer(id, ManagerProtocol.OK, ManagerProtocol.encodeItems(taken)));
           return;
         }
         default:
@@ -362,12 +457,13 @@ public final class ManagerServer implements TransportServer.Acceptor {
     }
   }
 
-  private ByteBuffer open(long id, Open r) {
+  private ByteBuffer open(Client c, long id, Open r) {
     int normalized = Math.max(r.maxsize(), 0);
     QueueState q;
     if (!r.named()) {
       q = new QueueState(nextQueueId.getAndIncrement(), "", normalized);
       queues.put(q.id, q);
+      addRef(c, q);
     } else {
       synchronized (named) {
         q = named.get(r.name());
@@ -380,8 +476,102 @@ public final class ManagerServer implements TransportServer.Acceptor {
               + "' exists with maxsize " + q.maxsize + ", not " + r.maxsize());
         }
       }
+      addRef(c, q);
     }
     return encodeAnswer(id, ManagerProtocol.OK, new Opened(q.id, q.maxsize).encode());
+  }
+
+  // ------------------------------------------------------------------ lifetime
+
+  /** One more reference of {@code c} to {@code q}; none if {@code q} was freed already. */
+  private void addRef(Client c, QueueState q) {
+    synchronized (q) {
+      if (q.freed) {
+        return;
+      }
+      q.refs++;
+    }
+    c.refs.merge(q.id, 1L, Long::sum);
+    if (c.closed) {
+      // The connection ended while this request was handled: onClosed may have missed this reference.
+      Long n = c.refs.remove(q.id);
+      if (n != null) {
+        dropRefs(q, n);
+      }
+    }
+  }
+
+  /** Takes {@code n} references off {@code q} and frees it if that was the last and it is not pinned. */
+  private void dropRefs(QueueState q, long n) {
+    Outbox out = new Outbox(null);
+    synchronized (q) {
+      q.refs -= n;
+      maybeFree(q, out);
+    }
+    out.flushOthers();
+  }
+
+  /** Frees {@code q} if nothing keeps it; or checks again when its pin expires. Under its lock. */
+  private void maybeFree(QueueState q, Outbox out) {
+    if (q.freed || q.refs > 0 || !q.name.isEmpty()) {
+      return;
+    }
+    long left = q.pinned ? q.pinnedUntil - System.nanoTime() : 0;
+    if (left > 0) {
+      if (q.freeCheck == null || q.freeCheck.isDone()) {
+        q.freeCheck = timer.schedule(() -> {
+          Outbox o = new Outbox(null);
+          synchronized (q) {
+            q.freeCheck = null;
+            maybeFree(q, o);
+          }
+          o.flushOthers();
+        }, left, TimeUnit.NANOSECONDS);
+      }
+      return;
+    }
+    free(q, "was freed: no proxy references it any more", out);
+  }
+
+  /** Removes {@code q} and answers its waiting calls NO_SUCH_QUEUE. Under its lock. */
+  private void free(QueueState q, String why, Outbox out) {
+    if (q.freed) {
+      return;
+    }
+    q.freed = true;
+    queues.remove(q.id, q);
+    q.items.clear();
+    if (q.freeCheck != null) {
+      q.freeCheck.cancel(false);
+      q.freeCheck = null;
+    }
+    String message = "queue " + (q.name.isEmpty() ? "#" + q.id : "'" + q.name + "'") + " " + why;
+    for (ArrayDeque<Waiter> list : List.of(q.getters, q.putters, q.joiners)) {
+      Waiter w;
+      while ((w = QueueState.pollLive(list)) != null) {
+        complete(w, ManagerProtocol.NO_SUCH_QUEUE, message.getBytes(StandardCharsets.UTF_8), out);
+      }
+    }
+  }
+
+  /** What STATS reports. */
+  private Stats stats() {
+    int count = 0;
+    long items = 0;
+    long bytes = 0;
+    for (QueueState q : queues.values()) {
+      synchronized (q) {
+        if (q.freed) {
+          continue;
+        }
+        count++;
+        items += q.items.size();
+        for (byte[] item : q.items) {
+          bytes += item.length;
+        }
+      }
+    }
+    return new Stats(count, items, bytes);
   }
 
   /** Moves waiting putters' items into the queue while there is room. Under the queue's lock. */

@@ -10,48 +10,159 @@ import io.procpool.manager.internal.ManagerProtocol.Put;
 import io.procpool.manager.internal.ManagerProtocol.QueueAndTimeout;
 import io.procpool.manager.internal.ManagerProtocol.QueueOnly;
 import io.procpool.manager.internal.ManagerProtocol.QueueRequest;
+import io.procpool.core.internal.Secrets;
+import java.io.IOException;
+import java.io.InvalidObjectException;
+import java.io.NotSerializableException;
+import java.io.ObjectInputStream;
+import java.io.ObjectOutputStream;
+import java.lang.ref.Cleaner;
+import java.lang.ref.Reference;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
- * The {@link ManagedQueue} proxy: the manager's transport, address and key and the queue's id.
- * Serializable; after deserialization it finds (or opens) this JVM's shared {@link ManagerClient}
- * on first use.
+ * The {@link ManagedQueue} proxy: the manager's transport and address, the fingerprint of its key
+ * (never the key: see {@link Secrets}) and the queue's id.
+ *
+ * <p>Each proxy object holds one reference to its queue in the manager: taken by OPEN or, for a
+ * deserialized proxy, by a RETAIN sent while it is read; given back by {@link #close()} or, once the
+ * proxy is garbage-collected, by a {@link Cleaner}. Serializing a proxy PINs its queue for
+ * {@link #transitGraceMillis()} so that a proxy in transit keeps it alive after every live proxy is
+ * gone.
  */
 final class QueueProxy<E> implements ManagedQueue<E> {
-  private static final long serialVersionUID = 1L;
+  private static final long serialVersionUID = 2L;
+
+  /** How long a serialized proxy keeps its queue alive without references, by default. */
+  static final long DEFAULT_TRANSIT_GRACE_MILLIS = TimeUnit.MINUTES.toMillis(5);
+  /** A system property that overrides {@link #DEFAULT_TRANSIT_GRACE_MILLIS} (in the serializing JVM). */
+  static final String TRANSIT_GRACE_PROPERTY = "procpool.manager.transitGraceMillis";
+
+  private static final Cleaner CLEANER = Cleaner.create();
 
   private final String transport;
   private final String address;
-  private final byte[] authKey;
+  private final byte[] keyFingerprint;
   private final long queueId;
   private final String name;
   private final int maxsize;
   private transient volatile ManagerClient client;
+  private transient volatile Hold hold;
 
   QueueProxy(ManagerClient client, long queueId, String name, int maxsize) {
     this.transport = client.transport();
     this.address = client.address();
-    this.authKey = client.authKey();
+    this.keyFingerprint = client.keyFingerprint();
     this.queueId = queueId;
     this.name = name;
     this.maxsize = maxsize;
     this.client = client;
+    client.opened(queueId);
+    this.hold = new Hold(client, queueId);
+    this.hold.cleanable = CLEANER.register(this, hold);
+  }
+
+  /**
+   * The one reference a proxy object holds; released once, by close() or by the Cleaner. Must not
+   * refer to the proxy.
+   */
+  private static final class Hold implements Runnable {
+    final ManagerClient client;
+    final long queueId;
+    final AtomicBoolean released = new AtomicBoolean();
+    Cleaner.Cleanable cleanable;
+
+    Hold(ManagerClient client, long queueId) {
+      this.client = client;
+      this.queueId = queueId;
+    }
+
+    @Override
+    public void run() {
+      if (released.compareAndSet(false, true)) {
+        try {
+          client.release(queueId);
+        } catch (RuntimeException e) {
+          // The manager is gone or the connection ended: it dropped the reference itself.
+        }
+      }
+    }
+  }
+
+  static long transitGraceMillis() {
+    String v = System.getProperty(TRANSIT_GRACE_PROPERTY);
+    if (v != null) {
+      try {
+        return Math.max(0, Long.parseLong(v.trim()));
+      } catch (NumberFormatException e) {
+        // the default
+      }
+    }
+    return DEFAULT_TRANSIT_GRACE_MILLIS;
   }
 
   private ManagerClient client() {
-    ManagerClient c = client;
-    if (c == null) {
-      c = ManagerClient.of(transport, address, authKey);
-      client = c;
+    if (hold.released.get()) {
+      throw new IllegalStateException("this proxy of " + describeWithoutClient() + " is closed: use a proxy "
+          + "that is still open, or get a new one from the manager");
     }
-    return c;
+    return client;
+  }
+
+  private String describeWithoutClient() {
+    return "queue " + (name.isEmpty() ? "#" + queueId : "'" + name + "'") + " of the manager at " + transport + ":"
+        + address;
+  }
+
+  /**
+   * Gives this proxy's reference back to the manager; an anonymous queue is freed when no proxy
+   * references it any more. Idempotent.
+   */
+  @Override
+  public void close() {
+    hold.cleanable.clean();
+  }
+
+  private void writeObject(ObjectOutputStream out) throws IOException {
+    if (hold.released.get()) {
+      throw new NotSerializableException("a closed ManagedQueue proxy (" + describeWithoutClient()
+          + ") cannot be serialized");
+    }
+    try {
+      client.pin(queueId, transitGraceMillis());
+    } catch (RuntimeException e) {
+      // The manager is unreachable: the receiver's first call will say so.
+    }
+    out.defaultWriteObject();
+  }
+
+  private void readObject(ObjectInputStream in) throws IOException, ClassNotFoundException {
+    in.defaultReadObject();
+    if (transport == null || address == null || keyFingerprint == null || name == null) {
+      throw new InvalidObjectException("a ManagedQueue proxy with missing fields");
+    }
+    byte[] key = Secrets.lookup(keyFingerprint);
+    if (key == null) {
+      throw new InvalidObjectException("cannot read a proxy of " + describeWithoutClient() + ": this JVM does not "
+          + "know the manager's key (proxies do not carry it); connect with Manager.connect(address, key) first");
+    }
+    ManagerClient c = ManagerClient.of(transport, address, key);
+    this.client = c;
+    this.hold = new Hold(c, queueId);
+    c.retain(queueId);
+    this.hold.cleanable = CLEANER.register(this, hold);
   }
 
   private String describe() {
-    return "queue " + (name.isEmpty() ? "#" + queueId : "'" + name + "'") + " of the manager at "
-        + client().displayAddress();
+    return describeWithoutClient();
+  }
+
+  private String displayAddress() {
+    return transport + ":" + address;
   }
 
   private static long nanos(Duration timeout) {
@@ -84,13 +195,25 @@ final class QueueProxy<E> implements ManagedQueue<E> {
 
   /** Returns normally, or throws QueueFullException / InterruptedCall. */
   void doPut(E item, long timeoutNanos, Duration shown) {
-    Answer a = client().call(new Put(queueId, timeoutNanos, Items.encode(item)));
+    ManagerClient c = client();
+    byte[] bytes = Items.encode(item);
+    if (bytes.length > c.maxItemBytes()) {
+      throw new IllegalArgumentException("cannot put an item of " + bytes.length + " bytes (encoded) into "
+          + describe() + ": the limit is " + c.maxItemBytes() + " bytes (maxFrameSize " + c.maxFrameSize()
+          + " minus the protocol's headers)");
+    }
+    Answer a;
+    try {
+      a = c.call(new Put(queueId, timeoutNanos, bytes));
+    } finally {
+      Reference.reachabilityFence(this); // the Cleaner must not release the queue during the call
+    }
     switch (a.status()) {
       case ManagerProtocol.OK:
         return;
       case ManagerProtocol.FULL:
         throw new QueueFullException(describe() + " is full (maxsize " + maxsize + ")"
-            + (timeoutNanos > 0 ? " after waiting " + shown : ""), client().displayAddress());
+            + (timeoutNanos > 0 ? " after waiting " + shown : ""), displayAddress());
       default:
         throw failure(a);
     }
@@ -114,13 +237,18 @@ final class QueueProxy<E> implements ManagedQueue<E> {
   }
 
   E doGet(long timeoutNanos, Duration shown) {
-    Answer a = client().call(new QueueAndTimeout(ManagerProtocol.GET, queueId, timeoutNanos));
+    Answer a;
+    try {
+      a = client().call(new QueueAndTimeout(ManagerProtocol.GET, queueId, timeoutNanos));
+    } finally {
+      Reference.reachabilityFence(this);
+    }
     switch (a.status()) {
       case ManagerProtocol.OK:
         return Items.decode(a.payload());
       case ManagerProtocol.EMPTY:
         throw new QueueEmptyException(describe() + " is empty"
-            + (timeoutNanos > 0 ? " after waiting " + shown : ""), client().displayAddress());
+            + (timeoutNanos > 0 ? " after waiting " + shown : ""), displayAddress());
       default:
         throw failure(a);
     }
@@ -128,7 +256,12 @@ final class QueueProxy<E> implements ManagedQueue<E> {
 
   /** The head item's bytes without removing it, or null if the queue is empty. */
   byte[] peekBytes() {
-    Answer a = client().call(new QueueOnly(ManagerProtocol.PEEK, queueId));
+    Answer a;
+    try {
+      a = client().call(new QueueOnly(ManagerProtocol.PEEK, queueId));
+    } finally {
+      Reference.reachabilityFence(this);
+    }
     switch (a.status()) {
       case ManagerProtocol.OK:
         return a.payload();
@@ -144,9 +277,21 @@ final class QueueProxy<E> implements ManagedQueue<E> {
     return ManagerProtocol.decodeItems(simple(new Drain(queueId, max)));
   }
 
-  /** Copies all items without removing them. */
+  /**
+   * Copies the items without removing them: in one message when they fit, else page by page (then
+   * items taken or added between pages may be missed or seen twice, as for any weakly consistent
+   * iterator).
+   */
   List<byte[]> snapshotBytes() {
-    return ManagerProtocol.decodeItems(simple(new QueueOnly(ManagerProtocol.SNAPSHOT, queueId)));
+    List<byte[]> all = new java.util.ArrayList<>();
+    while (true) {
+      ManagerProtocol.SnapshotPage page =
+          ManagerProtocol.decodeSnapshotPage(simple(new ManagerProtocol.Snapshot(queueId, all.size())));
+      all.addAll(page.items());
+      if (page.items().isEmpty() || all.size() >= page.size()) {
+        return all;
+      }
+    }
   }
 
   // ------------------------------------------------------------------ state
@@ -193,7 +338,12 @@ final class QueueProxy<E> implements ManagedQueue<E> {
 
   /** Sends a request that has one good outcome; returns that OK answer's payload. */
   private byte[] simple(QueueRequest request) {
-    Answer a = client().call(request);
+    Answer a;
+    try {
+      a = client().call(request);
+    } finally {
+      Reference.reachabilityFence(this);
+    }
     if (a.status() != ManagerProtocol.OK) {
       throw failure(a);
     }
@@ -205,7 +355,7 @@ final class QueueProxy<E> implements ManagedQueue<E> {
       case ManagerProtocol.CANCELLED:
         return new InterruptedCallException(describe() + ": interrupted while waiting");
       case ManagerProtocol.NO_SUCH_QUEUE:
-        return new IllegalStateException(describe() + " does not exist (was the manager restarted?)");
+        return new IllegalStateException(describe() + ": " + a.message());
       case ManagerProtocol.ILLEGAL_ARGUMENT:
         return new IllegalArgumentException(a.message());
       case ManagerProtocol.ILLEGAL_STATE:

@@ -93,9 +93,10 @@ class ManagerProtocolTest {
   @Test
   void qsizeEmptyFullTaskDonePeekAndSnapshot() {
     for (byte op : new byte[] {ManagerProtocol.QSIZE, ManagerProtocol.EMPTY_Q, ManagerProtocol.FULL_Q,
-        ManagerProtocol.TASK_DONE, ManagerProtocol.PEEK, ManagerProtocol.SNAPSHOT}) {
+        ManagerProtocol.TASK_DONE, ManagerProtocol.PEEK}) {
       roundTrip(new QueueOnly(op, QUEUE), ByteBuffer.allocate(8).putLong(QUEUE).array());
     }
+    roundTrip(new ManagerProtocol.Snapshot(QUEUE, 3), ByteBuffer.allocate(12).putLong(QUEUE).putInt(3).array());
   }
 
   @Test
@@ -115,14 +116,16 @@ class ManagerProtocolTest {
     roundTrip(new NoFields(ManagerProtocol.SHUTDOWN), new byte[0]);
   }
 
-  /** Every op, in the order of the table (op codes 1 to 14). */
+  /** Every op, in the order of the table (op codes 1 to 19). */
   private static List<Request> oneOfEach() {
     return List.of(new Open(true, true, 5, "abc"), new Put(QUEUE, 1, new byte[0]),
         new QueueAndTimeout(ManagerProtocol.GET, QUEUE, 1), new QueueOnly(ManagerProtocol.QSIZE, QUEUE),
         new QueueOnly(ManagerProtocol.EMPTY_Q, QUEUE), new QueueOnly(ManagerProtocol.FULL_Q, QUEUE),
         new QueueOnly(ManagerProtocol.TASK_DONE, QUEUE), new QueueAndTimeout(ManagerProtocol.JOIN, QUEUE, 1),
-        new QueueOnly(ManagerProtocol.PEEK, QUEUE), new Drain(QUEUE, 1), new QueueOnly(ManagerProtocol.SNAPSHOT, QUEUE),
-        new Cancel(3), new NoFields(ManagerProtocol.PING), new NoFields(ManagerProtocol.SHUTDOWN));
+        new QueueOnly(ManagerProtocol.PEEK, QUEUE), new Drain(QUEUE, 1), new ManagerProtocol.Snapshot(QUEUE, 0),
+        new Cancel(3), new NoFields(ManagerProtocol.PING), new NoFields(ManagerProtocol.SHUTDOWN),
+        new ManagerProtocol.Ref(ManagerProtocol.RETAIN, QUEUE), new ManagerProtocol.Ref(ManagerProtocol.RELEASE, QUEUE),
+        new ManagerProtocol.Pin(QUEUE, 1000), new ManagerProtocol.Delete("abc"), new NoFields(ManagerProtocol.STATS));
   }
 
   @Test

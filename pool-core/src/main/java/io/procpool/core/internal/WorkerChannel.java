@@ -2,6 +2,7 @@ package io.procpool.core.internal;
 
 import io.procpool.api.spi.Connection;
 import io.procpool.api.spi.ProtocolException;
+import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.BufferUnderflowException;
 import java.nio.ByteBuffer;
@@ -57,6 +58,17 @@ final class WorkerChannel implements Connection.Listener {
         case WorkerProtocol.RETIRE:
           scheduler.onRetire(worker);
           break;
+        case WorkerProtocol.SECRET: {
+          // Answered from this JVM's registry of manager keys, on this worker's own channel.
+          WorkerProtocol.SecretRequest r = WorkerProtocol.decodeSecret(m);
+          connection.write(WorkerProtocol.secretReply(r.requestId(), Secrets.lookupLocal(r.fingerprint())));
+          try {
+            connection.flush();
+          } catch (IOException e) {
+            // onClosed follows
+          }
+          break;
+        }
         case WorkerProtocol.INIT_FAILED:
           supervisor.onInitFailed(worker, WorkerProtocol.decodeInitFailed(m, payloads).error);
           break;

@@ -24,6 +24,8 @@ import java.util.List;
  *   RECALLED     u8 type, i64 runningTaskId (-1: none), i32 n, n × i64 taskId
  *                  answers one RECALL, in order: the tasks it took out of its queue (they will never
  *                  run) and the task it was running when it did
+ *   SECRET       u8 type, i64 requestId, i32 len, fingerprint bytes: asks the parent for the manager
+ *                  key with this fingerprint (see {@link Secrets}); answered by one SECRET_REPLY
  * parent → worker
  *   INIT         u8 type, string codec, string serialFilter, u8 captureOutput, i64 maxMemory,
  *                i32 len, initializer bytes
@@ -35,6 +37,8 @@ import java.util.List;
  *   RECALL       u8 type, i32 n, n × i64 taskId: take these tasks out of the queue unless started;
  *                  handled on the worker's transport thread, even while a task runs
  *   SHUTDOWN     u8 type
+ *   SECRET_REPLY u8 type, i64 requestId, i32 len (-1: the parent does not know the key), key bytes;
+ *                  handled on the worker's transport thread, even while a task runs
  * error: u8 origin (0 = thrown by the task, 1 = raised by procpool), string className,
  *        string message, i32 depth, depth × (string class, string method, string file, i32 line),
  *        i32 len, serialized throwable (len 0 when it could not be serialized)
@@ -56,6 +60,7 @@ final class WorkerProtocol {
   static final byte OUTPUT = 5;
   static final byte RETIRE = 6;
   static final byte RECALLED = 7;
+  static final byte SECRET = 8;
 
   static final byte INIT = 20;
   static final byte DEFINE = 21;
@@ -63,6 +68,10 @@ final class WorkerProtocol {
   static final byte TASK = 23;
   static final byte SHUTDOWN = 24;
   static final byte RECALL = 25;
+  static final byte SECRET_REPLY = 26;
+
+  /** The longest fingerprint or key a SECRET or SECRET_REPLY carries. */
+  static final int MAX_SECRET_BYTES = 1024;
 
   static final byte KIND_CALL = 0;
   static final byte KIND_APPLY = 1;
@@ -186,6 +195,59 @@ final class WorkerProtocol {
       ids[i] = m.getLong();
     }
     return ids;
+  }
+
+  // ------------------------------------------------------------------ SECRET, SECRET_REPLY
+
+  record SecretRequest(long requestId, byte[] fingerprint) {}
+
+  static ByteBuffer secret(long requestId, byte[] fingerprint) {
+    return new Buf(13 + fingerprint.length).put(SECRET).putLong(requestId).putBytes(fingerprint, 0, fingerprint.length)
+        .toByteBuffer();
+  }
+
+  static SecretRequest decodeSecret(ByteBuffer m) throws ProtocolException {
+    if (m.remaining() < 12) {
+      throw new ProtocolException("truncated SECRET (" + m.remaining() + " bytes after the type, expected at least 12)");
+    }
+    long id = m.getLong();
+    int len = m.getInt();
+    if (len < 0 || len > MAX_SECRET_BYTES || len != m.remaining()) {
+      throw new ProtocolException("bad fingerprint length " + len + " in SECRET (" + m.remaining() + " bytes follow)");
+    }
+    byte[] fp = new byte[len];
+    m.get(fp);
+    return new SecretRequest(id, fp);
+  }
+
+  /** A decoded SECRET_REPLY; {@code key} is null when the parent does not know it. */
+  record SecretReply(long requestId, byte[] key) {}
+
+  static ByteBuffer secretReply(long requestId, byte[] key) {
+    Buf b = new Buf(13 + (key == null ? 0 : key.length)).put(SECRET_REPLY).putLong(requestId);
+    if (key == null) {
+      b.putInt(-1);
+    } else {
+      b.putBytes(key, 0, key.length);
+    }
+    return b.toByteBuffer();
+  }
+
+  static SecretReply decodeSecretReply(ByteBuffer m) throws ProtocolException {
+    if (m.remaining() < 12) {
+      throw new ProtocolException("truncated SECRET_REPLY (" + m.remaining() + " bytes after the type, expected at least 12)");
+    }
+    long id = m.getLong();
+    int len = m.getInt();
+    if (len == -1 && !m.hasRemaining()) {
+      return new SecretReply(id, null);
+    }
+    if (len < 0 || len > MAX_SECRET_BYTES || len != m.remaining()) {
+      throw new ProtocolException("bad key length " + len + " in SECRET_REPLY (" + m.remaining() + " bytes follow)");
+    }
+    byte[] key = new byte[len];
+    m.get(key);
+    return new SecretReply(id, key);
   }
 
   // ------------------------------------------------------------------ INIT

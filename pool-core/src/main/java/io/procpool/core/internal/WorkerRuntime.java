@@ -12,8 +12,14 @@ import java.io.PrintStream;
 import java.nio.ByteBuffer;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
 
 /**
@@ -61,6 +67,13 @@ public final class WorkerRuntime implements Connection.Listener {
   private Thread flusher;
   private volatile boolean flusherArmed;
   private volatile boolean stopped;
+  /** SECRET requests waiting for their SECRET_REPLY, by request id. */
+  private final ConcurrentHashMap<Long, CompletableFuture<byte[]>>
+      secretRequests = new ConcurrentHashMap<>();
+  private final AtomicLong secretIds = new AtomicLong();
+  private volatile boolean connectionClosed;
+  /** How long a SECRET request waits for the parent's answer. */
+  private static final long SECRET_WAIT_SECONDS = 30;
 
   /**
    * @param processWorker whether this runtime owns its JVM: then it captures System.out/err into
@@ -71,10 +84,53 @@ public final class WorkerRuntime implements Connection.Listener {
     this.workerId = workerId;
     this.maxFrameSize = maxFrameSize;
     this.processWorker = processWorker;
+    if (processWorker) {
+      Secrets.askParentWith(this::askParent);
+    }
+  }
+
+  /**
+   * Asks the parent for the manager key with {@code fingerprint} (for {@link Secrets#lookup});
+   * null if the parent does not know it or cannot be asked. Any thread but the transport's.
+   */
+  private byte[] askParent(byte[] fingerprint) {
+    long id = secretIds.incrementAndGet();
+    CompletableFuture<byte[]> f = new CompletableFuture<>();
+    secretRequests.put(id, f);
+    if (connectionClosed) {
+      secretRequests.remove(id);
+      return null; // onClosed may have missed this request
+    }
+    try {
+      connection.write(WorkerProtocol.secret(id, fingerprint));
+      connection.flush();
+      return f.get(SECRET_WAIT_SECONDS, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return null;
+    } catch (IOException | ExecutionException | TimeoutException e) {
+      return null;
+    } finally {
+      secretRequests.remove(id);
+    }
   }
 
   @Override
   public void onMessage(ByteBuffer message) {
+    if (message.remaining() > 0 && message.get(message.position()) == WorkerProtocol.SECRET_REPLY) {
+      // On the transport's thread: the asking thread (often the executor) waits for it.
+      message.get();
+      try {
+        WorkerProtocol.SecretReply reply = WorkerProtocol.decodeSecretReply(message);
+        CompletableFuture<byte[]> f = secretRequests.remove(reply.requestId());
+        if (f != null) {
+          f.complete(reply.key());
+        }
+      } catch (IOException e) {
+        connection.close(e);
+      }
+      return;
+    }
     if (message.remaining() > 0 && message.get(message.position()) == WorkerProtocol.RECALL) {
       // On the transport's thread: the executor may be busy with a long task.
       message.get();
@@ -129,6 +185,10 @@ public final class WorkerRuntime implements Connection.Listener {
       Runtime.getRuntime().halt(cause == null ? 0 : 1);
     }
     inbox.add(CLOSED);
+    connectionClosed = true;
+    for (CompletableFuture<byte[]> f : secretRequests.values()) {
+      f.complete(null);
+    }
     Thread t = executor;
     if (t != null) {
       LockSupport.unpark(t);

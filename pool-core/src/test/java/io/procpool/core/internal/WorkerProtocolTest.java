@@ -651,6 +651,9 @@ class WorkerProtocolTest {
     l.add(new Object[] {"OUTPUT", WorkerProtocol.output(WorkerProtocol.STREAM_OUT, new byte[] {1, 2}, 0, 2),
         (Decoder) WorkerProtocol::decodeOutput});
     l.add(new Object[] {"FORGET", WorkerProtocol.forget(5), (Decoder) WorkerProtocol::decodeForget});
+    l.add(new Object[] {"SECRET", WorkerProtocol.secret(7, new byte[32]), (Decoder) WorkerProtocol::decodeSecret});
+    l.add(new Object[] {"SECRET_REPLY", WorkerProtocol.secretReply(7, new byte[] {1, 2, 3}),
+        (Decoder) WorkerProtocol::decodeSecretReply});
     l.add(new Object[] {"TASK", encoder.single(IDENTITY, WorkerProtocol.KIND_APPLY, "arg", true).message(),
         (Decoder) WorkerProtocol::decodeTaskHeader});
     l.add(new Object[] {"RESULT ok", okResult(1, 2, List.of("v", 1)), result});
@@ -680,7 +683,7 @@ class WorkerProtocolTest {
   void truncatedFixedSizeMessagesAreAlwaysRejected() {
     for (Object[] sample : sampleMessages()) {
       String name = (String) sample[0];
-      if (!List.of("HELLO", "RECALL", "RECALLED", "FORGET", "TASK").contains(name)) {
+      if (!List.of("HELLO", "RECALL", "RECALLED", "FORGET", "TASK", "SECRET", "SECRET_REPLY").contains(name)) {
         continue; // the others may legitimately end early (e.g. OUTPUT bytes to the end)
       }
       byte[] full = bytes((ByteBuffer) sample[1]);
@@ -713,5 +716,49 @@ class WorkerProtocolTest {
         decodesOrRejects(() -> decoder.decode(b), name + " corrupted (round " + round + ")");
       }
     }
+  }
+
+  // ------------------------------------------------------------------ SECRET, SECRET_REPLY
+
+  @Test
+  void secretRoundTrip() throws Exception {
+    byte[] fp = Secrets.fingerprint(new byte[] {9, 8, 7});
+    WorkerProtocol.SecretRequest r = WorkerProtocol.decodeSecret(body(WorkerProtocol.secret(42, fp), WorkerProtocol.SECRET));
+    assertEquals(42, r.requestId());
+    assertArrayEquals(fp, r.fingerprint());
+  }
+
+  @Test
+  void secretReplyRoundTripWithAndWithoutKey() throws Exception {
+    byte[] key = new byte[] {1, 2, 3, 4};
+    WorkerProtocol.SecretReply known = WorkerProtocol.decodeSecretReply(
+        body(WorkerProtocol.secretReply(5, key), WorkerProtocol.SECRET_REPLY));
+    assertEquals(5, known.requestId());
+    assertArrayEquals(key, known.key());
+    WorkerProtocol.SecretReply unknown = WorkerProtocol.decodeSecretReply(
+        body(WorkerProtocol.secretReply(6, null), WorkerProtocol.SECRET_REPLY));
+    assertEquals(6, unknown.requestId());
+    assertNull(unknown.key());
+  }
+
+  @Test
+  void secretMessagesWithBadLengthsAreRejected() {
+    ByteBuffer huge = ByteBuffer.allocate(12).putLong(1).putInt(1 << 30).flip();
+    assertRejected(() -> WorkerProtocol.decodeSecret(huge), "SECRET with a 2^30-byte fingerprint");
+    ByteBuffer negative = ByteBuffer.allocate(13).putLong(1).putInt(-2).put((byte) 0).flip();
+    assertRejected(() -> WorkerProtocol.decodeSecretReply(negative), "SECRET_REPLY with length -2");
+    ByteBuffer trailing = ByteBuffer.allocate(14).putLong(1).putInt(-1).put((byte) 0).put((byte) 0).flip();
+    assertRejected(() -> WorkerProtocol.decodeSecretReply(trailing), "SECRET_REPLY 'unknown' with bytes after it");
+  }
+
+  @Test
+  void secretsRegistryFindsRegisteredKeysByFingerprintOnly() {
+    byte[] key = new byte[32];
+    new Random(7).nextBytes(key);
+    byte[] fp = Secrets.fingerprint(key);
+    assertFalse(Arrays.equals(key, fp), "the fingerprint is not the key");
+    assertNull(Secrets.lookup(fp), "unknown before registration (no parent in a test JVM)");
+    assertArrayEquals(fp, Secrets.register(key));
+    assertArrayEquals(key, Secrets.lookup(fp));
   }
 }
