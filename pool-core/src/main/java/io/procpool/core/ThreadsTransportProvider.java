@@ -146,8 +146,10 @@ public final class ThreadsTransportProvider extends TransportProvider {
         }
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
-      } catch (RuntimeException e) {
-        closeWith(e);
+      } catch (Throwable t) {
+        // A listener that throws (an Error included) closes this connection with that cause; the
+        // peer sees the end too, so nothing waits on a connection nobody reads any more.
+        closeWith(t);
         return;
       }
       closeWith(null);
@@ -155,12 +157,17 @@ public final class ThreadsTransportProvider extends TransportProvider {
 
     private void closeWith(Throwable cause) {
       closed.set(true);
+      outbox.clear();
       Conn p = peer;
       if (p != null) {
         p.inbox.add(EOF);
       }
       if (notified.compareAndSet(false, true) && listener != null) {
-        listener.onClosed(cause);
+        try {
+          listener.onClosed(cause);
+        } catch (Throwable ignored) {
+          // The connection is over either way.
+        }
       }
     }
 
