@@ -25,6 +25,8 @@ final class QueueProxy<E> implements ManagedQueue<E> {
   private final String transport;
   private final String address;
   private final byte[] authKey;
+  /** The client's transport properties (e.g. trust in the manager's TLS certificate), key, value, ... */
+  private final String[] transportProperties;
   private final long queueId;
   private final String name;
   private final int maxsize;
@@ -34,6 +36,7 @@ final class QueueProxy<E> implements ManagedQueue<E> {
     this.transport = client.transport();
     this.address = client.address();
     this.authKey = client.authKey();
+    this.transportProperties = ManagerClient.flatten(client.properties());
     this.queueId = queueId;
     this.name = name;
     this.maxsize = maxsize;
@@ -43,7 +46,7 @@ final class QueueProxy<E> implements ManagedQueue<E> {
   private ManagerClient client() {
     ManagerClient c = client;
     if (c == null) {
-      c = ManagerClient.of(transport, address, authKey);
+      c = ManagerClient.of(transport, address, authKey, ManagerClient.unflatten(transportProperties));
       client = c;
     }
     return c;
