@@ -23,13 +23,18 @@ import java.util.concurrent.locks.ReentrantLock;
  * into {@link Frames} batches of at most {@link Sizes#BATCH_TARGET_BYTES} (a larger message travels
  * alone) and hands each to gRPC only while the call {@code isReady()}, otherwise it waits for the
  * call's onReady signal. So at most one batch beyond gRPC's on-ready threshold is buffered in the
- * transport, however slow the peer.
+ * transport, however slow the peer. A message larger than maxFrameSize is refused by {@code write}
+ * alone ({@link MessageTooLargeException}); the stream lives on. Neither {@code write} nor
+ * {@code flush} is interruptible: an interrupted caller's messages are still sent and its interrupt
+ * flag is set again before {@code flush} returns.
  *
  * <p>Inbound: manual flow control. After {@link #start}, {@link Sizes#INBOUND_WINDOW} batches are
  * requested, and one more each time a batch is handed to the listener: while the listener is slow,
  * at most that many batches wait in gRPC, then HTTP/2 flow control stops the peer.
  * Listener methods run on the call's serialized gRPC callback executor, so they never overlap and
- * stay in order. Every end of the connection, including a local {@link #close} and a protocol error
+ * stay in order. A listener method that throws (an {@link Error} included) closes the connection
+ * with that throwable as the cause {@code onClosed} receives; the callback thread survives. Every
+ * end of the connection, including a local {@link #close} and a protocol error
  * found locally, is reported through the call's own final callback, so {@code onClosed} also runs on
  * that executor, after the last {@code onMessage}, exactly once.
  */
