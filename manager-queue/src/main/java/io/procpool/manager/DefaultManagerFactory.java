@@ -15,7 +15,10 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.SecureRandom;
 import java.util.ArrayList;
+import java.util.Base64;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 
@@ -60,10 +63,23 @@ public final class DefaultManagerFactory implements ManagerFactory {
         args.add(options.listenAddress().get());
       }
       jvm = ChildJvm.start("procpool-manager", ManagerMain.class.getName(), options.classpath(),
-          options.jvmOptions(), args, key);
-      String address = awaitAddress(jvm, addressFile);
+          options.jvmOptions(), args, key, options.transportProperties());
+      List<String> lines = awaitAddress(jvm, addressFile);
+      String address = lines.get(0).trim();
       int colon = address.indexOf(':');
-      ManagerClient client = ManagerClient.of(address.substring(0, colon), address.substring(colon + 1), key);
+      // The user's properties, plus what the manager's server says a client needs (e.g. trust in
+      // its TLS certificate); workers get the same through the queue proxies.
+      Map<String, String> clientProperties = new HashMap<>(options.transportProperties());
+      Base64.Decoder b64 = Base64.getDecoder();
+      for (String line : lines.subList(1, lines.size())) {
+        int sp = line.indexOf(' ');
+        if (sp > 0) {
+          clientProperties.putIfAbsent(new String(b64.decode(line.substring(0, sp)), StandardCharsets.UTF_8),
+              new String(b64.decode(line.substring(sp + 1).trim()), StandardCharsets.UTF_8));
+        }
+      }
+      ManagerClient client = ManagerClient.of(address.substring(0, colon), address.substring(colon + 1), key,
+          clientProperties);
       client.ensureConnected();
       return new ManagerHandle(client, jvm);
     } catch (IOException | RuntimeException e) {
@@ -88,11 +104,11 @@ public final class DefaultManagerFactory implements ManagerFactory {
     return new ManagerHandle(client, null);
   }
 
-  private static String awaitAddress(ChildJvm jvm, Path addressFile) throws IOException {
+  private static List<String> awaitAddress(ChildJvm jvm, Path addressFile) throws IOException {
     long deadline = System.nanoTime() + START_TIMEOUT_NANOS;
     while (true) {
       if (Files.exists(addressFile)) {
-        return Files.readString(addressFile, StandardCharsets.UTF_8).trim();
+        return Files.readAllLines(addressFile, StandardCharsets.UTF_8);
       }
       if (jvm.onExit().isDone()) {
         String tail = jvm.stderrTail();

@@ -12,6 +12,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.util.Base64;
 import java.util.HashMap;
 import java.util.Map;
 
@@ -23,10 +24,12 @@ import java.util.Map;
  *      --address-file FILE [--listen ADDRESS] [--max-frame-size BYTES]
  * </pre>
  *
- * <p>and writes the auth key (Base64, one line) to its standard input, which it keeps open (see
- * {@link ChildJvm}). The manager listens on the transport (at {@code ADDRESS}, or the transport's
- * private default), writes {@code "<transport>:<address>"} to {@code FILE} (atomically, in the
- * parent's private directory) and serves until a client sends SHUTDOWN. It exits within about a
+ * <p>and writes the auth key (Base64, one line) and the transport properties to its standard input,
+ * which it keeps open (see {@link ChildJvm}). The manager listens on the transport (at
+ * {@code ADDRESS}, or the transport's private default) with those properties, writes
+ * {@code "<transport>:<address>"} to {@code FILE} (atomically, in the parent's private directory),
+ * followed by the properties a client needs to reach it (one per line, key and value in Base64: see
+ * {@link TransportServer#clientProperties()}) and serves until a client sends SHUTDOWN. It exits within about a
  * second when its parent dies. It prints nothing on stdout; errors go to stderr.
  */
 public final class ManagerMain {
@@ -68,14 +71,20 @@ public final class ManagerMain {
     int maxFrame = Integer.parseInt(opts.getOrDefault("--max-frame-size",
         Integer.toString(TransportOptions.DEFAULT_MAX_FRAME_SIZE)));
     byte[] key = parent.readSecret();
+    Map<String, String> properties = parent.readProperties();
     parent.exitWhenParentDies(Long.parseLong(require(opts, "--parent-pid")));
     TransportProvider provider = TransportRegistry.get(transport);
     ManagerServer manager = new ManagerServer(maxFrame);
     TransportServer server = provider.listen(
-        new TransportOptions(key, maxFrame, opts.get("--listen"), Map.of()), manager);
+        new TransportOptions(key, maxFrame, opts.get("--listen"), properties), manager);
     try {
       Path tmp = addressFile.resolveSibling(addressFile.getFileName() + ".tmp");
-      Files.writeString(tmp, transport + ":" + server.address(), StandardCharsets.UTF_8);
+      // Line 1: where clients connect; then what a client needs besides the key (no secrets).
+      StringBuilder content = new StringBuilder(transport).append(':').append(server.address()).append('\n');
+      Base64.Encoder b64 = Base64.getEncoder();
+      server.clientProperties().forEach((k, v) -> content.append(b64.encodeToString(k.getBytes(StandardCharsets.UTF_8)))
+          .append(' ').append(b64.encodeToString(v.getBytes(StandardCharsets.UTF_8))).append('\n'));
+      Files.writeString(tmp, content, StandardCharsets.UTF_8);
       Files.move(tmp, addressFile, StandardCopyOption.ATOMIC_MOVE);
       manager.awaitShutdown();
     } finally {

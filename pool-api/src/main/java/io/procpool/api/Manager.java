@@ -3,7 +3,9 @@ package io.procpool.api;
 import io.procpool.api.spi.ManagerFactory;
 import io.procpool.api.spi.ManagerOptions;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 
 /**
@@ -145,6 +147,7 @@ public interface Manager extends AutoCloseable {
     private List<String> jvmOptions;
     private String listenAddress;
     private String classpath;
+    private final Map<String, String> transportProperties = new LinkedHashMap<>();
 
     Builder() {}
 
@@ -193,6 +196,22 @@ public interface Manager extends AutoCloseable {
       return this;
     }
 
+    /**
+     * A transport-specific setting, with the same names as {@code ProcessPool.builder()
+     * .transportProperty(key, value)}: for {@code "grpc"} the {@code grpc.tls.*} files, so that the
+     * manager listens with TLS (its own clients, in this JVM and in workers, then trust its
+     * certificate without further settings), and {@code allowPlaintext} to let it listen off
+     * loopback without TLS. Handed to the manager process privately, never on its command line.
+     * Each key may be set once.
+     */
+    public Builder transportProperty(String key, String value) {
+      Objects.requireNonNull(key, "key");
+      Objects.requireNonNull(value, "value");
+      once(transportProperties.get(key), "transport property " + key);
+      transportProperties.put(key, value);
+      return this;
+    }
+
     /** The classpath of the manager JVM; default: this JVM's {@code java.class.path}. */
     public Builder classpath(String classpath) {
       Objects.requireNonNull(classpath, "classpath");
@@ -213,7 +232,8 @@ public interface Manager extends AutoCloseable {
           transport == null ? "pipes" : transport,
           jvmOptions == null ? List.of() : jvmOptions,
           listenAddress,
-          classpath == null ? System.getProperty("java.class.path") : classpath);
+          classpath == null ? System.getProperty("java.class.path") : classpath,
+          transportProperties);
       return ManagerFactory.load().start(options);
     }
 

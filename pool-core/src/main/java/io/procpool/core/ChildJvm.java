@@ -14,7 +14,9 @@ import java.nio.file.Path;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Base64;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 
@@ -25,7 +27,8 @@ import java.util.concurrent.CompletableFuture;
  *   <li>it runs this JVM's {@code java} with JVM logging kept off stdout
  *       ({@code -Xlog:disable -Xlog:all=warning:stderr}) and exits on OutOfMemoryError;
  *   <li>its secret (an auth key) is written to its standard input as one Base64 line, never put on
- *       the command line; the pipe then stays open, so the child sees end-of-file when this JVM dies
+ *       the command line, followed by its transport properties (one line each, key and value in
+ *       Base64, then an empty line; {@link ParentLink#readProperties()}); the pipe then stays open, so the child sees end-of-file when this JVM dies
  *       ({@link ParentLink#exitWhenParentDies});
  *   <li>its stdout is inherited; its stderr is forwarded line by line to this JVM's
  *       {@code System.err}, and the last lines are kept for error messages ({@link #stderrTail()}).
@@ -73,6 +76,23 @@ public final class ChildJvm {
    */
   public static ChildJvm start(String name, String mainClass, String classpath, List<String> jvmOptions,
       List<String> args, byte[] secret) throws IOException {
+    return start(name, mainClass, classpath, jvmOptions, args, secret, Map.of());
+  }
+
+  /**
+   * Starts a child JVM and hands it transport properties too, through standard input like the
+   * secret: for example the TLS trust material it needs to reach its parent's server.
+   *
+   * @param name a short name for threads and messages, e.g. {@code procpool-worker-3}
+   * @param mainClass the child's main class
+   * @param classpath its classpath
+   * @param jvmOptions options placed before the main class, after procpool's own
+   * @param args the main class's arguments (never secrets)
+   * @param secret written to the child's standard input
+   * @param properties written to the child's standard input after the secret
+   */
+  public static ChildJvm start(String name, String mainClass, String classpath, List<String> jvmOptions,
+      List<String> args, byte[] secret, Map<String, String> properties) throws IOException {
     List<String> cmd = new ArrayList<>();
     cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
     cmd.add("-Xlog:disable");
@@ -97,6 +117,7 @@ public final class ChildJvm {
     OutputStream stdin = process.getOutputStream();
     try {
       stdin.write((Base64.getEncoder().encodeToString(secret) + "\n").getBytes(StandardCharsets.US_ASCII));
+      stdin.write(encodeProperties(properties));
       stdin.flush();
     } catch (IOException e) {
       process.destroyForcibly();
@@ -105,6 +126,15 @@ public final class ChildJvm {
     ChildJvm child = new ChildJvm(process, stdin, name);
     child.exit.thenAccept(cds::onExit);
     return child;
+  }
+
+  /** The properties block: {@code base64(key) SP base64(value)} lines, then an empty line. */
+  static byte[] encodeProperties(Map<String, String> properties) {
+    StringBuilder sb = new StringBuilder();
+    Base64.Encoder b64 = Base64.getEncoder();
+    properties.forEach((k, v) -> sb.append(b64.encodeToString(k.getBytes(StandardCharsets.UTF_8))).append(' ')
+        .append(b64.encodeToString(v.getBytes(StandardCharsets.UTF_8))).append('\n'));
+    return sb.append('\n').toString().getBytes(StandardCharsets.US_ASCII);
   }
 
   private void pumpStderr() {
@@ -172,6 +202,30 @@ public final class ChildJvm {
     /** Reads the secret line the parent wrote. */
     public byte[] readSecret() throws IOException {
       return ChildJvm.readSecret(in);
+    }
+
+    /**
+     * Reads the transport properties the parent wrote after the secret (call after
+     * {@link #readSecret()}, before {@link #exitWhenParentDies}).
+     */
+    public Map<String, String> readProperties() throws IOException {
+      Map<String, String> properties = new LinkedHashMap<>();
+      Base64.Decoder b64 = Base64.getDecoder();
+      while (true) {
+        String line = readLine(in, 1 << 20);
+        if (line == null) {
+          throw new IOException("standard input closed before the transport properties arrived (parent gone?)");
+        }
+        if (line.isEmpty()) {
+          return properties;
+        }
+        int sp = line.indexOf(' ');
+        if (sp <= 0) {
+          throw new IOException("malformed transport property line from the parent");
+        }
+        properties.put(new String(b64.decode(line.substring(0, sp)), StandardCharsets.UTF_8),
+            new String(b64.decode(line.substring(sp + 1)), StandardCharsets.UTF_8));
+      }
     }
 
     /**
@@ -252,20 +306,28 @@ public final class ChildJvm {
 
   /** Reads the secret line a parent wrote to {@code stdin}. */
   static byte[] readSecret(InputStream stdin) throws IOException {
+    String line = readLine(stdin, 4096);
+    if (line == null) {
+      throw new IOException("standard input closed before the auth key arrived (parent gone?)");
+    }
+    return Base64.getDecoder().decode(line.trim());
+  }
+
+  /** One line (without its newline), or null at end-of-file; unbuffered, so nothing beyond it is consumed. */
+  private static String readLine(InputStream stdin, int max) throws IOException {
     ByteArrayOutputStream line = new ByteArrayOutputStream(64);
     while (true) {
       int b = stdin.read();
       if (b == -1) {
-        throw new IOException("standard input closed before the auth key arrived (parent gone?)");
+        return null;
       }
       if (b == '\n') {
-        break;
+        return line.toString(StandardCharsets.US_ASCII);
       }
-      if (line.size() > 4096) {
-        throw new IOException("auth key line too long");
+      if (line.size() > max) {
+        throw new IOException("line from the parent too long (more than " + max + " bytes)");
       }
       line.write(b);
     }
-    return Base64.getDecoder().decode(line.toString(StandardCharsets.US_ASCII).trim());
   }
 }

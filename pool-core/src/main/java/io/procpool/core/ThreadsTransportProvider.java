@@ -1,6 +1,7 @@
 package io.procpool.core;
 
 import io.procpool.api.spi.Connection;
+import io.procpool.api.spi.MessageTooLargeException;
 import io.procpool.api.spi.ProtocolException;
 import io.procpool.api.spi.TransportOptions;
 import io.procpool.api.spi.TransportProvider;
@@ -146,8 +147,10 @@ public final class ThreadsTransportProvider extends TransportProvider {
         }
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
-      } catch (RuntimeException e) {
-        closeWith(e);
+      } catch (Throwable t) {
+        // A listener that throws (an Error included) closes this connection with that cause; the
+        // peer sees the end too, so nothing waits on a connection nobody reads any more.
+        closeWith(t);
         return;
       }
       closeWith(null);
@@ -155,17 +158,25 @@ public final class ThreadsTransportProvider extends TransportProvider {
 
     private void closeWith(Throwable cause) {
       closed.set(true);
+      outbox.clear();
       Conn p = peer;
       if (p != null) {
         p.inbox.add(EOF);
       }
       if (notified.compareAndSet(false, true) && listener != null) {
-        listener.onClosed(cause);
+        try {
+          listener.onClosed(cause);
+        } catch (Throwable ignored) {
+          // The connection is over either way.
+        }
       }
     }
 
     @Override
     public void write(ByteBuffer message) {
+      if (message.remaining() > maxFrameSize) {
+        throw new MessageTooLargeException(message.remaining(), maxFrameSize, name);
+      }
       if (!closed.get()) {
         outbox.add(message);
       }
@@ -175,11 +186,12 @@ public final class ThreadsTransportProvider extends TransportProvider {
     public synchronized void flush() throws IOException {
       // One flusher at a time, so that messages reach the peer in the order they were written.
       Conn p = peer;
+      if (closed.get() || (p != null && p.closed.get())) {
+        outbox.clear();
+        throw new IOException("threads: connection " + name + " is closed");
+      }
       ByteBuffer m;
       while ((m = outbox.poll()) != null) {
-        if (closed.get()) {
-          throw new IOException("threads: connection " + name + " is closed");
-        }
         p.inbox.add(m);
       }
     }

@@ -25,8 +25,9 @@ import java.util.Map;
  *      --worker-id N --parent-pid P [--max-frame-size BYTES]
  * </pre>
  *
- * <p>and writes its auth key (Base64, one line) to the worker's standard input, which then stays
- * open: the key never appears on a command line, and the worker exits when the parent dies.
+ * <p>and writes its auth key (Base64, one line) and its transport properties (for example trust in
+ * the pool's TLS certificate; see {@link ChildJvm}) to the worker's standard input, which then stays
+ * open: neither appears on a command line, and the worker exits when the parent dies.
  *
  * <p>A worker started by hand, for example on another host, joins a pool that listens on a reachable
  * address ({@code ProcessPool.Builder.listenAddress}):
@@ -88,6 +89,9 @@ public final class WorkerMain {
     byte[] key;
     if (parent != null) {
       key = parent.readSecret();
+      // The pool's transport properties (e.g. trust in its TLS certificate) come the same way as the
+      // key; a --property on the command line still wins.
+      parent.readProperties().forEach(properties::putIfAbsent);
       parent.exitWhenParentDies(Long.parseLong(opts.get("--parent-pid")));
     } else {
       key = handStartedKey(opts);

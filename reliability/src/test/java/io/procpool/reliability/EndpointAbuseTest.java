@@ -313,20 +313,23 @@ class EndpointAbuseTest {
     end = WirePeers.rawTcp(hostPort, "GET / HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.US_ASCII), CLOSE_WAIT);
     a.check("raw TCP: HTTP/1.1 request", end, end.startsWith("EOF"));
 
-    String s = WirePeers.grpcCall(hostPort, null, "1", CLOSE_WAIT, WirePeers.frames(new byte[] {1}));
-    a.check("gRPC without auth key", s, s.startsWith("UNAUTHENTICATED"));
-    s = WirePeers.grpcCall(hostPort, key(), "1", CLOSE_WAIT, WirePeers.frames(new byte[] {1}));
+    String v = WirePeers.GRPC_PROTOCOL;
+    String s = WirePeers.grpcCall(hostPort, null, v, CLOSE_WAIT, WirePeers.frames(new byte[] {1}));
+    a.check("gRPC without auth proof", s, s.startsWith("UNAUTHENTICATED"));
+    s = WirePeers.grpcCall(hostPort, key(), v, CLOSE_WAIT, WirePeers.frames(new byte[] {1}));
     a.check("gRPC with wrong auth key", s, s.startsWith("UNAUTHENTICATED"));
     s = WirePeers.grpcCall(hostPort, key, "99", CLOSE_WAIT, WirePeers.frames(new byte[] {1}));
     a.check("gRPC with wrong protocol version", s, s.startsWith("FAILED_PRECONDITION"));
-    s = WirePeers.grpcCall(hostPort, key, "1", CLOSE_WAIT, randomBytes(500));
+    s = WirePeers.grpcCall(hostPort, key, "1", CLOSE_WAIT, WirePeers.frames(new byte[] {1}));
+    a.check("gRPC protocol version 1 (raw key in headers)", s, s.startsWith("FAILED_PRECONDITION"));
+    s = WirePeers.grpcCall(hostPort, key, v, CLOSE_WAIT, randomBytes(500));
     a.check("valid key, a message that is not protobuf", s, !s.startsWith("open") && !s.startsWith("OK"));
-    s = WirePeers.grpcCall(hostPort, key, "1", CLOSE_WAIT, WirePeers.frames(garbageMessage));
+    s = WirePeers.grpcCall(hostPort, key, v, CLOSE_WAIT, WirePeers.frames(garbageMessage));
     a.check("valid key, Frames with a garbage message", s,
         (!s.startsWith("open") && !s.startsWith("OK")) || (answeredIsClear && !s.equals("open after 1 answers")));
     for (long len : new long[] {0x80000000L, 0x7FFFFFFFL}) {
       s = WirePeers.http2LengthBomb(hostPort, key, len, CLOSE_WAIT);
-      a.check("valid key, gRPC message length 0x" + Long.toHexString(len), s, !s.startsWith("no reaction"));
+      a.check("handshake started, gRPC message length 0x" + Long.toHexString(len), s, !s.startsWith("no reaction"));
     }
   }
 
@@ -345,7 +348,7 @@ class EndpointAbuseTest {
       long heap = Rel.usedHeapAfterGc();
       grpcCommonAttacks(a, pool.address(), key, new byte[] {99, 1, 2, 3}, false);
       int before = warnings.size();
-      String s = WirePeers.grpcCall(pool.address(), key, "1", CLOSE_WAIT,
+      String s = WirePeers.grpcCall(pool.address(), key, WirePeers.GRPC_PROTOCOL, CLOSE_WAIT,
           WirePeers.frames(ByteBuffer.allocate(17).put((byte) 1).putInt(WORKER_PROTOCOL).putInt(424242).putLong(4242).array()));
       boolean logged = Rel.await(CLOSE_WAIT, () -> warnings.stream().skip(before).anyMatch(w -> w.contains("protocol error")));
       assertTrue(logged && !s.startsWith("open"), "fake gRPC worker not dropped: " + s);
@@ -368,6 +371,78 @@ class EndpointAbuseTest {
       String hostPort = manager.address().substring("grpc:".length());
       // The manager answers a bad request with an ERROR answer on the same stream: that is a clear error too.
       grpcCommonAttacks(a, hostPort, manager.authKey(), ByteBuffer.allocate(9).put((byte) 99).putLong(7).array(), true);
+      a.finish(heap);
+    }
+  }
+
+  // ================================================================== grpc: spoofed server
+
+  /**
+   * The other direction: a hostile endpoint that a worker or a manager client is pointed at (a port
+   * reused after the pool exited, a wrong address). It does not know the key; the client must refuse
+   * it with a clear error before sending anything decodable, and must never send it the key.
+   */
+  @Test
+  void grpcSpoofedServer() throws Exception {
+    byte[] key = key();
+    try (ProcessPool pool = ProcessPool.builder().transport("grpc").processes(1).authKey(key).build()) {
+      int[] n = {0};
+      Attacks a = new Attacks("grpc-spoofed-server", () -> {
+        int x = n[0]++;
+        assertEquals(x + 1, (int) pool.apply((Integer i) -> i + 1, x));
+      });
+      a.healthCheck.run();
+      long heap = Rel.usedHeapAfterGc();
+      io.procpool.api.spi.TransportProvider grpc = io.procpool.api.spi.TransportRegistry.get("grpc");
+      io.procpool.api.spi.TransportOptions options =
+          new io.procpool.api.spi.TransportOptions(key, 1 << 20, null, java.util.Map.of());
+      java.util.Map<String, java.util.function.BiConsumer<io.grpc.Metadata, io.grpc.Metadata>> spoofs =
+          new java.util.LinkedHashMap<>();
+      spoofs.put("a guessed server proof", (in, out) -> {
+        out.put(WirePeers.VERSION, WirePeers.GRPC_PROTOCOL);
+        out.put(WirePeers.SERVER_NONCE, WirePeers.nonce());
+        out.put(WirePeers.SERVER_PROOF, WirePeers.nonce());
+      });
+      spoofs.put("no server proof", (in, out) -> out.put(WirePeers.VERSION, WirePeers.GRPC_PROTOCOL));
+      spoofs.put("the client's nonce and proof reflected back", (in, out) -> {
+        out.put(WirePeers.VERSION, WirePeers.GRPC_PROTOCOL);
+        byte[] cn = in.get(WirePeers.CLIENT_NONCE);
+        out.put(WirePeers.SERVER_NONCE, cn);
+        out.put(WirePeers.SERVER_PROOF, WirePeers.grpcProof(key(), "server", cn, cn));
+      });
+      spoofs.put("an old (v1) server that acks at once", (in, out) -> out.put(WirePeers.VERSION, "1"));
+      for (var spoof : spoofs.entrySet()) {
+        try (WirePeers.SpoofedGrpcServer fake = new WirePeers.SpoofedGrpcServer(spoof.getValue())) {
+          String outcome;
+          boolean refused;
+          try {
+            grpc.connect(fake.hostPort(), options).close();
+            outcome = "connected";
+            refused = false;
+          } catch (io.procpool.api.spi.ProtocolException e) {
+            outcome = "ProtocolException: " + e.getMessage();
+            refused = true;
+          }
+          boolean leaked = fake.received(key);
+          a.check("spoofed server (worker side), " + spoof.getKey(), outcome + (leaked ? "; KEY LEAKED" : ""),
+              refused && !leaked && fake.streams.get() == 1);
+        }
+      }
+      try (WirePeers.SpoofedGrpcServer fake = new WirePeers.SpoofedGrpcServer(spoofs.get("a guessed server proof"))) {
+        String outcome;
+        boolean refused;
+        try (Manager m = Manager.connect("grpc:" + fake.hostPort(), key)) {
+          m.queue();
+          outcome = "connected";
+          refused = false;
+        } catch (io.procpool.api.ManagerUnreachableException e) {
+          outcome = "ManagerUnreachableException: " + e.getMessage();
+          refused = e.getCause() instanceof io.procpool.api.spi.ProtocolException;
+        }
+        boolean leaked = fake.received(key);
+        a.check("spoofed server (manager client), a guessed server proof", outcome + (leaked ? "; KEY LEAKED" : ""),
+            refused && !leaked);
+      }
       a.finish(heap);
     }
   }

@@ -205,10 +205,37 @@ final class WirePeers {
     return out.toByteArray();
   }
 
+  static final Metadata.Key<String> VERSION = Metadata.Key.of("procpool-version", Metadata.ASCII_STRING_MARSHALLER);
+  static final Metadata.Key<byte[]> CLIENT_NONCE =
+      Metadata.Key.of("procpool-client-nonce-bin", Metadata.BINARY_BYTE_MARSHALLER);
+  static final Metadata.Key<byte[]> SERVER_NONCE =
+      Metadata.Key.of("procpool-server-nonce-bin", Metadata.BINARY_BYTE_MARSHALLER);
+  static final Metadata.Key<byte[]> SERVER_PROOF =
+      Metadata.Key.of("procpool-server-proof-bin", Metadata.BINARY_BYTE_MARSHALLER);
+  /** The gRPC transport's protocol version (ipc-grpc's Handshake.PROTOCOL_VERSION). */
+  static final String GRPC_PROTOCOL = "2";
+
+  static byte[] nonce() {
+    byte[] n = new byte[32];
+    new java.security.SecureRandom().nextBytes(n);
+    return n;
+  }
+
+  /** The gRPC handshake's proof: HMAC-SHA256(key, "procpool-grpc-v2 " + role || Nc || Ns). */
+  static byte[] grpcProof(byte[] key, String role, byte[] clientNonce, byte[] serverNonce) {
+    byte[] label = ("procpool-grpc-v" + GRPC_PROTOCOL + " " + role).getBytes(StandardCharsets.US_ASCII);
+    byte[] m = new byte[label.length + clientNonce.length + serverNonce.length];
+    System.arraycopy(label, 0, m, 0, label.length);
+    System.arraycopy(clientNonce, 0, m, label.length, clientNonce.length);
+    System.arraycopy(serverNonce, 0, m, label.length + clientNonce.length, serverNonce.length);
+    return hmac(key, m);
+  }
+
   /**
-   * Opens the pool's stream with the given headers (null = header absent), sends {@code messages}
-   * and returns how the server ended the call within {@code timeout}: "STATUS_CODE: description",
-   * or "open after N answers" if it did not.
+   * Opens the pool's stream with protocol {@code version} (null = header absent) and a client nonce,
+   * answers the server's challenge with a proof made from {@code key} (null: an empty proof), sends
+   * {@code messages} and returns how the server ended the call within {@code timeout}:
+   * "STATUS_CODE: description", or "open after N answers" if it did not.
    */
   static String grpcCall(String hostPort, byte[] key, String version, Duration timeout, byte[]... messages)
       throws InterruptedException {
@@ -219,16 +246,21 @@ final class WirePeers {
         .build();
     try {
       Metadata headers = new Metadata();
-      if (key != null) {
-        headers.put(Metadata.Key.of("procpool-auth-bin", Metadata.BINARY_BYTE_MARSHALLER), key);
-      }
+      byte[] clientNonce = nonce();
+      headers.put(CLIENT_NONCE, clientNonce);
       if (version != null) {
-        headers.put(Metadata.Key.of("procpool-version", Metadata.ASCII_STRING_MARSHALLER), version);
+        headers.put(VERSION, version);
       }
       CompletableFuture<Status> closed = new CompletableFuture<>();
+      CompletableFuture<Metadata> answered = new CompletableFuture<>();
       AtomicInteger answers = new AtomicInteger();
       ClientCall<byte[], byte[]> call = channel.newCall(OPEN, CallOptions.DEFAULT);
       call.start(new ClientCall.Listener<>() {
+        @Override
+        public void onHeaders(Metadata h) {
+          answered.complete(h);
+        }
+
         @Override
         public void onMessage(byte[] message) {
           answers.incrementAndGet();
@@ -237,12 +269,26 @@ final class WirePeers {
 
         @Override
         public void onClose(Status status, Metadata trailers) {
+          answered.complete(null);
           closed.complete(status);
         }
       }, headers);
       call.request(1);
-      for (byte[] m : messages) {
-        call.sendMessage(m);
+      Metadata challenge;
+      try {
+        challenge = answered.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+      } catch (java.util.concurrent.TimeoutException | java.util.concurrent.ExecutionException e) {
+        challenge = null;
+      }
+      if (challenge != null) {
+        byte[] serverNonce = challenge.get(SERVER_NONCE);
+        byte[] proof = key == null || serverNonce == null
+            ? new byte[0]
+            : grpcProof(key, "client", clientNonce, serverNonce);
+        call.sendMessage(frames(proof));
+        for (byte[] m : messages) {
+          call.sendMessage(m);
+        }
       }
       try {
         Status s = closed.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
@@ -257,6 +303,87 @@ final class WirePeers {
       channel.shutdownNow();
       channel.awaitTermination(5, TimeUnit.SECONDS);
     }
+  }
+
+  // ------------------------------------------------------------------ spoofed gRPC server
+
+  /**
+   * A hostile gRPC endpoint on a port a worker or manager client is pointed at (a reused port): it
+   * speaks the transport's wire format but does not know the key. It answers every stream with the
+   * response headers {@code responseHeaders} fills in and an "ack", and records every byte it
+   * receives (header values and messages), so a test can tell whether the key leaked.
+   */
+  static final class SpoofedGrpcServer implements AutoCloseable {
+    final io.grpc.Server server;
+    private final ByteArrayOutputStream received = new ByteArrayOutputStream();
+    final AtomicInteger streams = new AtomicInteger();
+
+    SpoofedGrpcServer(java.util.function.BiConsumer<Metadata, Metadata> responseHeaders) throws IOException {
+      io.grpc.ServerCallHandler<byte[], byte[]> handler = (call, headers) -> {
+        streams.incrementAndGet();
+        record(headers.toString().getBytes(StandardCharsets.UTF_8));
+        for (String k : headers.keys()) {
+          if (k.endsWith(Metadata.BINARY_HEADER_SUFFIX)) {
+            for (byte[] v : headers.getAll(Metadata.Key.of(k, Metadata.BINARY_BYTE_MARSHALLER))) {
+              record(v);
+            }
+          }
+        }
+        Metadata response = new Metadata();
+        responseHeaders.accept(headers, response);
+        call.sendHeaders(response);
+        call.request(Integer.MAX_VALUE);
+        call.sendMessage(frames()); // an "ack": an empty Frames
+        return new io.grpc.ServerCall.Listener<>() {
+          @Override
+          public void onMessage(byte[] message) {
+            record(message);
+          }
+        };
+      };
+      server = io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder
+          .forAddress(new InetSocketAddress("127.0.0.1", 0), io.grpc.InsecureServerCredentials.create())
+          .addService(io.grpc.ServerServiceDefinition.builder("procpool.transport.v1.WorkerChannel")
+              .addMethod(OPEN, handler)
+              .build())
+          .build()
+          .start();
+    }
+
+    private synchronized void record(byte[] b) {
+      received.writeBytes(b);
+    }
+
+    String hostPort() {
+      return "127.0.0.1:" + ((InetSocketAddress) server.getListenSockets().get(0)).getPort();
+    }
+
+    /** Whether {@code secret} (or its Base64 form) appeared in anything this server received. */
+    synchronized boolean received(byte[] secret) {
+      byte[] all = received.toByteArray();
+      return indexOf(all, secret) >= 0
+          || indexOf(all, Base64.getEncoder().withoutPadding().encodeToString(secret)
+              .getBytes(StandardCharsets.US_ASCII)) >= 0;
+    }
+
+    @Override
+    public void close() throws InterruptedException {
+      server.shutdownNow();
+      server.awaitTermination(5, TimeUnit.SECONDS);
+    }
+  }
+
+  static int indexOf(byte[] haystack, byte[] needle) {
+    outer:
+    for (int i = 0; i + needle.length <= haystack.length; i++) {
+      for (int j = 0; j < needle.length; j++) {
+        if (haystack[i + j] != needle[j]) {
+          continue outer;
+        }
+      }
+      return i;
+    }
+    return -1;
   }
 
   // ------------------------------------------------------------------ raw TCP / HTTP/2
@@ -317,8 +444,9 @@ final class WirePeers {
       literal(hpack, ":authority", "localhost");
       literal(hpack, "content-type", "application/grpc");
       literal(hpack, "te", "trailers");
-      literal(hpack, "procpool-auth-bin", Base64.getEncoder().withoutPadding().encodeToString(key));
-      literal(hpack, "procpool-version", "1");
+      // A well-formed start of the handshake: the bomb is the first message, where the proof belongs.
+      literal(hpack, "procpool-client-nonce-bin", Base64.getEncoder().withoutPadding().encodeToString(nonce()));
+      literal(hpack, "procpool-version", GRPC_PROTOCOL);
       frame(out, 1, 0x4, 1, hpack.toByteArray()); // HEADERS, END_HEADERS, stream 1
       ByteBuffer data = ByteBuffer.allocate(5 + 64);
       data.put((byte) 0).putInt((int) announcedLength);

@@ -5,19 +5,14 @@ import io.grpc.ServerCall;
 import io.grpc.ServerCallHandler;
 import io.grpc.ServerInterceptor;
 import io.grpc.Status;
-import java.security.MessageDigest;
 
 /**
- * Admits a stream only if its headers carry the pool's auth key (compared in constant time) and the
- * protocol version this side speaks; refuses it otherwise with a status whose description the
- * worker's {@code connect} turns into a clear {@link io.procpool.api.spi.ProtocolException}.
+ * Admits a stream to the {@link Handshake} only if its headers name the protocol version this side
+ * speaks and carry a client nonce; refuses it otherwise with a status whose description the worker's
+ * {@code connect} turns into a clear {@link io.procpool.api.spi.ProtocolException}. The key itself is
+ * checked by the challenge–response that follows, in {@link ServerConnection}.
  */
 final class AuthInterceptor implements ServerInterceptor {
-  private final byte[] key;
-
-  AuthInterceptor(byte[] key) {
-    this.key = key.clone();
-  }
 
   @Override
   public <ReqT, RespT> ServerCall.Listener<ReqT> interceptCall(
@@ -30,18 +25,16 @@ final class AuthInterceptor implements ServerInterceptor {
     return next.startCall(call, headers);
   }
 
-  private Status check(Metadata headers) {
-    byte[] presented = headers.get(Handshake.AUTH_KEY);
-    if (presented == null) {
-      return Status.UNAUTHENTICATED.withDescription(Handshake.MISSING_KEY_MESSAGE);
-    }
-    if (!MessageDigest.isEqual(presented, key)) {
-      return Status.UNAUTHENTICATED.withDescription(Handshake.BAD_KEY_MESSAGE);
-    }
+  private static Status check(Metadata headers) {
     String version = headers.get(Handshake.VERSION_KEY);
     if (!Handshake.PROTOCOL_VERSION.equals(version)) {
       return Status.FAILED_PRECONDITION.withDescription("procpool: protocol version mismatch: the worker speaks "
-          + version + ", the pool speaks " + Handshake.PROTOCOL_VERSION);
+          + version + ", the pool speaks " + Handshake.PROTOCOL_VERSION
+          + " (use the same procpool version on both sides)");
+    }
+    byte[] nonce = headers.get(Handshake.CLIENT_NONCE);
+    if (nonce == null || nonce.length != Handshake.NONCE_BYTES) {
+      return Status.UNAUTHENTICATED.withDescription(Handshake.MISSING_NONCE_MESSAGE);
     }
     return null;
   }

@@ -1,6 +1,8 @@
 package io.procpool.ipc.grpc;
 
 import java.util.concurrent.ExecutorService;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.SynchronousQueue;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
@@ -23,4 +25,17 @@ final class Callbacks {
         t.setDaemon(true);
         return t;
       });
+
+  /** One daemon thread for the transport's timers (the server's handshake deadline). */
+  static final ScheduledExecutorService TIMER;
+
+  static {
+    ScheduledThreadPoolExecutor timer = new ScheduledThreadPoolExecutor(1, r -> {
+      Thread t = new Thread(r, "procpool-grpc-timer");
+      t.setDaemon(true);
+      return t;
+    });
+    timer.setRemoveOnCancelPolicy(true);
+    TIMER = timer;
+  }
 }

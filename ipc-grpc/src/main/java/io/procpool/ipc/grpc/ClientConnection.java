@@ -1,5 +1,6 @@
 package io.procpool.ipc.grpc;
 
+import com.google.protobuf.ByteString;
 import io.grpc.CallOptions;
 import io.grpc.ClientCall;
 import io.grpc.ManagedChannel;
@@ -10,6 +11,7 @@ import io.procpool.ipc.grpc.internal.proto.Frames;
 import io.procpool.ipc.grpc.internal.proto.WorkerChannelGrpc;
 import java.io.IOException;
 import java.io.InterruptedIOException;
+import java.security.MessageDigest;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -22,26 +24,31 @@ final class ClientConnection extends GrpcConnection {
   private final String address;
   /** Completes when the server accepted the stream (its ack batch arrived). */
   private final CompletableFuture<Void> accepted = new CompletableFuture<>();
+  /** The key, or null (tests: a client that cannot prove it). */
+  private final byte[] authKey;
+  private final byte[] clientNonce = Handshake.nonce();
+  /** Set on the callback executor once the server proved the key and our proof was sent. */
+  private volatile boolean serverVerified;
 
-  private ClientConnection(ManagedChannel channel, String address, int maxFrameSize, boolean tls) {
+  private ClientConnection(ManagedChannel channel, String address, int maxFrameSize, boolean tls, byte[] authKey) {
     super(maxFrameSize, "grpc" + (tls ? "+tls" : "") + ":" + address);
     this.channel = channel;
     this.address = address;
+    this.authKey = authKey;
     this.call = channel.newCall(WorkerChannelGrpc.getOpenMethod(), CallOptions.DEFAULT);
   }
 
   /**
-   * Opens the stream, presents {@code authKey} (none if null: for tests) and waits until the server
-   * accepted it.
+   * Opens the stream, runs the {@link Handshake} with {@code authKey} (if null, for tests: sends an
+   * empty proof without checking the server's) and waits until the server accepted it. The key
+   * itself is never sent.
    */
   static ClientConnection open(ManagedChannel channel, String address, int maxFrameSize, boolean tls,
       byte[] authKey, long timeoutMillis) throws IOException {
-    ClientConnection c = new ClientConnection(channel, address, maxFrameSize, tls);
+    ClientConnection c = new ClientConnection(channel, address, maxFrameSize, tls, authKey);
     Metadata headers = new Metadata();
-    if (authKey != null) {
-      headers.put(Handshake.AUTH_KEY, authKey);
-    }
     headers.put(Handshake.VERSION_KEY, Handshake.PROTOCOL_VERSION);
+    headers.put(Handshake.CLIENT_NONCE, c.clientNonce);
     c.sendLock.lock();
     try {
       c.call.start(c.new CallListener(), headers);
@@ -93,12 +100,47 @@ final class ClientConnection extends GrpcConnection {
             + version + ", this worker speaks " + Handshake.PROTOCOL_VERSION);
         accepted.completeExceptionally(e);
         abort(e);
+        return;
       }
+      byte[] serverNonce = headers.get(Handshake.SERVER_NONCE);
+      byte[] serverProof = headers.get(Handshake.SERVER_PROOF);
+      byte[] proof;
+      if (authKey != null) {
+        if (serverNonce == null || serverProof == null || serverNonce.length != Handshake.NONCE_BYTES
+            || !MessageDigest.isEqual(serverProof,
+                Handshake.proof(authKey, Handshake.SERVER, clientNonce, serverNonce))) {
+          ProtocolException e = new ProtocolException("grpc: authentication refused by " + address + ": the auth key"
+              + " did not match the pool's key (the endpoint did not prove that it knows this worker's key: a wrong"
+              + " key, or not the pool at all, e.g. a spoofed endpoint on a reused port; nothing was sent to it)");
+          accepted.completeExceptionally(e);
+          abort(e);
+          return;
+        }
+        proof = Handshake.proof(authKey, Handshake.CLIENT, clientNonce, serverNonce);
+      } else {
+        proof = new byte[0];
+      }
+      sendLock.lock();
+      try {
+        call.sendMessage(Frames.newBuilder().addMessages(ByteString.copyFrom(proof)).build());
+      } catch (RuntimeException e) {
+        // The call ended; onClose reports it.
+      } finally {
+        sendLock.unlock();
+      }
+      serverVerified = true;
     }
 
     @Override
     public void onMessage(Frames message) {
       if (!accepted.isDone()) {
+        if (!serverVerified) {
+          ProtocolException e = new ProtocolException("grpc: " + address
+              + " sent data before proving that it knows the pool's auth key");
+          accepted.completeExceptionally(e);
+          abort(e);
+          return;
+        }
         accepted.complete(null); // the server's ack: an empty batch
         if (message.getMessagesCount() == 0) {
           return;

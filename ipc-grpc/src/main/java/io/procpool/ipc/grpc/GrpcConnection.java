@@ -3,10 +3,10 @@ package io.procpool.ipc.grpc;
 import com.google.protobuf.ByteString;
 import com.google.protobuf.UnsafeByteOperations;
 import io.procpool.api.spi.Connection;
+import io.procpool.api.spi.MessageTooLargeException;
 import io.procpool.api.spi.ProtocolException;
 import io.procpool.ipc.grpc.internal.proto.Frames;
 import java.io.IOException;
-import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayDeque;
 import java.util.Objects;
@@ -23,13 +23,18 @@ import java.util.concurrent.locks.ReentrantLock;
  * into {@link Frames} batches of at most {@link Sizes#BATCH_TARGET_BYTES} (a larger message travels
  * alone) and hands each to gRPC only while the call {@code isReady()}, otherwise it waits for the
  * call's onReady signal. So at most one batch beyond gRPC's on-ready threshold is buffered in the
- * transport, however slow the peer.
+ * transport, however slow the peer. A message larger than maxFrameSize is refused by {@code write}
+ * alone ({@link MessageTooLargeException}); the stream lives on. Neither {@code write} nor
+ * {@code flush} is interruptible: an interrupted caller's messages are still sent and its interrupt
+ * flag is set again before {@code flush} returns.
  *
  * <p>Inbound: manual flow control. After {@link #start}, {@link Sizes#INBOUND_WINDOW} batches are
  * requested, and one more each time a batch is handed to the listener: while the listener is slow,
  * at most that many batches wait in gRPC, then HTTP/2 flow control stops the peer.
  * Listener methods run on the call's serialized gRPC callback executor, so they never overlap and
- * stay in order. Every end of the connection, including a local {@link #close} and a protocol error
+ * stay in order. A listener method that throws (an {@link Error} included) closes the connection
+ * with that throwable as the cause {@code onClosed} receives; the callback thread survives. Every
+ * end of the connection, including a local {@link #close} and a protocol error
  * found locally, is reported through the call's own final callback, so {@code onClosed} also runs on
  * that executor, after the last {@code onMessage}, exactly once.
  */
@@ -114,6 +119,11 @@ abstract class GrpcConnection implements Connection {
   @Override
   public void write(ByteBuffer message) {
     Objects.requireNonNull(message, "message");
+    int length = message.remaining();
+    if (length > maxFrameSize) {
+      // Refuse this one message only: nothing is queued and the stream lives on.
+      throw new MessageTooLargeException(length, maxFrameSize, describe());
+    }
     if (dead || closing.get()) {
       return;
     }
@@ -130,12 +140,10 @@ abstract class GrpcConnection implements Connection {
       target = writtenSeq;
     }
     boolean inCallback = DELIVERING.get() == this;
-    try {
-      sendLock.lockInterruptibly();
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new InterruptedIOException("interrupted while waiting to flush " + describe());
-    }
+    // Not interruptible: a thread whose interrupt flag is set must still get its messages sent (the
+    // SPI promise), so an interrupt is remembered and restored on the way out instead.
+    boolean interrupted = false;
+    sendLock.lock();
     try {
       while (true) {
         if (sendFailure != null) {
@@ -150,37 +158,34 @@ abstract class GrpcConnection implements Connection {
         if (!callIsReady()) {
           // onReady is delivered on the same serialized executor as the listener: a flush from inside
           // this connection's listener would never see it, so poll isReady() there.
-          readyOrBroken.awaitNanos(inCallback ? READY_POLL_IN_CALLBACK_NANOS : READY_WAIT_NANOS);
+          try {
+            readyOrBroken.awaitNanos(inCallback ? READY_POLL_IN_CALLBACK_NANOS : READY_WAIT_NANOS);
+          } catch (InterruptedException e) {
+            interrupted = true; // keep sending; the flag is set again below
+          }
           continue;
         }
         batch = nextBatch();
-        if (batch != null) {
+        if (batch.getMessagesCount() > 0) {
           callSend(batch);
         }
       }
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new InterruptedIOException("interrupted while flushing " + describe());
     } finally {
       sendLock.unlock();
+      if (interrupted) {
+        Thread.currentThread().interrupt();
+      }
     }
   }
 
-  /** Takes the next batch off the queue, or returns null after failing the connection. */
+  /** Takes the next batch off the queue (empty if another flusher took everything). */
   private Frames nextBatch() {
     Frames.Builder batch = Frames.newBuilder();
     int size = 0;
     synchronized (queueLock) {
       ByteBuffer m;
       while ((m = queue.peekFirst()) != null) {
-        int length = m.remaining();
-        if (length > maxFrameSize) {
-          queue.clear();
-          takenSeq = writtenSeq;
-          abortLocked(new ProtocolException("grpc: outbound message of " + length
-              + " bytes is larger than maxFrameSize " + maxFrameSize + " (" + describe() + ")"));
-          return null;
-        }
+        int length = m.remaining(); // at most maxFrameSize: write() refused larger ones
         int entry = Sizes.encodedEntrySize(length);
         if (batch.getMessagesCount() > 0 && size + entry > Sizes.BATCH_TARGET_BYTES) {
           break;
@@ -277,8 +282,10 @@ abstract class GrpcConnection implements Connection {
           }
         }
         l.onReadComplete();
-      } catch (RuntimeException e) {
-        abort(e);
+      } catch (Throwable t) {
+        // A listener failure (an Error included) closes this connection with that very throwable
+        // as the cause; the gRPC callback thread survives.
+        abort(t);
         return;
       } finally {
         DELIVERING.remove();
@@ -373,8 +380,8 @@ abstract class GrpcConnection implements Connection {
     if (closedFired.compareAndSet(false, true)) {
       try {
         l.onClosed(cause);
-      } catch (RuntimeException ignored) {
-        // The connection is over either way.
+      } catch (Throwable ignored) {
+        // The connection is over either way; the callback thread must survive.
       }
     }
   }

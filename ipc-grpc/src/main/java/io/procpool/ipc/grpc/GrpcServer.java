@@ -10,11 +10,13 @@ import io.procpool.api.spi.TransportOptions;
 import io.procpool.api.spi.TransportServer;
 import io.procpool.ipc.grpc.internal.proto.Frames;
 import io.procpool.ipc.grpc.internal.proto.WorkerChannelGrpc;
+import java.io.File;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.util.ArrayList;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
@@ -26,6 +28,8 @@ final class GrpcServer implements TransportServer {
   private final String address;
   private final Set<GrpcConnection> live = ConcurrentHashMap.newKeySet();
   private final AtomicBoolean closed = new AtomicBoolean();
+  private final TransportServer.Acceptor acceptor;
+  private final Map<String, String> clientProperties;
 
   private GrpcServer(TransportOptions options, TransportServer.Acceptor acceptor) throws IOException {
     InetSocketAddress requested = options.listenAddress()
@@ -35,26 +39,40 @@ final class GrpcServer implements TransportServer {
     if (requested.isUnresolved()) {
       throw new IOException("grpc: cannot resolve the listen address " + options.listenAddress().orElse(""));
     }
+    Map<String, String> properties = options.properties();
+    if (!Tls.serverTls(properties) && !requested.getAddress().isLoopbackAddress()
+        && !"true".equalsIgnoreCase(properties.get(TransportOptions.ALLOW_PLAINTEXT))) {
+      throw new IllegalArgumentException("grpc: refusing to listen on " + options.listenAddress().orElse("")
+          + " without TLS: it is not a loopback address, so the handshake and every message would cross the"
+          + " network in the clear. Configure TLS (transport properties " + Tls.CERT_CHAIN + " and "
+          + Tls.PRIVATE_KEY + "), listen on loopback, or set the transport property \""
+          + TransportOptions.ALLOW_PLAINTEXT + "\"=\"true\" (TransportOptions.ALLOW_PLAINTEXT) to accept that");
+    }
+    this.clientProperties = properties.get(Tls.CERT_CHAIN) != null
+        ? Map.of(Tls.TRUST_CERTS, new File(properties.get(Tls.CERT_CHAIN)).getAbsolutePath())
+        : Map.of();
+    this.acceptor = acceptor;
     int maxFrameSize = options.maxFrameSize();
     Settings settings = Settings.of(options.properties());
+    byte[] key = options.authKey();
     ServerCallHandler<Frames, Frames> handler = (call, headers) -> {
       StatusTracer tracer = StatusTracer.KEY.get();
+      byte[] clientNonce = headers.get(Handshake.CLIENT_NONCE); // checked by AuthInterceptor
+      byte[] serverNonce = Handshake.nonce();
       ServerConnection[] self = new ServerConnection[1];
-      ServerConnection conn = new ServerConnection(call, tracer, maxFrameSize, () -> live.remove(self[0]));
+      ServerConnection conn = new ServerConnection(call, tracer, maxFrameSize,
+          Handshake.proof(key, Handshake.CLIENT, clientNonce, serverNonce), this::admit, () -> live.remove(self[0]));
       self[0] = conn;
       live.add(conn);
       Metadata response = new Metadata();
       response.put(Handshake.VERSION_KEY, Handshake.PROTOCOL_VERSION);
+      response.put(Handshake.SERVER_NONCE, serverNonce);
+      response.put(Handshake.SERVER_PROOF, Handshake.proof(key, Handshake.SERVER, clientNonce, serverNonce));
       call.sendHeaders(response);
-      call.sendMessage(Frames.getDefaultInstance()); // the ack the worker's connect() waits for
+      call.request(1); // the client's proof
+      conn.authenticateWithin(settings.connectTimeoutMillis);
       if (closed.get()) {
         conn.close();
-      } else {
-        try {
-          acceptor.onConnection(conn);
-        } catch (RuntimeException e) {
-          conn.abort(e);
-        }
       }
       return conn.callListener();
     };
@@ -70,7 +88,7 @@ final class GrpcServer implements TransportServer {
         .permitKeepAliveTime(Math.min(settings.timeMillis, 10_000), TimeUnit.MILLISECONDS)
         .permitKeepAliveWithoutCalls(true)
         .addStreamTracerFactory(new StatusTracer.Factory())
-        .addService(ServerInterceptors.intercept(service, new AuthInterceptor(options.authKey())))
+        .addService(ServerInterceptors.intercept(service, new AuthInterceptor()))
         .build();
     try {
       server.start();
@@ -91,6 +109,19 @@ final class GrpcServer implements TransportServer {
     this.address = Addresses.format(host, port);
   }
 
+  /** A stream proved the key: hand it to the pool, unless this server closed meanwhile. */
+  private void admit(ServerConnection conn) {
+    if (closed.get()) {
+      conn.close();
+      return;
+    }
+    try {
+      acceptor.onConnection(conn);
+    } catch (RuntimeException e) {
+      conn.abort(e);
+    }
+  }
+
   static GrpcServer start(TransportOptions options, TransportServer.Acceptor acceptor) throws IOException {
     return new GrpcServer(options, acceptor);
   }
@@ -98,6 +129,12 @@ final class GrpcServer implements TransportServer {
   @Override
   public String address() {
     return address;
+  }
+
+  /** With TLS: trust this server's own certificate chain (a client on this host can read the file). */
+  @Override
+  public Map<String, String> clientProperties() {
+    return clientProperties;
   }
 
   @Override

@@ -21,14 +21,18 @@ import java.util.concurrent.TimeUnit;
  * {@link TransportOptions#listenAddress()} gives {@code host:port}; {@link TransportServer#address()}
  * is {@code host:port} (the local host name when bound to a wildcard address).
  *
- * <p><b>Authentication.</b> A worker presents the pool's auth key in its stream's headers; the server
- * compares it in constant time and refuses a wrong or missing key, which the worker's
- * {@link #connect} reports as a {@link io.procpool.api.spi.ProtocolException}. A protocol version in
- * the headers is checked the same way.
+ * <p><b>Authentication</b> is mutual and the key never crosses the wire: worker and server exchange
+ * fresh nonces in the stream's headers and each proves the key with an HMAC over both nonces; the
+ * worker checks the server's proof before it sends anything else, so an endpoint that does not know
+ * the key (a spoofed server on a reused port) learns nothing and is refused by {@link #connect} with
+ * a {@link io.procpool.api.spi.ProtocolException}, as is a wrong key on either side. A protocol
+ * version in the headers is checked the same way. The cost is paid once per connection.
  *
- * <p><b>Security.</b> Without TLS properties the stream is <em>plaintext</em>: the auth key and every
- * message are readable on the network. That is fine on loopback, the default; for any other address
- * configure TLS with these {@link TransportOptions#properties() transport properties} (PEM files):
+ * <p><b>Security.</b> Without TLS properties the stream is <em>plaintext</em>: every message is
+ * readable on the network. That is fine on loopback, the default; {@link #listen} refuses any other
+ * address in plaintext ({@link IllegalArgumentException}) unless the property
+ * {@link TransportOptions#ALLOW_PLAINTEXT} is {@code "true"}. Configure TLS with these
+ * {@link TransportOptions#properties() transport properties} (PEM files):
  * <ul>
  *   <li>server: {@code grpc.tls.certChain} and {@code grpc.tls.privateKey} (PKCS#8); with
  *       {@code grpc.tls.clientTrustCerts} it also requires and verifies client certificates;
@@ -37,7 +41,10 @@ import java.util.concurrent.TimeUnit;
  *       {@code grpc.tls.clientCertChain} and {@code grpc.tls.clientPrivateKey};
  *       {@code grpc.tls.authority} overrides the host name checked against the certificate.
  * </ul>
- * One property map with all of these can serve both sides.
+ * One property map with all of these can serve both sides. A TLS server's
+ * {@link TransportServer#clientProperties()} name its own certificate chain as
+ * {@code grpc.tls.trustCerts}, so that the pool's (or manager's) own children trust it without
+ * settings.
  *
  * <p><b>Timing.</b> {@code grpc.keepAliveTimeMillis} (default 20000) and
  * {@code grpc.keepAliveTimeoutMillis} (default 10000) detect a dead peer; {@code connect} waits at

@@ -8,18 +8,77 @@ import io.procpool.api.spi.ProtocolException;
 import io.procpool.ipc.grpc.internal.proto.Frames;
 import java.io.IOException;
 import java.net.SocketAddress;
+import java.security.MessageDigest;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 
-/** The parent's side of one worker's stream: drives a {@link ServerCall}. */
+/**
+ * The parent's side of one worker's stream: drives a {@link ServerCall}. It starts unauthenticated:
+ * the first inbound message must be the client's proof of the key ({@link Handshake}); only then is
+ * the ack sent and the connection handed to the pool.
+ */
 final class ServerConnection extends GrpcConnection {
   private final ServerCall<Frames, Frames> call;
   private final StatusTracer tracer;
   private final Runnable onEnd;
+  private final byte[] expectedProof;
+  private final Consumer<ServerConnection> onAuthenticated;
+  private volatile boolean authenticated;
+  private volatile ScheduledFuture<?> deadline;
 
-  ServerConnection(ServerCall<Frames, Frames> call, StatusTracer tracer, int maxFrameSize, Runnable onEnd) {
+  ServerConnection(ServerCall<Frames, Frames> call, StatusTracer tracer, int maxFrameSize, byte[] expectedProof,
+      Consumer<ServerConnection> onAuthenticated, Runnable onEnd) {
     super(maxFrameSize, describe(call));
     this.call = call;
     this.tracer = tracer;
     this.onEnd = onEnd;
+    this.expectedProof = expectedProof;
+    this.onAuthenticated = onAuthenticated;
+  }
+
+  /** Closes the stream unless the client proved the key within {@code millis}. */
+  void authenticateWithin(long millis) {
+    deadline = Callbacks.TIMER.schedule(() -> {
+      if (!authenticated) {
+        close(new ProtocolException("grpc: " + describe() + " did not authenticate within " + millis + " ms"));
+      }
+    }, millis, TimeUnit.MILLISECONDS);
+  }
+
+  /** The first inbound message: the client's proof. Runs on the call's serialized executor. */
+  private void handshake(Frames message) {
+    boolean ok = message.getMessagesCount() == 1
+        && MessageDigest.isEqual(message.getMessages(0).toByteArray(), expectedProof);
+    ScheduledFuture<?> d = deadline;
+    if (d != null) {
+      d.cancel(false);
+    }
+    if (!ok) {
+      String why = message.getMessagesCount() == 1 && message.getMessages(0).isEmpty()
+          ? Handshake.MISSING_KEY_MESSAGE
+          : Handshake.BAD_KEY_MESSAGE;
+      sendLock.lock();
+      try {
+        call.close(Status.UNAUTHENTICATED.withDescription(why), new Metadata());
+      } catch (RuntimeException ignored) {
+        // Already closed.
+      } finally {
+        sendLock.unlock();
+      }
+      close();
+      return;
+    }
+    authenticated = true;
+    sendLock.lock();
+    try {
+      call.sendMessage(Frames.getDefaultInstance()); // the ack the worker's connect() waits for
+    } catch (RuntimeException ignored) {
+      // The stream already ended; its final callback reports it.
+    } finally {
+      sendLock.unlock();
+    }
+    onAuthenticated.accept(this);
   }
 
   private static String describe(ServerCall<?, ?> call) {
@@ -32,7 +91,11 @@ final class ServerConnection extends GrpcConnection {
     return new ServerCall.Listener<>() {
       @Override
       public void onMessage(Frames message) {
-        onFrames(message);
+        if (authenticated) {
+          onFrames(message);
+        } else {
+          handshake(message);
+        }
       }
 
       @Override
@@ -110,6 +173,10 @@ final class ServerConnection extends GrpcConnection {
 
   @Override
   void afterTerminated() {
+    ScheduledFuture<?> d = deadline;
+    if (d != null) {
+      d.cancel(false);
+    }
     onEnd.run();
   }
 }

@@ -9,16 +9,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.procpool.api.spi.Connection;
 import io.procpool.api.spi.ProtocolException;
+import io.procpool.api.spi.TransportOptions;
+import io.procpool.testkit.TestCertificates;
 import java.io.IOException;
-import java.io.InputStream;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.Key;
-import java.security.KeyStore;
-import java.security.cert.Certificate;
 import java.util.ArrayList;
-import java.util.Base64;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -32,50 +27,14 @@ class GrpcTlsTest {
   @TempDir static Path dir;
 
   /** A self-signed certificate for 127.0.0.1 and localhost, as PEM files. */
-  private static Pem server;
+  private static TestCertificates.Pem server;
   /** Another self-signed certificate: a worker trusting it does not trust the server. */
-  private static Pem other;
-
-  private record Pem(Path cert, Path key) {}
+  private static TestCertificates.Pem other;
 
   @BeforeAll
   static void generateCertificates() throws Exception {
-    server = selfSigned("server");
-    other = selfSigned("other");
-  }
-
-  private static Pem selfSigned(String name) throws Exception {
-    Path store = dir.resolve(name + ".p12");
-    char[] password = "changeit".toCharArray();
-    String keytool = Path.of(System.getProperty("java.home"), "bin", "keytool").toString();
-    Process p = new ProcessBuilder(keytool, "-genkeypair", "-alias", name, "-keyalg", "RSA", "-keysize", "2048",
-        "-dname", "CN=procpool-test-" + name, "-ext", "SAN=ip:127.0.0.1,dns:localhost", "-validity", "2",
-        "-storetype", "PKCS12", "-keystore", store.toString(), "-storepass", "changeit", "-keypass", "changeit")
-        .redirectErrorStream(true)
-        .start();
-    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    assertTrue(p.waitFor(30, TimeUnit.SECONDS), "keytool did not finish");
-    assertEquals(0, p.exitValue(), "keytool failed: " + out);
-    KeyStore ks = KeyStore.getInstance("PKCS12");
-    try (InputStream in = Files.newInputStream(store)) {
-      ks.load(in, password);
-    }
-    Certificate[] chain = ks.getCertificateChain(name);
-    Key key = ks.getKey(name, password);
-    assertEquals("PKCS#8", key.getFormat());
-    StringBuilder certs = new StringBuilder();
-    for (Certificate c : chain) {
-      certs.append(pem("CERTIFICATE", c.getEncoded()));
-    }
-    Path cert = Files.writeString(dir.resolve(name + "-cert.pem"), certs);
-    Path keyFile = Files.writeString(dir.resolve(name + "-key.pem"), pem("PRIVATE KEY", key.getEncoded()));
-    return new Pem(cert, keyFile);
-  }
-
-  private static String pem(String type, byte[] der) {
-    return "-----BEGIN " + type + "-----\n"
-        + Base64.getMimeEncoder(64, "\n".getBytes(StandardCharsets.US_ASCII)).encodeToString(der)
-        + "\n-----END " + type + "-----\n";
+    server = TestCertificates.selfSigned(dir, "server");
+    other = TestCertificates.selfSigned(dir, "other");
   }
 
   private static Map<String, String> serverProps() {
@@ -141,6 +100,61 @@ class GrpcTlsTest {
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new Fixtures.Server(
         options(1 << 20, Map.of(Tls.CERT_CHAIN, server.cert().toString()))));
     assertTrue(e.getMessage().contains(Tls.PRIVATE_KEY), e.getMessage());
+  }
+
+  @Test
+  void aServersClientPropertiesAloneLetALocalClientTrustIt() throws Exception {
+    try (Fixtures.Server s = new Fixtures.Server(options(1 << 20, serverProps()))) {
+      Map<String, String> forClients = s.server.clientProperties();
+      assertEquals(Map.of(Tls.TRUST_CERTS, server.cert().toAbsolutePath().toString()), forClients);
+      Connection client = new GrpcTransportProvider().connect(s.server.address(), options(1 << 20, forClients));
+      try {
+        roundTrip(s, client);
+      } finally {
+        client.close();
+      }
+    }
+    try (Fixtures.Server plain = new Fixtures.Server(options())) {
+      assertEquals(Map.of(), plain.server.clientProperties());
+    }
+  }
+
+  @Test
+  void plaintextOffLoopbackIsRefusedNamingAllowPlaintext() {
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new GrpcTransportProvider()
+        .listen(new TransportOptions(Fixtures.KEY, 1 << 20, "0.0.0.0:0", Map.of()), c -> {}));
+    assertTrue(e.getMessage().contains("\"allowPlaintext\"=\"true\""), e.getMessage());
+    assertTrue(e.getMessage().contains(Tls.CERT_CHAIN), e.getMessage());
+    System.out.println("grpc: plaintext off loopback -> " + e.getMessage());
+  }
+
+  @Test
+  void plaintextOffLoopbackIsAllowedWithTheProperty() throws Exception {
+    try (Fixtures.Server s = new Fixtures.Server(new TransportOptions(Fixtures.KEY, 1 << 20, "0.0.0.0:0",
+        Map.of(TransportOptions.ALLOW_PLAINTEXT, "true")))) {
+      String port = s.server.address().substring(s.server.address().lastIndexOf(':') + 1);
+      Connection client = new GrpcTransportProvider().connect("127.0.0.1:" + port, options());
+      try {
+        roundTrip(s, client);
+      } finally {
+        client.close();
+      }
+    }
+  }
+
+  @Test
+  void tlsOffLoopbackNeedsNoPermission() throws Exception {
+    try (Fixtures.Server s = new Fixtures.Server(new TransportOptions(Fixtures.KEY, 1 << 20, "0.0.0.0:0",
+        serverProps()))) {
+      String port = s.server.address().substring(s.server.address().lastIndexOf(':') + 1);
+      Connection client = new GrpcTransportProvider().connect("127.0.0.1:" + port,
+          options(1 << 20, Map.of(Tls.TRUST_CERTS, server.cert().toString())));
+      try {
+        roundTrip(s, client);
+      } finally {
+        client.close();
+      }
+    }
   }
 
   private static void roundTrip(Fixtures.Server s, Connection client) throws Exception {

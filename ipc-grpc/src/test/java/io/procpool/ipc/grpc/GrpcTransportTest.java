@@ -275,19 +275,6 @@ class GrpcTransportTest {
   }
 
   @Test
-  void sendingOverTheOwnLimitFailsTheFlush() throws Exception {
-    Fixtures.Server s = server(options());
-    Connection client = connect(s, options(4096, Map.of()));
-    Fixtures.Recorder atWorker = new Fixtures.Recorder();
-    client.start(atWorker);
-    s.next().start(new Fixtures.Recorder());
-    client.write(ByteBuffer.allocate(5000));
-    ProtocolException e = assertThrows(ProtocolException.class, client::flush);
-    assertTrue(e.getMessage().contains("maxFrameSize 4096"), e.getMessage());
-    assertInstanceOf(ProtocolException.class, atWorker.awaitClosed());
-  }
-
-  @Test
   void wrongKeyIsRefused() throws Exception {
     Fixtures.Server s = server(options());
     byte[] wrong = Fixtures.KEY.clone();

@@ -57,6 +57,7 @@ public final class ManagerClient {
   private final byte[] authKey;
   private final byte[] keyFingerprint;
   private final int maxFrameSize = TransportOptions.DEFAULT_MAX_FRAME_SIZE;
+  private final Map<String, String> properties;
   private final Object connectLock = new Object();
   private volatile Link link;
   /** Whether a connection was opened before (then a new one re-sends this JVM's references). */
@@ -66,17 +67,52 @@ public final class ManagerClient {
   /** Live proxies in this JVM, by queue id. */
   private final ConcurrentHashMap<Long, AtomicInteger> liveRefs = new ConcurrentHashMap<>();
 
-  private ManagerClient(String transport, String address, byte[] authKey) {
+  private ManagerClient(String transport, String address, byte[] authKey, Map<String, String> properties) {
     this.transport = transport;
     this.address = address;
     this.authKey = authKey.clone();
     this.keyFingerprint = Secrets.register(authKey);
+    this.properties = Map.copyOf(properties);
   }
 
-  /** The shared client of a manager; registers its key in this JVM's {@link Secrets}. */
+  /**
+   * The shared client of a manager, connecting without transport properties; registers its key in
+   * this JVM's {@link Secrets}.
+   */
   public static ManagerClient of(String transport, String address, byte[] authKey) {
+    return of(transport, address, authKey, Map.of());
+  }
+
+  /**
+   * The shared client of a manager; {@code properties} (e.g. TLS trust) are used when this call creates
+   * it.
+   */
+  public static ManagerClient of(String transport, String address, byte[] authKey, Map<String, String> properties) {
     Key key = new Key(transport, address, ByteBuffer.wrap(authKey.clone()));
-    return CLIENTS.computeIfAbsent(key, k -> new ManagerClient(transport, address, authKey));
+    return CLIENTS.computeIfAbsent(key, k -> new ManagerClient(transport, address, authKey, properties));
+  }
+
+  /** The transport properties this client connects with. */
+  Map<String, String> properties() {
+    return properties;
+  }
+
+  static String[] flatten(Map<String, String> p) {
+    String[] a = new String[p.size() * 2];
+    int i = 0;
+    for (Map.Entry<String, String> e : p.entrySet()) {
+      a[i++] = e.getKey();
+      a[i++] = e.getValue();
+    }
+    return a;
+  }
+
+  static Map<String, String> unflatten(String[] a) {
+    Map<String, String> p = new java.util.HashMap<>();
+    for (int i = 0; a != null && i + 1 < a.length; i += 2) {
+      p.put(a[i], a[i + 1]);
+    }
+    return p;
   }
 
   /** The fingerprint of the key (see {@link Secrets#fingerprint}), which serialized proxies carry. */
@@ -195,7 +231,7 @@ public final class ManagerClient {
       Connection c;
       try {
         c = provider.connect(address, new TransportOptions(authKey, TransportOptions.DEFAULT_MAX_FRAME_SIZE, null,
-            Map.of()));
+            properties));
       } catch (ProtocolException e) {
         throw new ManagerUnreachableException("the manager at " + displayAddress()
             + " refused the connection (wrong auth key?): " + e.getMessage(), displayAddress(), e);

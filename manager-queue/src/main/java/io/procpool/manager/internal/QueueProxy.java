@@ -47,6 +47,8 @@ final class QueueProxy<E> implements ManagedQueue<E> {
   private final String transport;
   private final String address;
   private final byte[] keyFingerprint;
+  /** The client's transport properties (e.g. trust in the manager's TLS certificate), key, value, ... */
+  private final String[] transportProperties;
   private final long queueId;
   private final String name;
   private final int maxsize;
@@ -57,6 +59,7 @@ final class QueueProxy<E> implements ManagedQueue<E> {
     this.transport = client.transport();
     this.address = client.address();
     this.keyFingerprint = client.keyFingerprint();
+    this.transportProperties = ManagerClient.flatten(client.properties());
     this.queueId = queueId;
     this.name = name;
     this.maxsize = maxsize;
@@ -150,7 +153,7 @@ final class QueueProxy<E> implements ManagedQueue<E> {
       throw new InvalidObjectException("cannot read a proxy of " + describeWithoutClient() + ": this JVM does not "
           + "know the manager's key (proxies do not carry it); connect with Manager.connect(address, key) first");
     }
-    ManagerClient c = ManagerClient.of(transport, address, key);
+    ManagerClient c = ManagerClient.of(transport, address, key, ManagerClient.unflatten(transportProperties));
     this.client = c;
     this.hold = new Hold(c, queueId);
     c.retain(queueId);

@@ -1,6 +1,7 @@
 package io.procpool.api.spi;
 
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 
@@ -12,18 +13,35 @@ public final class ManagerOptions {
   private final List<String> jvmOptions;
   private final String listenAddress;
   private final String classpath;
+  private final Map<String, String> transportProperties;
 
   /**
+   * Options without transport properties.
+   *
    * @param transport the transport name
    * @param jvmOptions extra options for the manager JVM
    * @param listenAddress where the manager listens, or {@code null} for the transport's default
    * @param classpath the manager JVM's classpath
    */
   public ManagerOptions(String transport, List<String> jvmOptions, String listenAddress, String classpath) {
+    this(transport, jvmOptions, listenAddress, classpath, Map.of());
+  }
+
+  /**
+   * @param transport the transport name
+   * @param jvmOptions extra options for the manager JVM
+   * @param listenAddress where the manager listens, or {@code null} for the transport's default
+   * @param classpath the manager JVM's classpath
+   * @param transportProperties transport-specific settings (e.g. {@code grpc.tls.certChain}), used by
+   *     the manager's server and by its clients
+   */
+  public ManagerOptions(String transport, List<String> jvmOptions, String listenAddress, String classpath,
+      Map<String, String> transportProperties) {
     this.transport = Objects.requireNonNull(transport, "transport");
     this.jvmOptions = List.copyOf(jvmOptions);
     this.listenAddress = listenAddress;
     this.classpath = Objects.requireNonNull(classpath, "classpath");
+    this.transportProperties = Map.copyOf(transportProperties);
   }
 
   /** The transport name, e.g. {@code "pipes"}. */
@@ -46,9 +64,18 @@ public final class ManagerOptions {
     return classpath;
   }
 
+  /**
+   * Transport-specific settings, the same names as a pool's ({@code grpc.tls.*},
+   * {@code allowPlaintext}, ...): the manager process listens with them, and its clients (this JVM
+   * and the workers that use its queues) connect with them.
+   */
+  public Map<String, String> transportProperties() {
+    return transportProperties;
+  }
+
   @Override
   public String toString() {
     return "ManagerOptions{transport=" + transport + ", jvmOptions=" + jvmOptions + ", listenAddress="
-        + listenAddress + "}";
+        + listenAddress + ", transportProperties=" + transportProperties.keySet() + "}";
   }
 }

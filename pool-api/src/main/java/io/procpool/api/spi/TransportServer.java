@@ -1,6 +1,7 @@
 package io.procpool.api.spi;
 
 import java.io.Closeable;
+import java.util.Map;
 
 /**
  * The parent's listening endpoint of a transport. Workers connect to {@link #address()}; each
@@ -13,6 +14,17 @@ public interface TransportServer extends Closeable {
    * {@link TransportProvider#connect}; for example a socket path or {@code host:port}.
    */
   String address();
+
+  /**
+   * Transport properties a client on this host needs, besides the key and the user's own properties,
+   * to connect to this server: for example trust in the server's own TLS certificate. They hold no
+   * secret. A pool hands them to the workers it starts, and a manager to its clients, through the
+   * same private channel as the auth key (never a command line), so that a pool or manager that
+   * encrypts can start its own children without further configuration. Empty by default.
+   */
+  default Map<String, String> clientProperties() {
+    return Map.of();
+  }
 
   /** Stops accepting connections and closes the endpoint; open connections are closed too. Idempotent. */
   @Override

@@ -22,8 +22,10 @@ import java.nio.ByteBuffer;
 import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.Iterator;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -109,9 +111,16 @@ public final class DefaultProcessPool implements ProcessPool {
         ? new ThreadLauncher(provider, key, options.maxFrameSize())
         : new ProcessLauncher(provider.name(),
             options.workerClasspath().orElse(System.getProperty("java.class.path")),
-            options.jvmOptions(), key, options.maxFrameSize());
+            options.jvmOptions(), key, options.maxFrameSize(), childProperties(options, server));
     this.supervisor = new WorkerSupervisor(scheduler, launcher, server::address, provider.workersInProcess(), init);
     sv[0] = supervisor;
+  }
+
+  /** The pool's transport properties, plus what its server says a local worker needs to reach it. */
+  private static Map<String, String> childProperties(PoolOptions options, TransportServer server) {
+    Map<String, String> p = new HashMap<>(options.transportProperties());
+    server.clientProperties().forEach(p::putIfAbsent);
+    return p;
   }
 
   /** Starts a pool and waits until its first worker can take tasks. */

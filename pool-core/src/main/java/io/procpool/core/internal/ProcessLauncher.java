@@ -3,6 +3,7 @@ package io.procpool.core.internal;
 import io.procpool.core.ChildJvm;
 import java.io.IOException;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 
 /** Starts worker JVMs (see {@link ChildJvm} for the conventions) running {@code WorkerMain}. */
@@ -12,13 +13,21 @@ final class ProcessLauncher implements WorkerLauncher {
   private final List<String> jvmOptions;
   private final byte[] authKey;
   private final int maxFrameSize;
+  private final Map<String, String> properties;
 
-  ProcessLauncher(String transport, String classpath, List<String> jvmOptions, byte[] authKey, int maxFrameSize) {
+  /**
+   * @param properties the transport properties each worker connects with (the pool's own plus what its
+   *     server says a local client needs, e.g. trust in its TLS certificate); handed over on standard
+   *     input with the key, never on the command line
+   */
+  ProcessLauncher(String transport, String classpath, List<String> jvmOptions, byte[] authKey, int maxFrameSize,
+      Map<String, String> properties) {
     this.transport = transport;
     this.classpath = classpath;
     this.jvmOptions = jvmOptions;
     this.authKey = authKey.clone();
     this.maxFrameSize = maxFrameSize;
+    this.properties = Map.copyOf(properties);
   }
 
   @Override
@@ -30,7 +39,7 @@ final class ProcessLauncher implements WorkerLauncher {
         List.of("--transport", transport, "--connect", address, "--worker-id", Integer.toString(workerId),
             "--parent-pid", Long.toString(ProcessHandle.current().pid()),
             "--max-frame-size", Integer.toString(maxFrameSize)),
-        authKey);
+        authKey, properties);
     return new Launched() {
       @Override
       public long pid() {

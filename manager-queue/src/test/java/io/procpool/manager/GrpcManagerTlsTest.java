@@ -1,0 +1,85 @@
+package io.procpool.manager;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.procpool.api.ManagedQueue;
+import io.procpool.api.Manager;
+import io.procpool.api.ManagerUnreachableException;
+import io.procpool.api.ProcessPool;
+import io.procpool.api.spi.TransportOptions;
+import io.procpool.api.spi.TransportRegistry;
+import io.procpool.testkit.TestCertificates;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Issue 10 point 10: {@code Manager.builder().transportProperty} reaches the manager process and its
+ * clients, so a manager listens with TLS and the parent and workers trust it without more settings;
+ * a manager refuses plaintext off loopback unless allowed.
+ */
+@Timeout(value = 120, unit = TimeUnit.SECONDS)
+class GrpcManagerTlsTest {
+  @TempDir static Path dir;
+  private static TestCertificates.Pem cert;
+
+  @BeforeAll
+  static void generate() throws Exception {
+    cert = TestCertificates.selfSigned(dir, "manager");
+  }
+
+  static String putFromWorker(ManagedQueue<String> q) {
+    q.put("from worker " + ProcessHandle.current().pid());
+    return "ok";
+  }
+
+  @Test
+  void aTlsManagerServesTheParentAndWorkers() throws Exception {
+    try (Manager manager = Manager.builder()
+        .transport("grpc")
+        .transportProperty("grpc.tls.certChain", cert.cert().toString())
+        .transportProperty("grpc.tls.privateKey", cert.key().toString())
+        .build()) {
+      ManagedQueue<String> q = manager.queue();
+      q.put("from parent");
+      assertEquals("from parent", q.get());
+      try (ProcessPool pool = ProcessPool.builder().processes(1).transport("pipes").build()) {
+        long pid = pool.workerPids().get(0);
+        assertEquals("ok", pool.apply(GrpcManagerTlsTest::putFromWorker, q));
+        assertEquals("from worker " + pid, q.get());
+      }
+      // It really is TLS: a plaintext client cannot even reach the handshake.
+      String hostPort = manager.address().substring("grpc:".length());
+      IOException e = assertThrows(IOException.class, () -> TransportRegistry.get("grpc")
+          .connect(hostPort, new TransportOptions(manager.authKey(), 1 << 20, null, Map.of())).close());
+      System.out.println("manager over TLS, plaintext client -> " + e.getMessage());
+    }
+  }
+
+  @Test
+  void aManagerRefusesPlaintextOffLoopback() {
+    ManagerUnreachableException e = assertThrows(ManagerUnreachableException.class, () -> Manager.builder()
+        .transport("grpc").listenAddress("0.0.0.0:0").build().close());
+    assertTrue(e.getMessage().contains(TransportOptions.ALLOW_PLAINTEXT), e.getMessage());
+  }
+
+  @Test
+  void aManagerMayListenOffLoopbackInPlaintextWhenAllowed() throws Exception {
+    try (Manager manager = Manager.builder()
+        .transport("grpc")
+        .listenAddress("0.0.0.0:0")
+        .transportProperty(TransportOptions.ALLOW_PLAINTEXT, "true")
+        .build()) {
+      ManagedQueue<Integer> q = manager.queue();
+      q.put(5);
+      assertEquals(5, q.get());
+    }
+  }
+}
