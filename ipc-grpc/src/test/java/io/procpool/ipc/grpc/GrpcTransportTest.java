@@ -1,9 +1,6 @@
 package io.procpool.ipc.grpc;
 
-import static io.procpool.ipc.grpc.Fixtures.TIMEOUT_SECONDS;
 import static io.procpool.ipc.grpc.Fixtures.options;
-import static io.procpool.ipc.grpc.Fixtures.utf8;
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
@@ -14,14 +11,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.procpool.api.spi.Connection;
 import io.procpool.api.spi.ProtocolException;
 import io.procpool.api.spi.TransportOptions;
-import io.procpool.api.spi.TransportRegistry;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
-import java.util.Random;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -58,11 +52,6 @@ class GrpcTransportTest {
   }
 
   @Test
-  void foundByNameThroughTheRegistry() {
-    assertInstanceOf(GrpcTransportProvider.class, TransportRegistry.get("grpc"));
-  }
-
-  @Test
   void listensOnLoopbackByDefault() throws Exception {
     Fixtures.Server s = server(options());
     assertTrue(s.server.address().startsWith("127.0.0.1:"), s.server.address());
@@ -88,149 +77,6 @@ class GrpcTransportTest {
     assertThrows(IllegalArgumentException.class, () -> provider.connect("host:99999", options()));
     assertEquals("[::1]:80", Addresses.format("::1", 80));
     assertEquals("::1", Addresses.parse("[::1]:80").getHostString());
-  }
-
-  @Test
-  void roundTripBothDirections() throws Exception {
-    Fixtures.Server s = server(options());
-    Connection client = connect(s, options());
-    Connection parent = s.next();
-    Fixtures.Recorder atParent = new Fixtures.Recorder();
-    Fixtures.Recorder atWorker = new Fixtures.Recorder();
-    parent.start(atParent);
-    client.start(atWorker);
-
-    client.write(utf8("ping"));
-    client.write(ByteBuffer.allocate(0));
-    client.flush();
-    assertEquals("ping", utf8(atParent.take()));
-    assertEquals(0, atParent.take().length);
-
-    parent.write(utf8("pong"));
-    parent.flush();
-    assertEquals("pong", utf8(atWorker.take()));
-    assertTrue(parent.describe().startsWith("grpc:"), parent.describe());
-    assertTrue(client.describe().startsWith("grpc:127.0.0.1:"), client.describe());
-  }
-
-  @Test
-  void hundredThousandSmallMessagesArriveInOrder() throws Exception {
-    Fixtures.Server s = server(options());
-    Connection client = connect(s, options());
-    Connection parent = s.next();
-    int n = 100_000;
-    CountDownLatch all = new CountDownLatch(1);
-    AtomicInteger expected = new AtomicInteger();
-    List<String> errors = new ArrayList<>();
-    parent.start(new Fixtures.Recorder() {
-      @Override
-      public void onMessage(ByteBuffer message) {
-        int v = message.getInt();
-        if (v != expected.get() && errors.isEmpty()) {
-          errors.add("expected " + expected.get() + " got " + v);
-        }
-        if (expected.incrementAndGet() == n) {
-          all.countDown();
-        }
-      }
-    });
-    client.start(new Fixtures.Recorder());
-    long t0 = System.nanoTime();
-    for (int i = 0; i < n; i++) {
-      client.write(ByteBuffer.allocate(4).putInt(0, i));
-      if (i % 64 == 63) {
-        client.flush();
-      }
-    }
-    client.flush();
-    assertTrue(all.await(TIMEOUT_SECONDS, TimeUnit.SECONDS), "received " + expected.get());
-    long nanos = System.nanoTime() - t0;
-    assertEquals(List.of(), errors);
-    System.out.printf("grpc: %d small messages one way in %.1f ms: %.0f msg/s (flush every 64)%n",
-        n, nanos / 1e6, n / (nanos / 1e9));
-  }
-
-  @Test
-  void concurrentWritersKeepPerThreadOrderAndLoseNothing() throws Exception {
-    Fixtures.Server s = server(options());
-    Connection client = connect(s, options());
-    Connection parent = s.next();
-    int threads = 4;
-    int perThread = 10_000;
-    int[] next = new int[threads];
-    AtomicInteger received = new AtomicInteger();
-    CountDownLatch all = new CountDownLatch(1);
-    List<String> errors = new ArrayList<>();
-    Fixtures.Recorder recorder = new Fixtures.Recorder() {
-      @Override
-      public void onMessage(ByteBuffer message) {
-        enter();
-        try {
-          int t = message.getInt();
-          int seq = message.getInt();
-          if (seq != next[t] && errors.isEmpty()) {
-            errors.add("thread " + t + ": expected " + next[t] + " got " + seq);
-          }
-          next[t] = seq + 1;
-          if (received.incrementAndGet() == threads * perThread) {
-            all.countDown();
-          }
-        } finally {
-          exit();
-        }
-      }
-    };
-    parent.start(recorder);
-    client.start(new Fixtures.Recorder());
-    ExecutorService pool = Executors.newFixedThreadPool(threads);
-    try {
-      List<Future<?>> futures = new ArrayList<>();
-      for (int t = 0; t < threads; t++) {
-        int id = t;
-        futures.add(pool.submit(() -> {
-          for (int i = 0; i < perThread; i++) {
-            client.write(ByteBuffer.allocate(8).putInt(0, id).putInt(4, i));
-            if (i % (7 + id) == 0) {
-              client.flush();
-            }
-          }
-          client.flush();
-          return null;
-        }));
-      }
-      for (Future<?> f : futures) {
-        f.get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
-      }
-    } finally {
-      pool.shutdownNow();
-    }
-    assertTrue(all.await(TIMEOUT_SECONDS, TimeUnit.SECONDS), "received " + received.get());
-    assertEquals(List.of(), errors);
-    assertFalse(recorder.overlapped, "listener calls overlapped");
-    for (int t = 0; t < threads; t++) {
-      assertEquals(perThread, next[t]);
-    }
-  }
-
-  @Test
-  void sixteenMiBMessageBothWaysWithDefaultLimit() throws Exception {
-    Fixtures.Server s = server(options());
-    Connection client = connect(s, options());
-    Connection parent = s.next();
-    Fixtures.Recorder atParent = new Fixtures.Recorder();
-    Fixtures.Recorder atWorker = new Fixtures.Recorder();
-    parent.start(atParent);
-    client.start(atWorker);
-    byte[] big = new byte[16 * 1024 * 1024];
-    new Random(42).nextBytes(big);
-    client.write(ByteBuffer.wrap(big));
-    client.write(utf8("after"));
-    client.flush();
-    assertArrayEquals(big, atParent.take());
-    assertEquals("after", utf8(atParent.take()));
-    parent.write(ByteBuffer.wrap(big));
-    parent.flush();
-    assertArrayEquals(big, atWorker.take());
   }
 
   @Test
@@ -414,75 +260,6 @@ class GrpcTransportTest {
     } finally {
       release.countDown();
     }
-  }
-
-  @Test
-  void workerCloseEndsBothSidesCleanlyOnce() throws Exception {
-    Fixtures.Server s = server(options());
-    Connection client = connect(s, options());
-    Connection parent = s.next();
-    Fixtures.Recorder atParent = new Fixtures.Recorder();
-    Fixtures.Recorder atWorker = new Fixtures.Recorder();
-    parent.start(atParent);
-    client.start(atWorker);
-    client.close();
-    client.close();
-    assertNull(atWorker.awaitClosed());
-    assertNull(atParent.awaitClosed());
-    client.write(utf8("dropped")); // no exception
-    assertThrows(IOException.class, client::flush);
-    assertThrows(IOException.class, parent::flush);
-    parent.close();
-    assertEquals(1, atWorker.closedCount.get());
-    assertEquals(1, atParent.closedCount.get());
-  }
-
-  @Test
-  void parentCloseEndsBothSidesCleanlyOnce() throws Exception {
-    Fixtures.Server s = server(options());
-    Connection client = connect(s, options());
-    Connection parent = s.next();
-    Fixtures.Recorder atParent = new Fixtures.Recorder();
-    Fixtures.Recorder atWorker = new Fixtures.Recorder();
-    parent.start(atParent);
-    client.start(atWorker);
-    parent.close();
-    assertNull(atParent.awaitClosed());
-    assertNull(atWorker.awaitClosed());
-    client.close();
-    assertEquals(1, atWorker.closedCount.get());
-    assertEquals(1, atParent.closedCount.get());
-  }
-
-  @Test
-  void serverCloseEndsItsConnections() throws Exception {
-    Fixtures.Server s = server(options());
-    Connection client = connect(s, options());
-    Connection parent = s.next();
-    Fixtures.Recorder atParent = new Fixtures.Recorder();
-    Fixtures.Recorder atWorker = new Fixtures.Recorder();
-    parent.start(atParent);
-    client.start(atWorker);
-    s.close();
-    assertNull(atParent.awaitClosed());
-    atWorker.awaitClosed();
-    assertEquals(1, atWorker.closedCount.get());
-    assertThrows(IOException.class, () -> provider.connect(s.server.address(), options()));
-  }
-
-  @Test
-  void closeBeforeStartStillReportsOnce() throws Exception {
-    Fixtures.Server s = server(options());
-    Connection client = connect(s, options());
-    Connection parent = s.next();
-    client.close();
-    Fixtures.Recorder atWorker = new Fixtures.Recorder();
-    client.start(atWorker);
-    assertNull(atWorker.awaitClosed());
-    Fixtures.Recorder atParent = new Fixtures.Recorder();
-    parent.start(atParent);
-    assertNull(atParent.awaitClosed());
-    assertEquals(1, atWorker.closedCount.get());
   }
 
   @Test
