@@ -1,5 +1,6 @@
 package io.procpool.ipc.grpc;
 
+import static io.procpool.ipc.grpc.Fixtures.TIMEOUT_SECONDS;
 import static io.procpool.ipc.grpc.Fixtures.utf8;
 import static io.procpool.ipc.grpc.Fixtures.options;
 import static org.junit.jupiter.api.Assertions.assertEquals;
