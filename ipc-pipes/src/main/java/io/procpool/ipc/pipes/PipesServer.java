@@ -121,7 +121,14 @@ final class PipesServer implements TransportServer {
       return;
     }
     String description = "unix:" + socketPath + " #" + connectionIds.incrementAndGet();
-    PipesConnection conn = new PipesConnection(ch, maxFrameSize, description, connections::remove);
+    PipesConnection conn;
+    try {
+      conn = new PipesConnection(ch, maxFrameSize, description, connections::remove);
+    } catch (IOException | RuntimeException e) {
+      LOG.log(Level.WARNING, "pipes: could not set up " + description + "; closing it", e);
+      closeQuietly(ch);
+      return;
+    }
     connections.add(conn);
     if (closed.get()) {
       conn.close();

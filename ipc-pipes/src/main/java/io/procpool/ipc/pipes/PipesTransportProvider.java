@@ -96,7 +96,12 @@ public final class PipesTransportProvider extends TransportProvider {
       ch.close();
       throw timedOut(address, timeout);
     }
-    return new PipesConnection(ch, options.maxFrameSize(), "unix:" + address, c -> {});
+    try {
+      return new PipesConnection(ch, options.maxFrameSize(), "unix:" + address, c -> {});
+    } catch (IOException | RuntimeException e) {
+      ch.close();
+      throw e;
+    }
   }
 
   private static SocketTimeoutException timedOut(String address, long timeout) {
