@@ -37,7 +37,7 @@ class PipesConnectionTest extends PipesFixture {
     p.serverSide.flush();
     assertEquals("pong", p.clientRec.nextString());
     assertEquals(0, p.clientRec.next().length, "empty messages keep their boundary");
-    assertTrue(p.serverRec.readCompletes.get() >= 1, "onReadComplete after a run of messages");
+    assertTrue(waitFor(() -> p.serverRec.readCompletes.get() >= 1), "onReadComplete after a run of messages");
     assertTrue(p.client.describe().startsWith("unix:"), p.client.describe());
   }
 
@@ -333,7 +333,7 @@ class PipesConnectionTest extends PipesFixture {
   void oversizedFrameLengthClosesWithProtocolExceptionWithoutAllocating() throws Exception {
     startServer();
     SocketChannel raw = rawConnect();
-    assertEquals(0, rawHandshake(raw, KEY, 1));
+    assertEquals(0, rawHandshake(raw, KEY, 2));
     Connection serverSide = nextAccepted();
     Recorder rec = new Recorder();
     serverSide.start(rec);
@@ -350,7 +350,7 @@ class PipesConnectionTest extends PipesFixture {
   void negativeFrameLengthIsAProtocolError() throws Exception {
     startServer();
     SocketChannel raw = rawConnect();
-    assertEquals(0, rawHandshake(raw, KEY, 1));
+    assertEquals(0, rawHandshake(raw, KEY, 2));
     Connection serverSide = nextAccepted();
     Recorder rec = new Recorder();
     serverSide.start(rec);
@@ -362,7 +362,7 @@ class PipesConnectionTest extends PipesFixture {
   void truncatedFrameIsAProtocolError() throws Exception {
     startServer();
     SocketChannel raw = rawConnect();
-    assertEquals(0, rawHandshake(raw, KEY, 1));
+    assertEquals(0, rawHandshake(raw, KEY, 2));
     Connection serverSide = nextAccepted();
     Recorder rec = new Recorder();
     serverSide.start(rec);
@@ -378,7 +378,7 @@ class PipesConnectionTest extends PipesFixture {
   void truncatedLargeFrameIsAProtocolError() throws Exception {
     startServer();
     SocketChannel raw = rawConnect();
-    assertEquals(0, rawHandshake(raw, KEY, 1));
+    assertEquals(0, rawHandshake(raw, KEY, 2));
     Connection serverSide = nextAccepted();
     Recorder rec = new Recorder();
     serverSide.start(rec);
