@@ -402,23 +402,24 @@ class EndpointAbuseTest {
     }
   }
 
-  /** Handshake-slot flood on a manager: a new client still gets in at once. */
+  /**
+   * Handshake-slot flood on a manager: a new connection (as from a new process; this JVM's manager
+   * client shares one connection, so the transport is used directly) still gets in at once.
+   */
   void pipesHandshakeSlotFloodOnAManager(Attacks a, String address, byte[] key) throws Exception {
-    List<PipesPeer> flood = silentConnections(address.substring("pipes:".length()), 100);
+    String path = address.substring("pipes:".length());
+    List<PipesPeer> flood = silentConnections(path, 100);
     String outcome;
     boolean clear;
     long start = System.nanoTime();
     try {
-      java.util.concurrent.CompletableFuture<String> f = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
-        try (Manager m = Manager.connect(address, key)) {
-          ManagedQueue<Integer> q = m.queue("abuse-flood");
-          queueRoundTrip(q, 42);
-          return "ok";
-        }
-      });
-      outcome = f.get(8, TimeUnit.SECONDS) + ": a new manager client connected and did a round trip in "
-          + TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start) + " ms behind 100 silent connections";
-      clear = true;
+      io.procpool.api.spi.Connection c = io.procpool.api.spi.TransportRegistry.get("pipes").connect(path,
+          new io.procpool.api.spi.TransportOptions(key, io.procpool.api.spi.TransportOptions.DEFAULT_MAX_FRAME_SIZE,
+              null, java.util.Map.of()));
+      c.close();
+      long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+      outcome = "a new connection was authenticated in " + ms + " ms behind 100 silent connections";
+      clear = ms < 5000;
     } catch (Exception e) {
       outcome = chain(e);
       clear = false;
