@@ -302,6 +302,52 @@ class PipesConnectionTest extends PipesFixture {
         + "%d round trips%n", interrupts.get(), interruptsSeen.get(), total, rounds);
   }
 
+  /**
+   * The channels are registered with selectors, and a registered channel's socket is only released
+   * when its selectors let go of it: closing (either side, started or not, after a writer waited)
+   * must release every descriptor.
+   */
+  @Test
+  void closedConnectionsReleaseTheirDescriptors() throws Exception {
+    java.nio.file.Path fds = java.nio.file.Path.of("/proc/self/fd");
+    org.junit.jupiter.api.Assumptions.assumeTrue(java.nio.file.Files.isDirectory(fds), "needs /proc/self/fd");
+    startServer();
+    new Pair(); // warm up: the first connection sets up shared resources (SecureRandom, timer)
+    long before = countFds(fds);
+    List<Pair> pairs = new ArrayList<>();
+    for (int i = 0; i < 40; i++) {
+      Pair p = new Pair();
+      p.client.write(ByteBuffer.allocate(4 * 1024 * 1024)); // big enough that the writer waits in its selector
+      p.client.flush();
+      assertEquals(4 * 1024 * 1024, p.serverRec.next().length);
+      pairs.add(p);
+    }
+    Connection unstarted = connect();
+    Connection unstartedPeer = nextAccepted();
+    assertTrue(countFds(fds) >= before + 80, "the connections hold descriptors");
+    for (int i = 0; i < pairs.size(); i++) {
+      Pair p = pairs.get(i);
+      if (i % 2 == 0) {
+        p.client.close(); // the server side then sees the end of stream
+      } else {
+        p.serverSide.close();
+      }
+      p.clientRec.awaitClosed();
+      p.serverRec.awaitClosed();
+    }
+    unstarted.close();
+    unstartedPeer.close();
+    assertTrue(waitFor(() -> countFds(fds) <= before + 2), "descriptors left open: " + (countFds(fds) - before));
+  }
+
+  private static long countFds(java.nio.file.Path fds) {
+    try (java.util.stream.Stream<java.nio.file.Path> s = java.nio.file.Files.list(fds)) {
+      return s.count();
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+  }
+
   /** Waits for a permit through the interrupt storm; clears the flag (only flushes count it). */
   private static void awaitArrival(java.util.concurrent.Semaphore arrived) {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(WAIT_SECONDS);
