@@ -337,7 +337,8 @@ class PipesConnectionTest extends PipesFixture {
     }
     unstarted.close();
     unstartedPeer.close();
-    assertTrue(waitFor(() -> countFds(fds) <= before + 2), "descriptors left open: " + (countFds(fds) - before));
+    // A leak would be per connection (40 pairs: 80 or more); allow a few the JVM opens meanwhile (class loading).
+    assertTrue(waitFor(() -> countFds(fds) <= before + 10), "descriptors left open: " + (countFds(fds) - before));
   }
 
   private static long countFds(java.nio.file.Path fds) {
