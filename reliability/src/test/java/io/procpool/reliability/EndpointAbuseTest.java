@@ -152,12 +152,12 @@ class EndpointAbuseTest {
       a.check("wrong version", status, status.startsWith("REFUSED(2)") && status.contains("version 99"));
     }
     try (PipesPeer p = new PipesPeer(path)) {
-      String status = p.handshake(key(), 1);
+      String status = p.handshake(key(), WirePeers.PIPES_VERSION);
       a.check("wrong auth key", status, status.startsWith("REFUSED(1)") && status.contains("key"));
     }
     for (long len : new long[] {0x80000000L, 0x7FFFFFFFL, 0xFFFFFFFFL}) {
       try (PipesPeer p = new PipesPeer(path)) {
-        String status = p.handshake(key, 1);
+        String status = p.handshake(key, WirePeers.PIPES_VERSION);
         p.write(ByteBuffer.allocate(4 + 16).putInt((int) len).array());
         String end = p.awaitClose(CLOSE_WAIT);
         a.check("valid key, frame length 0x" + Long.toHexString(len), status + "; " + end,
@@ -165,14 +165,14 @@ class EndpointAbuseTest {
       }
     }
     try (PipesPeer p = new PipesPeer(path)) {
-      String status = p.handshake(key, 1);
+      String status = p.handshake(key, WirePeers.PIPES_VERSION);
       p.write(ByteBuffer.allocate(4 + 10).putInt(100).array());
       p.ch.shutdownOutput();
       String end = p.awaitClose(CLOSE_WAIT);
       a.check("valid key, truncated frame", status + "; " + end, status.equals("OK") && end.equals("EOF"));
     }
     try (PipesPeer p = new PipesPeer(path)) {
-      String status = p.handshake(key, 1);
+      String status = p.handshake(key, WirePeers.PIPES_VERSION);
       p.writeFrame(new byte[0]);
       String end = p.awaitClose(CLOSE_WAIT);
       a.check("valid key, empty frame", status + "; " + end, status.equals("OK") && end.equals("EOF"));
@@ -221,7 +221,7 @@ class EndpointAbuseTest {
       for (int i = 0; i < bogus.length; i++) {
         int before = warnings.size();
         try (PipesPeer p = new PipesPeer(path)) {
-          String status = p.handshake(key, 1);
+          String status = p.handshake(key, WirePeers.PIPES_VERSION);
           p.writeFrame(bogus[i]);
           String end = p.awaitClose(CLOSE_WAIT);
           boolean logged = Rel.await(CLOSE_WAIT, () -> warnings.stream().skip(before).anyMatch(w -> w.contains("protocol error")));
@@ -232,7 +232,7 @@ class EndpointAbuseTest {
       // An external worker (id -1) joins, receives INIT, then sends garbage: dropped, the pool goes on.
       int before = warnings.size();
       try (PipesPeer p = new PipesPeer(path)) {
-        String status = p.handshake(key, 1);
+        String status = p.handshake(key, WirePeers.PIPES_VERSION);
         p.writeFrame(ByteBuffer.allocate(17).put((byte) 1).putInt(WORKER_PROTOCOL).putInt(-1).putLong(4243).array());
         byte[] init = p.read(5, CLOSE_WAIT);
         p.writeFrame(new byte[] {99, 1, 2, 3});
@@ -241,8 +241,11 @@ class EndpointAbuseTest {
         a.check("external worker joins then sends garbage", status + "; INIT " + (init.length == 5 ? "received" : "missing")
             + "; " + end + "; logged: " + lastWarning(before), status.equals("OK") && end.equals("EOF") && logged);
       }
+      pipesSpoofedServerAttacks(a, key, true);
+      pipesInterruptStormOnAPool(a, pool);
       assertTrue(Rel.await(Duration.ofSeconds(30), () -> new HashSet<>(pool.workerPids()).equals(new HashSet<>(workers))),
           "the real workers changed: " + workers + " -> " + pool.workerPids());
+      pipesHandshakeSlotFloodOnAPool(a);
       a.finish(heap);
     }
   }
@@ -270,7 +273,7 @@ class EndpointAbuseTest {
           {3}};
       for (int i = 0; i < requests.length; i++) {
         try (PipesPeer p = new PipesPeer(path)) {
-          String status = p.handshake(key, 1);
+          String status = p.handshake(key, WirePeers.PIPES_VERSION);
           p.writeFrame(requests[i]);
           byte[] len = p.read(4, CLOSE_WAIT);
           String outcome;
@@ -289,8 +292,264 @@ class EndpointAbuseTest {
           a.check("valid key, " + names[i], status + "; " + outcome, status.equals("OK") && clear);
         }
       }
+      pipesSpoofedServerAttacks(a, key, false);
+      pipesHandshakeSlotFloodOnAManager(a, manager.address(), key);
+      pipesInterruptStormOnAManagerQueue(a, manager);
       a.finish(heap);
     }
+  }
+
+  // ============================================================ pipes: issue 10 (mutual auth, flood, interrupts)
+
+  /** The text of a throwable and its causes, for matching a reason wherever it was wrapped. */
+  static String chain(Throwable t) {
+    StringBuilder sb = new StringBuilder();
+    for (Throwable c = t; c != null && sb.length() < 2000; c = c.getCause()) {
+      sb.append(sb.length() == 0 ? "" : " <- ").append(c);
+    }
+    return sb.toString();
+  }
+
+  /**
+   * Real clients pointed at a spoofed pipes endpoint, one that speaks the handshake but does not know
+   * the key: a manager client and a worker must refuse it (mutual authentication) before they read
+   * the frame it sends. {@code worker}: also start a worker JVM against it.
+   */
+  void pipesSpoofedServerAttacks(Attacks a, byte[] key, boolean worker) throws Exception {
+    java.nio.file.Path dir = java.nio.file.Files.createTempDirectory("procpool-spoof-");
+    byte[] frame = randomBytes(64);
+    try (WirePeers.SpoofedPipesServer spoof = new WirePeers.SpoofedPipesServer(dir.resolve("spoof.sock"), frame)) {
+      String outcome;
+      boolean clear;
+      try (Manager m = Manager.connect("pipes", spoof.path.toString(), key)) {
+        outcome = "connected to " + m.address();
+        clear = false;
+      } catch (RuntimeException e) {
+        outcome = chain(e);
+        clear = outcome.contains("mutual authentication failed");
+      }
+      a.check("spoofed pipes server: a manager client connects to it", outcome, clear);
+      if (worker) {
+        ProcessBuilder pb = new ProcessBuilder(
+            java.nio.file.Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+            "-cp", System.getProperty("java.class.path"),
+            "io.procpool.core.WorkerMain", "--transport", "pipes", "--connect", spoof.path.toString());
+        pb.environment().put("PROCPOOL_AUTH_KEY", java.util.Base64.getEncoder().encodeToString(key));
+        pb.redirectErrorStream(true);
+        Process p = pb.start();
+        try {
+          boolean exited = p.waitFor(60, TimeUnit.SECONDS);
+          String out = exited ? new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip() : "";
+          outcome = exited ? "exit " + p.exitValue() + ": " + out : "still running after 60 s";
+          clear = exited && p.exitValue() != 0 && out.contains("mutual authentication failed");
+        } finally {
+          p.destroyForcibly();
+          p.waitFor(30, TimeUnit.SECONDS);
+        }
+        a.check("spoofed pipes server: a worker JVM connects to it", outcome, clear);
+      }
+    } finally {
+      java.nio.file.Files.deleteIfExists(dir);
+    }
+  }
+
+  /** Holds {@code n} silent (unauthenticated) connections to {@code path}; each has got the server's hello. */
+  static List<PipesPeer> silentConnections(String path, int n) throws Exception {
+    List<PipesPeer> flood = new ArrayList<>();
+    try {
+      for (int i = 0; i < n; i++) {
+        flood.add(new PipesPeer(path));
+      }
+      return flood;
+    } catch (Exception | Error e) {
+      for (PipesPeer p : flood) {
+        p.close();
+      }
+      throw e;
+    }
+  }
+
+  /**
+   * Handshake-slot flood on a pool that must start new workers meanwhile: every task needs a fresh
+   * worker ({@code maxTasksPerChild(1)}), whose connection arrives behind 100 silent ones.
+   */
+  void pipesHandshakeSlotFloodOnAPool(Attacks a) throws Exception {
+    byte[] key = key();
+    try (ProcessPool fresh = ProcessPool.builder().transport("pipes").processes(1).maxTasksPerChild(1)
+        .authKey(key).build()) {
+      Rel.await(Duration.ofSeconds(60), () -> fresh.workerPids().size() == 1);
+      List<PipesPeer> flood = silentConnections(fresh.address(), 100);
+      String outcome;
+      boolean clear;
+      long start = System.nanoTime();
+      try {
+        int sum = 0;
+        for (int i = 0; i < 3; i++) {
+          sum += fresh.applyAsync((Integer x) -> x + 1, i).get(8, TimeUnit.SECONDS);
+        }
+        long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+        outcome = "3 tasks, each on a new worker, done in " + ms + " ms behind 100 silent connections";
+        clear = sum == 6;
+      } catch (Exception e) {
+        outcome = chain(e);
+        clear = false;
+      } finally {
+        for (PipesPeer p : flood) {
+          p.close();
+        }
+      }
+      a.check("handshake-slot flood: 100 silent connections while the pool starts new workers", outcome, clear);
+    }
+  }
+
+  /**
+   * Handshake-slot flood on a manager: a new connection (as from a new process; this JVM's manager
+   * client shares one connection, so the transport is used directly) still gets in at once.
+   */
+  void pipesHandshakeSlotFloodOnAManager(Attacks a, String address, byte[] key) throws Exception {
+    String path = address.substring("pipes:".length());
+    List<PipesPeer> flood = silentConnections(path, 100);
+    String outcome;
+    boolean clear;
+    long start = System.nanoTime();
+    try {
+      io.procpool.api.spi.Connection c = io.procpool.api.spi.TransportRegistry.get("pipes").connect(path,
+          new io.procpool.api.spi.TransportOptions(key, io.procpool.api.spi.TransportOptions.DEFAULT_MAX_FRAME_SIZE,
+              null, java.util.Map.of()));
+      c.close();
+      long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+      outcome = "a new connection was authenticated in " + ms + " ms behind 100 silent connections";
+      clear = ms < 5000;
+    } catch (Exception e) {
+      outcome = chain(e);
+      clear = false;
+    } finally {
+      for (PipesPeer p : flood) {
+        p.close();
+      }
+    }
+    a.check("handshake-slot flood: 100 silent connections, then a new manager client", outcome, clear);
+  }
+
+  /**
+   * A caller doing big applies is interrupted over and over while other callers run small tasks:
+   * the interrupted caller gets the documented interrupt failure, nobody else fails, no worker dies.
+   */
+  void pipesInterruptStormOnAPool(Attacks a, ProcessPool pool) throws Exception {
+    byte[] big = new byte[16 << 20];
+    ConcurrentLinkedQueue<String> wrong = new ConcurrentLinkedQueue<>();
+    java.util.concurrent.atomic.AtomicInteger interrupted = new java.util.concurrent.atomic.AtomicInteger();
+    java.util.concurrent.atomic.AtomicInteger small = new java.util.concurrent.atomic.AtomicInteger();
+    Thread caller = new Thread(() -> {
+      for (int i = 0; i < 30 && (i < 8 || interrupted.get() < 4); i++) {
+        try {
+          int n = pool.apply((byte[] b) -> b.length, big);
+          if (n != big.length) {
+            wrong.add("big apply returned " + n);
+          }
+        } catch (io.procpool.api.ProcPoolException e) {
+          if (Thread.currentThread().isInterrupted() && !(e instanceof io.procpool.api.WorkerCrashedException)) {
+            interrupted.incrementAndGet();
+          } else {
+            wrong.add(chain(e));
+          }
+        }
+        Thread.interrupted();
+      }
+    }, "abuse-big-caller");
+    caller.setDaemon(true);
+    Thread interrupter = new Thread(() -> {
+      while (caller.getState() == Thread.State.NEW || caller.isAlive()) {
+        caller.interrupt();
+        java.util.concurrent.locks.LockSupport.parkNanos(2_000_000); // pacing
+      }
+    }, "abuse-interrupter");
+    interrupter.setDaemon(true);
+    interrupter.start();
+    caller.start();
+    try {
+      for (int i = 0; caller.isAlive() || i < 10; i++) {
+        int x = i;
+        if (pool.apply((Integer v) -> v * 3, x) != 3 * x) {
+          wrong.add("small apply returned a wrong result");
+        }
+        small.incrementAndGet();
+      }
+    } catch (RuntimeException e) {
+      wrong.add("a small apply of another caller failed: " + chain(e));
+    }
+    caller.join(TimeUnit.SECONDS.toMillis(60));
+    interrupter.join(TimeUnit.SECONDS.toMillis(10));
+    a.check("interrupt storm on a caller's 16 MiB applies", interrupted.get() + " applies interrupted, " + small.get()
+        + " small ones of another caller done; wrong: " + wrong, wrong.isEmpty() && interrupted.get() > 0
+        && !caller.isAlive());
+  }
+
+  /**
+   * A thread putting 8 MiB items on a manager queue is interrupted over and over while another thread
+   * of the same JVM (same manager connection) does round trips on another queue.
+   */
+  void pipesInterruptStormOnAManagerQueue(Attacks a, Manager manager) throws Exception {
+    ManagedQueue<byte[]> bigQ = manager.queue("abuse-interrupt-big");
+    ManagedQueue<Integer> smallQ = manager.queue("abuse-interrupt-small");
+    byte[] item = new byte[8 << 20];
+    ConcurrentLinkedQueue<String> wrong = new ConcurrentLinkedQueue<>();
+    java.util.concurrent.atomic.AtomicInteger interrupted = new java.util.concurrent.atomic.AtomicInteger();
+    java.util.concurrent.atomic.AtomicInteger put = new java.util.concurrent.atomic.AtomicInteger();
+    java.util.concurrent.atomic.AtomicInteger flagged = new java.util.concurrent.atomic.AtomicInteger();
+    Thread putter = new Thread(() -> {
+      for (int i = 0; i < 30 && (i < 8 || interrupted.get() + flagged.get() < 4); i++) {
+        try {
+          bigQ.put(item);
+          put.incrementAndGet();
+          if (Thread.currentThread().isInterrupted()) {
+            flagged.incrementAndGet(); // interrupted during the put, which went through
+          }
+        } catch (RuntimeException e) {
+          if (Thread.currentThread().isInterrupted() && !(e instanceof io.procpool.api.ManagerUnreachableException)) {
+            interrupted.incrementAndGet(); // the put was withdrawn with an interrupt-style failure
+          } else {
+            wrong.add(chain(e));
+          }
+        }
+        Thread.interrupted();
+        try {
+          while (bigQ.getNowait() != null) {
+            // keep the queue (and the manager's heap) small
+          }
+        } catch (io.procpool.api.QueueEmptyException e) {
+          // drained
+        } catch (RuntimeException e) {
+          if (!Thread.interrupted()) {
+            wrong.add("drain: " + chain(e));
+          }
+        }
+      }
+    }, "abuse-big-putter");
+    putter.setDaemon(true);
+    Thread interrupter = new Thread(() -> {
+      while (putter.getState() == Thread.State.NEW || putter.isAlive()) {
+        putter.interrupt();
+        java.util.concurrent.locks.LockSupport.parkNanos(2_000_000); // pacing
+      }
+    }, "abuse-interrupter");
+    interrupter.setDaemon(true);
+    interrupter.start();
+    putter.start();
+    int rounds = 0;
+    try {
+      for (; putter.isAlive() || rounds < 10; rounds++) {
+        queueRoundTrip(smallQ, rounds);
+      }
+    } catch (RuntimeException | AssertionError e) {
+      wrong.add("another thread's queue round trip failed: " + chain(e));
+    }
+    putter.join(TimeUnit.SECONDS.toMillis(60));
+    interrupter.join(TimeUnit.SECONDS.toMillis(10));
+    a.check("interrupt storm on a thread's 8 MiB queue puts", put.get() + " puts done (" + flagged.get()
+        + " of them interrupted meanwhile), " + interrupted.get() + " withdrawn on interrupt, " + rounds
+        + " round trips of another thread; wrong: " + wrong,
+        wrong.isEmpty() && !putter.isAlive() && flagged.get() + interrupted.get() > 0);
   }
 
   static void queueRoundTrip(ManagedQueue<Integer> q, int x) {

@@ -41,6 +41,8 @@ final class WirePeers {
   });
 
   static final int MAGIC = 0x50504950;
+  /** The pipes handshake version (2: mutual authentication). */
+  static final int PIPES_VERSION = 2;
 
   // ------------------------------------------------------------------ pipes
 
@@ -123,25 +125,43 @@ final class WirePeers {
       return "no EOF within " + timeout.toMillis() + " ms (" + total + " bytes received)";
     }
 
-    /** Runs the client side of the handshake; returns the server's status byte and reason. */
+    private byte[] serverNonce;
+    private byte[] clientNonce;
+
+    /**
+     * Runs the client side of the (version 2, mutual) handshake, with {@code version} in its header;
+     * returns the server's status and reason, "OK" only if the server also proved the key.
+     */
     String handshake(byte[] key, int version) throws IOException {
       byte[] hello = read(38, Duration.ofSeconds(10));
       if (hello.length < 38) {
         return "no server hello (" + hello.length + " bytes)";
       }
-      byte[] nonce = java.util.Arrays.copyOfRange(hello, 6, 38);
-      write(ByteBuffer.allocate(38).putInt(MAGIC).putShort((short) version).put(hmac(key, nonce)).array());
-      return status();
+      serverNonce = java.util.Arrays.copyOfRange(hello, 6, 38);
+      clientNonce = new byte[32];
+      new java.security.SecureRandom().nextBytes(clientNonce);
+      write(ByteBuffer.allocate(70).putInt(MAGIC).putShort((short) version).put(clientNonce)
+          .put(hmac(key, concat("procpool-pipes client", serverNonce, clientNonce))).array());
+      return status(key);
     }
 
     /** Reads the handshake status: "OK", or "REFUSED(n): reason". */
     String status() throws IOException {
+      return status(null);
+    }
+
+    private String status(byte[] key) throws IOException {
       byte[] s = read(1, Duration.ofSeconds(10));
       if (s.length == 0) {
         return "EOF without status";
       }
       if (s[0] == 0) {
-        return "OK";
+        if (key == null) {
+          return "OK";
+        }
+        byte[] proof = read(32, Duration.ofSeconds(10));
+        return java.util.Arrays.equals(proof, hmac(key, concat("procpool-pipes server", serverNonce, clientNonce)))
+            ? "OK" : "OK without a valid server proof";
       }
       byte[] len = read(2, Duration.ofSeconds(5));
       int n = len.length == 2 ? ((len[0] & 0xFF) << 8) | (len[1] & 0xFF) : 0;
@@ -151,6 +171,69 @@ final class WirePeers {
     @Override
     public void close() throws IOException {
       ch.close();
+    }
+  }
+
+  static byte[] concat(String label, byte[] a, byte[] b) {
+    byte[] l = label.getBytes(StandardCharsets.US_ASCII);
+    return ByteBuffer.allocate(l.length + a.length + b.length).put(l).put(a).put(b).array();
+  }
+
+  /**
+   * A spoofed pipes endpoint (a socket path a client was pointed at by mistake or by an attacker):
+   * it speaks the handshake but does not know the key, so it says "OK" with a made-up proof and then
+   * sends a frame. Records what it saw.
+   */
+  static final class SpoofedPipesServer implements AutoCloseable {
+    final java.nio.file.Path path;
+    final java.nio.channels.ServerSocketChannel server;
+    final Thread thread;
+    volatile int clientsAnswered;
+    volatile boolean frameSent;
+
+    SpoofedPipesServer(java.nio.file.Path path, byte[] frame) throws IOException {
+      this.path = path;
+      server = java.nio.channels.ServerSocketChannel.open(StandardProtocolFamily.UNIX);
+      server.bind(UnixDomainSocketAddress.of(path));
+      thread = new Thread(() -> {
+        while (server.isOpen()) {
+          try (SocketChannel ch = server.accept()) {
+            byte[] nonce = new byte[32];
+            new java.util.Random().nextBytes(nonce);
+            writeAll(ch, ByteBuffer.allocate(38).putInt(MAGIC).putShort((short) PIPES_VERSION).put(nonce).flip());
+            ByteBuffer answer = ByteBuffer.allocate(70);
+            while (answer.hasRemaining() && ch.read(answer) >= 0) {
+              // read the client's answer
+            }
+            clientsAnswered++;
+            byte[] madeUp = new byte[32];
+            new java.util.Random().nextBytes(madeUp);
+            writeAll(ch, ByteBuffer.allocate(33).put((byte) 0).put(madeUp).flip());
+            writeAll(ch, ByteBuffer.allocate(4 + frame.length).putInt(frame.length).put(frame).flip());
+            frameSent = true;
+            ByteBuffer sink = ByteBuffer.allocate(4096);
+            while (ch.read(sink) >= 0) {
+              sink.clear();
+            }
+          } catch (IOException e) {
+            // the client hung up, or we are closed
+          }
+        }
+      }, "spoofed-pipes-server");
+      thread.setDaemon(true);
+      thread.start();
+    }
+
+    private static void writeAll(SocketChannel ch, ByteBuffer b) throws IOException {
+      while (b.hasRemaining()) {
+        ch.write(b);
+      }
+    }
+
+    @Override
+    public void close() throws IOException {
+      server.close();
+      java.nio.file.Files.deleteIfExists(path);
     }
   }
 

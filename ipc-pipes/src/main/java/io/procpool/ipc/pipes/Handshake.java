@@ -11,30 +11,42 @@ import java.security.NoSuchAlgorithmException;
 import java.security.SecureRandom;
 
 /**
- * The pipes handshake, run once per connection before any frame.
+ * The pipes handshake, run once per connection before any frame. Authentication is mutual: each side
+ * proves the key over both sides' nonces, and the client checks the server's proof before it reads
+ * any frame, so an endpoint that does not know the key (a spoofed socket path) never gets to feed
+ * the client a message.
  *
  * <pre>
- * server → client: "PPIP" (4 bytes), version (u16 BE), nonce (32 bytes, SecureRandom)
- * client → server: "PPIP" (4 bytes), version (u16 BE), HMAC-SHA256(authKey, nonce) (32 bytes)
+ * server → client: "PPIP" (4 bytes), version (u16 BE), server nonce (32 bytes)           = 38 bytes
+ * client → server: "PPIP" (4 bytes), version (u16 BE), client nonce (32 bytes),
+ *                  HMAC-SHA256(authKey, "procpool-pipes client" || server nonce || client nonce) = 70 bytes
  * server → client: status (1 byte): 0 OK, 1 wrong key, 2 bad magic / unsupported version;
- *                  if not OK: reason length (u16 BE) + reason (UTF-8), then the server closes
+ *                  if OK: HMAC-SHA256(authKey, "procpool-pipes server" || server nonce || client nonce);
+ *                  if not: reason length (u16 BE) + reason (UTF-8), then the server closes
  * </pre>
+ *
+ * <p>The direction labels keep one side's proof from being reflected as the other's; fresh nonces on
+ * both sides keep a recorded proof from being replayed. Version 1 (one-way: the server never proved
+ * the key) is refused with a clear reason by both sides.
  *
  * <p>All reads are of fixed, small sizes; nothing is allocated from a length sent by the peer except
  * the reason string, which is capped.
  */
 final class Handshake {
   static final int MAGIC = 0x50504950; // "PPIP"
-  static final int VERSION = 1;
+  static final int VERSION = 2;
   static final int NONCE_SIZE = 32;
   static final int MAC_SIZE = 32;
-  static final int HELLO_SIZE = 4 + 2 + NONCE_SIZE; // both directions are 38 bytes
+  static final int SERVER_HELLO_SIZE = 4 + 2 + NONCE_SIZE;
+  static final int CLIENT_HELLO_SIZE = 4 + 2 + NONCE_SIZE + MAC_SIZE;
   static final byte STATUS_OK = 0;
   static final byte STATUS_BAD_KEY = 1;
   static final byte STATUS_BAD_PROTOCOL = 2;
   static final int MAX_REASON_BYTES = 1024;
+  private static final byte[] CLIENT_LABEL = "procpool-pipes client".getBytes(StandardCharsets.US_ASCII);
+  private static final byte[] SERVER_LABEL = "procpool-pipes server".getBytes(StandardCharsets.US_ASCII);
 
-  /** Only the server draws nonces: a holder keeps SecureRandom out of worker start-up. */
+  /** A holder: SecureRandom is set up on first use only. */
   private static final class Random {
     static final SecureRandom INSTANCE = new SecureRandom();
   }
@@ -42,60 +54,80 @@ final class Handshake {
   private Handshake() {}
 
   /**
-   * Server side. Returns normally when the client proved the key; otherwise tells the client why
-   * (when it still can) and throws.
+   * Server side. Returns normally when the client proved the key (and was sent the server's proof);
+   * otherwise tells the client why (when it still can) and throws. {@code answered} runs once the
+   * client's whole answer has arrived (from then on the handshake no longer waits for the client).
    */
-  static void serverSide(SocketChannel ch, byte[] authKey) throws IOException {
-    byte[] nonce = new byte[NONCE_SIZE];
-    Random.INSTANCE.nextBytes(nonce);
-    ByteBuffer hello = ByteBuffer.allocate(HELLO_SIZE);
-    hello.putInt(MAGIC).putShort((short) VERSION).put(nonce).flip();
+  static void serverSide(SocketChannel ch, byte[] authKey, Runnable answered) throws IOException {
+    byte[] serverNonce = nonce();
+    ByteBuffer hello = ByteBuffer.allocate(SERVER_HELLO_SIZE);
+    hello.putInt(MAGIC).putShort((short) VERSION).put(serverNonce).flip();
     writeFully(ch, hello);
 
-    ByteBuffer in = ByteBuffer.allocate(HELLO_SIZE);
+    ByteBuffer in = ByteBuffer.allocate(CLIENT_HELLO_SIZE);
     in.limit(6);
     readFully(ch, in);
     int magic = in.getInt(0);
     int version = in.getShort(4) & 0xFFFF;
     if (magic != MAGIC) {
+      answered.run();
       refuse(ch, STATUS_BAD_PROTOCOL, "bad magic: the peer is not a procpool pipes client");
       throw new ProtocolException("pipes: bad magic 0x" + Integer.toHexString(magic) + " in handshake");
     }
     if (version != VERSION) {
+      answered.run();
       String reason = "protocol version " + version + " not supported by server (server speaks " + VERSION + ")";
       refuse(ch, STATUS_BAD_PROTOCOL, reason);
       throw new ProtocolException("pipes: " + reason);
     }
-    in.limit(HELLO_SIZE);
+    in.limit(CLIENT_HELLO_SIZE);
     readFully(ch, in);
+    answered.run();
+    byte[] clientNonce = new byte[NONCE_SIZE];
+    in.get(6, clientNonce);
     byte[] proof = new byte[MAC_SIZE];
-    in.get(6, proof);
-    if (!MessageDigest.isEqual(proof, hmac(authKey, nonce))) {
+    in.get(6 + NONCE_SIZE, proof);
+    if (!MessageDigest.isEqual(proof, hmac(authKey, CLIENT_LABEL, serverNonce, clientNonce))) {
       refuse(ch, STATUS_BAD_KEY, "the auth key did not match the pool's key");
       throw new ProtocolException("pipes: a client failed authentication (wrong auth key)");
     }
-    writeFully(ch, ByteBuffer.wrap(new byte[] {STATUS_OK}));
+    ByteBuffer ok = ByteBuffer.allocate(1 + MAC_SIZE);
+    ok.put(STATUS_OK).put(hmac(authKey, SERVER_LABEL, serverNonce, clientNonce)).flip();
+    writeFully(ch, ok);
   }
 
-  /** Client side. Returns normally when the server accepted the key. */
+  /** Client side. Returns normally when the server accepted the key and proved that it knows it too. */
   static void clientSide(SocketChannel ch, byte[] authKey, String address) throws IOException {
-    ByteBuffer in = ByteBuffer.allocate(HELLO_SIZE);
+    ByteBuffer in = ByteBuffer.allocate(SERVER_HELLO_SIZE);
     readFully(ch, in, address);
     int magic = in.getInt(0);
     if (magic != MAGIC) {
       throw new ProtocolException("pipes: " + address + " is not a procpool pipes endpoint (bad magic 0x"
           + Integer.toHexString(magic) + ")");
     }
-    byte[] nonce = new byte[NONCE_SIZE];
-    in.get(6, nonce);
-    ByteBuffer out = ByteBuffer.allocate(HELLO_SIZE);
-    out.putInt(MAGIC).putShort((short) VERSION).put(hmac(authKey, nonce)).flip();
+    int version = in.getShort(4) & 0xFFFF;
+    if (version != VERSION) {
+      throw new ProtocolException("pipes: " + address + " speaks pipes handshake version " + version
+          + ", this client speaks " + VERSION + " (are both sides the same procpool version?)");
+    }
+    byte[] serverNonce = new byte[NONCE_SIZE];
+    in.get(6, serverNonce);
+    byte[] clientNonce = nonce();
+    ByteBuffer out = ByteBuffer.allocate(CLIENT_HELLO_SIZE);
+    out.putInt(MAGIC).putShort((short) VERSION).put(clientNonce)
+        .put(hmac(authKey, CLIENT_LABEL, serverNonce, clientNonce)).flip();
     writeFully(ch, out);
 
     ByteBuffer status = ByteBuffer.allocate(1);
     readFully(ch, status, address);
     byte code = status.get(0);
     if (code == STATUS_OK) {
+      ByteBuffer proof = ByteBuffer.allocate(MAC_SIZE);
+      readFully(ch, proof, address);
+      if (!MessageDigest.isEqual(proof.array(), hmac(authKey, SERVER_LABEL, serverNonce, clientNonce))) {
+        throw new ProtocolException("pipes: mutual authentication failed: " + address
+            + " accepted our key but could not prove that it knows it (a spoofed endpoint?)");
+      }
       return;
     }
     String reason = readReason(ch, address);
@@ -103,6 +135,27 @@ final class Handshake {
       throw new ProtocolException("pipes: authentication refused by " + address + ": " + reason);
     }
     throw new ProtocolException("pipes: handshake refused by " + address + ": " + reason);
+  }
+
+  private static byte[] nonce() {
+    byte[] nonce = new byte[NONCE_SIZE];
+    Random.INSTANCE.nextBytes(nonce);
+    return nonce;
+  }
+
+  /** HMAC-SHA256 over the concatenation of {@code parts}. */
+  static byte[] hmac(byte[] key, byte[]... parts) {
+    int n = 0;
+    for (byte[] p : parts) {
+      n += p.length;
+    }
+    byte[] message = new byte[n];
+    int at = 0;
+    for (byte[] p : parts) {
+      System.arraycopy(p, 0, message, at, p.length);
+      at += p.length;
+    }
+    return hmac(key, message);
   }
 
   /**

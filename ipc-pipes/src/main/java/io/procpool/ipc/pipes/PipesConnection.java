@@ -1,10 +1,14 @@
 package io.procpool.ipc.pipes;
 
 import io.procpool.api.spi.Connection;
+import io.procpool.api.spi.MessageTooLargeException;
 import io.procpool.api.spi.ProtocolException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.ClosedChannelException;
+import java.nio.channels.ClosedSelectorException;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.Selector;
 import java.nio.channels.SocketChannel;
 import java.util.Objects;
 import java.util.concurrent.ConcurrentLinkedQueue;
@@ -24,6 +28,14 @@ import java.util.function.Consumer;
  * the first thread to win a CAS becomes the writer and drains the queue for everyone, copying small
  * messages (with their headers) into one reusable direct staging buffer and passing large ones by
  * reference, in gathering writes of many messages per system call.
+ *
+ * <p>Interrupts: the channel is in non-blocking mode once the handshake is done. A {@link SocketChannel}
+ * is an interruptible channel, and in blocking mode an interrupt landing during a read or write closes
+ * it, which would fail every other thread's calls on this shared connection; the JDK arms that hook
+ * only for blocking operations. So both sides read and write without blocking and, when the socket
+ * cannot progress, wait in a {@link Selector} (one per direction, the writer's opened on the first
+ * write that has to wait). {@code select} returns on an interrupt without closing anything: the writer
+ * clears the flag, keeps waiting, and sets it again before returning to its caller.
  */
 final class PipesConnection implements Connection {
   static final int READ_BUFFER_SIZE = 64 * 1024;
@@ -50,14 +62,24 @@ final class PipesConnection implements Connection {
   private final AtomicBoolean started = new AtomicBoolean();
   private final AtomicBoolean closedFired = new AtomicBoolean();
   private volatile Thread reader;
+  /** Waits for the socket to become readable; owned by the reader thread, closed by either side. */
+  private volatile Selector readSelector;
+  /** Waits for the socket to become writable; opened by the first writer that has to wait. */
+  private volatile Selector writeSelector;
 
   // Writer state: touched only by the thread holding the `writing` flag.
   private ByteBuffer staging;
   private final ByteBuffer[] batch = new ByteBuffer[MAX_BATCH_BUFFERS];
   private ByteBuffer carry;
 
+  /**
+   * Takes over an authenticated, blocking channel and switches it to non-blocking mode.
+   *
+   * @throws IOException if the channel cannot be switched; the caller closes it
+   */
   PipesConnection(SocketChannel channel, int maxFrameSize, String description,
-      Consumer<PipesConnection> onTerminated) {
+      Consumer<PipesConnection> onTerminated) throws IOException {
+    channel.configureBlocking(false);
     this.channel = channel;
     this.maxFrameSize = maxFrameSize;
     this.description = description;
@@ -83,13 +105,12 @@ final class PipesConnection implements Connection {
 
   @Override
   public void write(ByteBuffer message) {
-    if (closeReason.get() != null) {
-      return;
-    }
     int size = message.remaining();
     if (size > maxFrameSize) {
-      throw new IllegalArgumentException("pipes: message of " + size + " bytes exceeds maxFrameSize "
-          + maxFrameSize + " (to " + description + ")");
+      throw new MessageTooLargeException(size, maxFrameSize, "pipes, to " + description);
+    }
+    if (closeReason.get() != null) {
+      return;
     }
     queue.offer(message);
     if (closeReason.get() != null) {
@@ -103,11 +124,11 @@ final class PipesConnection implements Connection {
       if (!writing.compareAndSet(false, true)) {
         return; // the current writer re-checks the queue after releasing the flag: it sends ours
       }
-      // SocketChannel is interruptible: a write by a thread whose interrupt flag is set would close
-      // the connection. Callers' interrupts are not meant for us: hold the flag aside while writing.
+      // Callers' interrupts are not meant for the connection: the flag is held aside while we wait
+      // for the socket (a set flag would make every select return at once) and restored after.
       boolean interrupted = Thread.interrupted();
       try {
-        drain();
+        interrupted |= drain();
       } catch (IOException e) {
         throw fail(e);
       } finally {
@@ -124,13 +145,17 @@ final class PipesConnection implements Connection {
     }
   }
 
-  /** Writes queued messages until the queue is empty. Holds the `writing` flag. */
-  private void drain() throws IOException {
+  /**
+   * Writes queued messages until the queue is empty. Holds the `writing` flag. Returns whether the
+   * thread was interrupted while it waited (the flag is cleared meanwhile).
+   */
+  private boolean drain() throws IOException {
+    boolean interrupted = false;
     if (closeReason.get() != null) {
       queue.clear();
       Throwable reason = closeReason.get();
       if (reason == CLEAN) {
-        return;
+        return false;
       }
       throw new IOException("pipes: connection to " + description + " is broken", reason);
     }
@@ -140,12 +165,14 @@ final class PipesConnection implements Connection {
     while (true) {
       int n = fillBatch();
       if (n == 0) {
-        return;
+        return interrupted;
       }
       try {
         int offset = 0;
         while (offset < n) {
-          channel.write(batch, offset, n - offset);
+          if (channel.write(batch, offset, n - offset) == 0) {
+            interrupted |= awaitWritable();
+          }
           while (offset < n && !batch[offset].hasRemaining()) {
             offset++;
           }
@@ -154,6 +181,30 @@ final class PipesConnection implements Connection {
         java.util.Arrays.fill(batch, 0, n, null);
       }
     }
+  }
+
+  /**
+   * Waits until the socket accepts more bytes (or the connection is closed). An interrupt does not
+   * end the wait: the flag is cleared and reported through the return value.
+   */
+  private boolean awaitWritable() throws IOException {
+    Selector sel = writeSelector;
+    if (sel == null) {
+      sel = Selector.open();
+      channel.register(sel, SelectionKey.OP_WRITE);
+      writeSelector = sel;
+      if (closeReason.get() != null) {
+        closeQuietly(sel); // close() may have missed it
+        throw new ClosedChannelException();
+      }
+    }
+    boolean interrupted = Thread.interrupted();
+    try {
+      sel.select(k -> {});
+    } catch (ClosedSelectorException e) {
+      throw new ClosedChannelException(); // closed meanwhile; the next write reports why
+    }
+    return interrupted | Thread.interrupted();
   }
 
   /** Moves queued messages into {@link #batch}; returns the number of buffers in it. */
@@ -231,7 +282,21 @@ final class PipesConnection implements Connection {
     } catch (IOException ignored) {
       // Closing a socket channel does not fail in a way we could act on.
     }
+    // A registered channel's socket is released when its last selector lets go of it; closing the
+    // selectors also wakes a reader or writer waiting in one.
+    closeQuietly(readSelector);
+    closeQuietly(writeSelector);
     onTerminated.accept(this);
+  }
+
+  private static void closeQuietly(Selector sel) {
+    if (sel != null) {
+      try {
+        sel.close();
+      } catch (IOException ignored) {
+        // Nothing to do.
+      }
+    }
   }
 
   @Override
@@ -252,7 +317,7 @@ final class PipesConnection implements Connection {
     try {
       readFrames(listener);
       cause = CLEAN;
-    } catch (ClosedChannelException e) {
+    } catch (ClosedChannelException | ClosedSelectorException e) {
       cause = closeReason.get() != null ? null : e; // a local close: the recorded reason wins
     } catch (Throwable e) { // IOException, ProtocolException, or a listener failure
       cause = e;
@@ -269,12 +334,50 @@ final class PipesConnection implements Connection {
   }
 
   private void readFrames(Listener listener) throws IOException {
-    ByteBuffer buf = ByteBuffer.allocateDirect(READ_BUFFER_SIZE);
+    Selector sel = Selector.open();
+    readSelector = sel;
+    try {
+      channel.register(sel, SelectionKey.OP_READ);
+      readFrames(listener, sel);
+    } finally {
+      closeQuietly(sel);
+    }
+  }
+
+  /**
+   * Reads at least one byte into {@code buf} (which has room), waiting in {@code sel}; -1 at end of
+   * stream. With {@code waitFirst} (the previous read drained the socket) it waits before reading,
+   * which saves the read that would only find the socket empty: the selector is level-triggered, so
+   * bytes that arrived meanwhile end the wait at once.
+   */
+  private int read(ByteBuffer buf, Selector sel, boolean waitFirst) throws IOException {
+    boolean wait = waitFirst;
     while (true) {
       if (closeReason.get() != null) {
         throw new ClosedChannelException();
       }
+      if (wait) {
+        Thread.interrupted(); // our own thread: a stray interrupt must not turn the wait into a spin
+        sel.select(k -> {});
+        if (closeReason.get() != null) {
+          throw new ClosedChannelException();
+        }
+      }
       int r = channel.read(buf);
+      if (r != 0) {
+        return r;
+      }
+      wait = true;
+    }
+  }
+
+  private void readFrames(Listener listener, Selector sel) throws IOException {
+    ByteBuffer buf = ByteBuffer.allocateDirect(READ_BUFFER_SIZE);
+    boolean drained = false;
+    while (true) {
+      int room = buf.remaining();
+      int r = read(buf, sel, drained);
+      drained = r < room; // a short read took everything the socket had
       if (r < 0) {
         if (buf.position() == 0) {
           return; // clean EOF at a frame boundary
@@ -293,7 +396,7 @@ final class PipesConnection implements Connection {
           delivered = true;
         } else if (4 + len > buf.capacity()) {
           buf.position(pos + 4);
-          listener.onMessage(readLarge(buf, len));
+          listener.onMessage(readLarge(buf, len, sel));
           delivered = true;
         } else {
           break;
@@ -307,12 +410,12 @@ final class PipesConnection implements Connection {
   }
 
   /** Reads a frame larger than the read buffer into a buffer of its exact size (already size-checked). */
-  private ByteBuffer readLarge(ByteBuffer buf, int len) throws IOException {
+  private ByteBuffer readLarge(ByteBuffer buf, int len, Selector sel) throws IOException {
     ByteBuffer big = ByteBuffer.allocate(len);
     big.put(buf); // the part already read; buf is now empty
     while (big.hasRemaining()) {
       big.limit(Math.min(len, big.position() + LARGE_READ_CHUNK));
-      if (channel.read(big) < 0) {
+      if (read(big, sel, false) < 0) {
         throw new ProtocolException("pipes: truncated frame from " + description + ": end of stream after "
             + big.position() + " of " + len + " payload bytes");
       }

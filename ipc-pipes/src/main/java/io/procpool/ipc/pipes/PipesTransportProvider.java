@@ -22,10 +22,17 @@ import java.nio.file.attribute.PosixFilePermissions;
  * or on {@link TransportOptions#listenAddress()} when one is given (a socket path whose parent
  * directory exists). {@link TransportServer#address()} is the absolute socket path.
  *
- * <p>Wire format: a handshake (server sends {@code "PPIP"}, protocol version as a big-endian u16 and a
- * 32-byte random nonce; the client answers with the same magic and version and
- * HMAC-SHA256(authKey, nonce); the server replies one status byte, followed by a u16-length UTF-8
+ * <p>Wire format: a mutually authenticated handshake (protocol version 2: the server sends
+ * {@code "PPIP"}, the version as a big-endian u16 and a 32-byte random nonce; the client answers with
+ * the same magic and version, its own nonce and an HMAC-SHA256 proof of the key over both nonces; the
+ * server replies one status byte followed by its own proof over both nonces, or by a u16-length UTF-8
  * reason when it refuses), then frames of a 4-byte big-endian length and that many payload bytes.
+ * {@link #connect} returns only once the server has proved the key; an endpoint that cannot is
+ * reported with a {@link io.procpool.api.spi.ProtocolException}, as is a peer speaking another
+ * handshake version.
+ *
+ * <p>Interrupts: a thread interrupted while it writes or flushes leaves the connection open (the
+ * socket is used in non-blocking mode; waits happen in a selector) and keeps its interrupt flag.
  *
  * <p>Properties read from {@link TransportOptions#properties()}: {@code pipes.handshakeTimeoutMillis}
  * (default 10000), how long either side waits for the other's handshake before closing the socket.
@@ -96,7 +103,12 @@ public final class PipesTransportProvider extends TransportProvider {
       ch.close();
       throw timedOut(address, timeout);
     }
-    return new PipesConnection(ch, options.maxFrameSize(), "unix:" + address, c -> {});
+    try {
+      return new PipesConnection(ch, options.maxFrameSize(), "unix:" + address, c -> {});
+    } catch (IOException | RuntimeException e) {
+      ch.close();
+      throw e;
+    }
   }
 
   private static SocketTimeoutException timedOut(String address, long timeout) {

@@ -1,5 +1,6 @@
 package io.procpool.ipc.pipes;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -80,7 +81,11 @@ abstract class PipesFixture {
     final Recorder serverRec = new Recorder();
 
     Pair() throws IOException, InterruptedException {
-      client = connect();
+      this(connect());
+    }
+
+    Pair(Connection connected) throws InterruptedException {
+      client = connected;
       serverSide = nextAccepted();
       client.start(clientRec);
       serverSide.start(serverRec);
@@ -102,24 +107,43 @@ abstract class PipesFixture {
     return ch;
   }
 
-  /** A raw peer that completes the handshake with {@code key}; returns the status byte. */
+  /**
+   * A raw peer that runs the client side of the handshake (version 2 layout, {@code version} in its
+   * header) with {@code key}, checking the server's proof when it accepts; returns the status byte.
+   * Written against javax.crypto.Mac, independently of the production code.
+   */
   static int rawHandshake(SocketChannel ch, byte[] key, int version) throws Exception {
     ByteBuffer hello = ByteBuffer.allocate(38);
     readFully(ch, hello);
     assertEquals(0x50504950, hello.getInt(0), "magic");
-    assertEquals(1, hello.getShort(4), "version");
-    byte[] nonce = new byte[32];
-    hello.get(6, nonce);
-    Mac mac = Mac.getInstance("HmacSHA256");
-    mac.init(new SecretKeySpec(key, "HmacSHA256"));
-    ByteBuffer out = ByteBuffer.allocate(38);
-    out.put("PPIP".getBytes(StandardCharsets.US_ASCII)).putShort((short) version).put(mac.doFinal(nonce)).flip();
+    assertEquals(2, hello.getShort(4), "version");
+    byte[] serverNonce = new byte[32];
+    hello.get(6, serverNonce);
+    byte[] clientNonce = new byte[32];
+    new java.security.SecureRandom().nextBytes(clientNonce);
+    ByteBuffer out = ByteBuffer.allocate(70);
+    out.put("PPIP".getBytes(StandardCharsets.US_ASCII)).putShort((short) version).put(clientNonce)
+        .put(mac(key, "procpool-pipes client", serverNonce, clientNonce)).flip();
     while (out.hasRemaining()) {
       ch.write(out);
     }
     ByteBuffer status = ByteBuffer.allocate(1);
     readFully(ch, status);
+    if (status.get(0) == 0) {
+      ByteBuffer proof = ByteBuffer.allocate(32);
+      readFully(ch, proof);
+      assertArrayEquals(mac(key, "procpool-pipes server", serverNonce, clientNonce), proof.array(),
+          "the server's proof of the key");
+    }
     return status.get(0);
+  }
+
+  static byte[] mac(byte[] key, String label, byte[] serverNonce, byte[] clientNonce) throws Exception {
+    Mac mac = Mac.getInstance("HmacSHA256");
+    mac.init(new SecretKeySpec(key, "HmacSHA256"));
+    mac.update(label.getBytes(StandardCharsets.US_ASCII));
+    mac.update(serverNonce);
+    return mac.doFinal(clientNonce);
   }
 
   static void readFully(SocketChannel ch, ByteBuffer buf) throws IOException {

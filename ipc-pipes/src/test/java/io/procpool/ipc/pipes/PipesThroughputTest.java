@@ -102,4 +102,42 @@ class PipesThroughputTest extends PipesFixture {
     System.out.printf("pipes (one JVM, 64-byte messages streamed and echoed): %.0f msg/s each way%n",
         streamed / seconds);
   }
+
+  @Test
+  void printBulkRate() throws Exception {
+    startServer();
+    Connection client = connect();
+    Connection serverSide = nextAccepted();
+    int size = 1 << 20;
+    int count = 2048; // 2 GiB one way
+    AtomicInteger got = new AtomicInteger();
+    CountDownLatch done = new CountDownLatch(1);
+    serverSide.start(new Connection.Listener() {
+      @Override
+      public void onMessage(ByteBuffer message) {
+        if (got.incrementAndGet() == count) {
+          done.countDown();
+        }
+      }
+
+      @Override
+      public void onClosed(Throwable cause) {}
+    });
+    client.start(new Connection.Listener() {
+      @Override
+      public void onMessage(ByteBuffer message) {}
+
+      @Override
+      public void onClosed(Throwable cause) {}
+    });
+    ByteBuffer payload = ByteBuffer.allocateDirect(size);
+    long start = System.nanoTime();
+    for (int i = 0; i < count; i++) {
+      client.write(payload.duplicate());
+      client.flush();
+    }
+    assertTrue(done.await(WAIT_SECONDS * 3, TimeUnit.SECONDS), "bulk arrived: " + got.get());
+    double seconds = (System.nanoTime() - start) / 1e9;
+    System.out.printf("pipes (one JVM, 1 MiB messages one way): %.0f MiB/s%n", count / seconds);
+  }
 }
