@@ -28,7 +28,7 @@ public interface ManagerProbe {
 
   /**
    * The manager's id of an anonymous queue, as {@link #queueExists} takes it, from the
-   * {@link ManagedQueue#toString() toString()} of one of its proxies. The suite passes a string, not
+   * {@code toString()} of one of its proxies ({@link ManagedQueue}). The suite passes a string, not
    * the proxy, because some proxies live in a worker process (only their description comes back) and
    * because it keeps the id after it dropped or closed the proxy.
    */
