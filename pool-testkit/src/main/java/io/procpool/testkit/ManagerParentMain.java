@@ -1,10 +1,12 @@
-package io.procpool.manager;
+package io.procpool.testkit;
 
 import io.procpool.api.Manager;
 
 /**
- * A parent JVM for the "manager exits when its parent dies" test: starts a manager, prints
- * {@code MANAGER <pid>} and sleeps until killed.
+ * A parent JVM for the "manager exits when its parent dies" test of
+ * {@link AbstractManagedQueueContractTest}: {@code java -cp <classpath> io.procpool.testkit.ManagerParentMain
+ * <transport>} starts a manager with that transport, prints {@code MANAGER <pid> <address>} and sleeps
+ * until killed (at most a minute, then it closes the manager and exits).
  */
 public final class ManagerParentMain {
   private ManagerParentMain() {}

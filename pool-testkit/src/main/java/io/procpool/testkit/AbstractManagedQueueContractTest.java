@@ -1,4 +1,4 @@
-package io.procpool.manager;
+package io.procpool.testkit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -15,12 +15,10 @@ import io.procpool.api.ProcPoolException;
 import io.procpool.api.ProcessPool;
 import io.procpool.api.QueueEmptyException;
 import io.procpool.api.QueueFullException;
+import io.procpool.api.spi.CodecRegistry;
 import io.procpool.api.spi.Connection;
 import io.procpool.api.spi.TransportOptions;
 import io.procpool.api.spi.TransportRegistry;
-import io.procpool.core.JavaSerializationCodec;
-import io.procpool.manager.internal.ManagerHandle;
-import io.procpool.testkit.NoLeakedProcessesExtension;
 import java.io.BufferedReader;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
@@ -47,9 +45,9 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
-import java.util.concurrent.locks.LockSupport;
 import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
@@ -58,8 +56,28 @@ import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
  * The contract of {@link ManagedQueue} (Python's {@code Manager().Queue()} semantics) and of the
- * manager process, for one transport. A transport runs it with a five-line subclass that names
- * itself in {@link #transport()}; the same transport serves the manager and the pools of the tests.
+ * manager process, for one transport: the same transport serves the manager and the pools of the
+ * tests. A transport runs it with a subclass that names itself in {@link #transport()}:
+ *
+ * <pre>{@code
+ * class MyManagedQueueContractTest extends AbstractManagedQueueContractTest {
+ *   @Override protected String transport() { return "my-transport"; }
+ * }
+ * }</pre>
+ *
+ * <p>The test classpath needs the transport, {@code io.procpool:pool-core} (the pool) and
+ * {@code io.procpool:manager-queue} (the manager); worker and helper JVMs get the test's classpath.
+ *
+ * <p>A few tests look inside the manager, beyond the public API: the manager process's pid (to kill it
+ * or to see it exit) and whether it has freed a queue. They ask a {@link ManagerProbe}, which the
+ * subclass returns from {@link #managerProbe()}; without one they are skipped with the reason, and
+ * every other test runs. manager-queue's own tests supply it.
+ *
+ * <p>Every test ends the processes it starts (checked by {@link NoLeakedProcessesExtension}) and
+ * closes its managers and pools; one manager, started before the first test and closed after the
+ * last, serves the tests that need no manager of their own. Waits are bounded, with generous
+ * deadlines; fixed pauses are left only where nothing observable marks the moment (that a call is
+ * still blocked, that a request or a closed connection has reached the manager).
  */
 @ExtendWith(NoLeakedProcessesExtension.class)
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
@@ -68,6 +86,24 @@ public abstract class AbstractManagedQueueContractTest {
 
   /** The transport under test, e.g. {@code "pipes"}. */
   protected abstract String transport();
+
+  /**
+   * The probe into the manager implementation on the classpath that the tests needing one use, or
+   * {@code null} (the default): then those tests are skipped, each with the reason.
+   */
+  protected ManagerProbe managerProbe() {
+    return null;
+  }
+
+  /** The {@link #managerProbe()}; aborts (skips) the calling test if there is none. */
+  private ManagerProbe probe(String what) {
+    ManagerProbe probe = managerProbe();
+    if (probe == null) {
+      Assumptions.abort("this test needs " + what + ", which the public API does not show, and "
+          + getClass().getSimpleName() + " supplies no ManagerProbe (override managerProbe())");
+    }
+    return probe;
+  }
 
   private Manager manager;
 
@@ -443,6 +479,7 @@ public abstract class AbstractManagedQueueContractTest {
 
   @Test
   void killingTheManagerFailsABlockedWorkerGetWithin2Seconds() throws Exception {
+    ManagerProbe probe = probe("the manager process's pid");
     Manager own = Manager.builder().transport(transport()).build();
     try (ProcessPool pool = ProcessPool.builder().processes(1).transport(transport()).build()) {
       ManagedQueue<Long> ready = own.queue();
@@ -450,7 +487,7 @@ public abstract class AbstractManagedQueueContractTest {
       AsyncResult<String> r = pool.applyAsync(AbstractManagedQueueContractTest::blockingGet, new Args(ready, q));
       ready.get(Duration.ofSeconds(30));
       Thread.sleep(200);
-      long pid = ((ManagerHandle) own).pid();
+      long pid = probe.pid(own);
       long t0 = System.nanoTime();
       ProcessHandle.of(pid).orElseThrow().destroyForcibly();
       String result = r.get(10, TimeUnit.SECONDS);
@@ -484,7 +521,7 @@ public abstract class AbstractManagedQueueContractTest {
       long t0 = System.nanoTime();
       parent.destroyForcibly();
       while (isRunning(managerPid) && System.nanoTime() - t0 < TimeUnit.SECONDS.toNanos(5)) {
-        Thread.sleep(20);
+        ProcessSupport.pause();
       }
       long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
       System.out.printf("[%s] the manager exited %d ms after its parent was killed%n", transport(), ms);
@@ -501,16 +538,7 @@ public abstract class AbstractManagedQueueContractTest {
 
   /** Running, not a zombie (an orphaned manager may not be reaped at once). */
   private static boolean isRunning(long pid) {
-    if (ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)) {
-      try {
-        String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
-        char state = stat.charAt(stat.lastIndexOf(')') + 2);
-        return state != 'Z' && state != 'X';
-      } catch (Exception e) {
-        return ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false);
-      }
-    }
-    return false;
+    return ProcessSupport.isRunning(pid);
   }
 
   @Test
@@ -529,8 +557,9 @@ public abstract class AbstractManagedQueueContractTest {
 
   @Test
   void closeEndsTheManagerProcess() throws Exception {
+    ManagerProbe probe = probe("the manager process's pid");
     Manager own = Manager.builder().transport(transport()).build();
-    long pid = ((ManagerHandle) own).pid();
+    long pid = probe.pid(own);
     ManagedQueue<String> q = own.queue();
     q.put("x");
     CompletableFuture<String> blocked = inThread(() -> {
@@ -559,18 +588,8 @@ public abstract class AbstractManagedQueueContractTest {
 
   // ------------------------------------------------------------------ issue 10: lifetime, sizes, keys
 
-  private ManagerHandle.Stats stats() {
-    return ((ManagerHandle) manager).stats();
-  }
-
-  /** The manager's id of an anonymous queue, from its proxy's {@code toString} ("ManagedQueue[#12, ..."). */
-  private static long idOf(String proxyToString) {
-    String s = proxyToString.substring(proxyToString.indexOf("[#") + 2);
-    return Long.parseLong(s.substring(0, s.indexOf(',')));
-  }
-
-  private boolean exists(long queueId) {
-    return ((ManagerHandle) manager).queueExists(queueId);
+  private boolean exists(ManagerProbe probe, long queueId) {
+    return probe.queueExists(manager, queueId);
   }
 
   /** Waits (collecting garbage meanwhile) until {@code condition} holds; fails after 60 s. */
@@ -579,7 +598,7 @@ public abstract class AbstractManagedQueueContractTest {
     while (!condition.getAsBoolean()) {
       assertTrue(System.nanoTime() < deadline, "timed out waiting until " + what);
       System.gc();
-      LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(20));
+      ProcessSupport.pause();
     }
   }
 
@@ -594,7 +613,8 @@ public abstract class AbstractManagedQueueContractTest {
 
   @Test
   void manyDroppedQueuesAreFreedSoTheManagerStaysBounded() {
-    ManagerHandle.Stats before = stats();
+    ManagerProbe probe = probe("how many queues and item bytes the manager holds");
+    ManagerProbe.Stats before = probe.stats(manager);
     byte[] item = new byte[8 * 1024];
     int n = 5000;
     for (int i = 0; i < n / 2; i++) {
@@ -603,15 +623,17 @@ public abstract class AbstractManagedQueueContractTest {
       q.close(); // released explicitly
     }
     openFillAndDrop(n / 2, item); // released by the Cleaner once collected
-    awaitWithGc("the manager freed the " + n + " dropped queues (now " + stats() + ", before " + before + ")",
+    awaitWithGc(
+        "the manager freed the " + n + " dropped queues (now " + probe.stats(manager) + ", before " + before + ")",
         () -> {
-          ManagerHandle.Stats now = stats();
+          ManagerProbe.Stats now = probe.stats(manager);
           return now.queues() <= before.queues() && now.itemBytes() <= before.itemBytes();
         });
   }
 
   @Test
   void closeReleasesTheQueueAndAClosedProxyFailsClearly() throws Exception {
+    ManagerProbe probe = probe("whether the manager still holds a queue");
     ManagedQueue<String> q = manager.queue();
     q.put("x");
     ManagedQueue<String> again;
@@ -625,7 +647,7 @@ public abstract class AbstractManagedQueueContractTest {
         System.setProperty("procpool.manager.transitGraceMillis", grace);
       }
     }
-    long id = idOf(q.toString());
+    long id = probe.queueId(q.toString());
     q.close();
     q.close(); // idempotent
     IllegalStateException e = assertThrows(IllegalStateException.class, () -> q.put("y"));
@@ -635,7 +657,7 @@ public abstract class AbstractManagedQueueContractTest {
     assertThrows(NotSerializableException.class, () -> roundTrip(q));
     assertEquals("x", again.get(), "another proxy of the queue keeps it");
     again.close();
-    awaitWithGc("the closed queue is freed once its pin expired", () -> !exists(id));
+    awaitWithGc("the closed queue is freed once its pin expired", () -> !exists(probe, id));
   }
 
   private static <T> T roundTrip(T value) throws Exception {
@@ -652,16 +674,17 @@ public abstract class AbstractManagedQueueContractTest {
   }
 
   /** Opens a queue, drops its proxy and returns the queue's id. */
-  private long openAndDrop() {
+  private long openAndDrop(ManagerProbe probe) {
     ManagedQueue<String> q = manager.queue();
     q.put("x");
-    return idOf(q.toString());
+    return probe.queueId(q.toString());
   }
 
   @Test
   void aGarbageCollectedProxyReleasesItsQueue() {
-    long id = openAndDrop();
-    awaitWithGc("the collected proxy's queue is freed", () -> !exists(id));
+    ManagerProbe probe = probe("whether the manager still holds a queue");
+    long id = openAndDrop(probe);
+    awaitWithGc("the collected proxy's queue is freed", () -> !exists(probe, id));
   }
 
   /** Opens an anonymous queue in the worker (through its own connection) and keeps it. */
@@ -677,13 +700,14 @@ public abstract class AbstractManagedQueueContractTest {
 
   @Test
   void theEndOfAClientsConnectionReleasesItsQueues() {
+    ManagerProbe probe = probe("whether the manager still holds a queue");
     long id;
     try (ProcessPool pool = ProcessPool.builder().processes(1).transport(transport()).build()) {
-      id = idOf(pool.apply(AbstractManagedQueueContractTest::openAndKeepInWorker,
+      id = probe.queueId(pool.apply(AbstractManagedQueueContractTest::openAndKeepInWorker,
           new String[] {manager.address(), Base64.getEncoder().encodeToString(manager.authKey())}));
-      assertTrue(exists(id), "the worker's queue exists while the worker lives");
+      assertTrue(exists(probe, id), "the worker's queue exists while the worker lives");
     } // the worker exits: its connection to the manager ends
-    awaitWithGc("the worker's queue is freed when its connection ended", () -> !exists(id));
+    awaitWithGc("the worker's queue is freed when its connection ended", () -> !exists(probe, id));
   }
 
   static String takeOne(ManagedQueue<String> q) {
@@ -696,16 +720,17 @@ public abstract class AbstractManagedQueueContractTest {
 
   @Test
   void aProxyInATaskArgumentStillWorksAfterTheParentDroppedItsOwn() throws Exception {
+    ManagerProbe probe = probe("whether the manager still holds a queue");
     String gateName = "gate-" + UUID.randomUUID();
     ManagedQueue<String> gate = manager.queue(gateName);
     try (ProcessPool pool = ProcessPool.builder().processes(1).transport(transport()).build()) {
       AsyncResult<String> busy = pool.applyAsync(AbstractManagedQueueContractTest::waitForGate, gate);
       ManagedQueue<String> q = manager.queue();
       q.put("still here");
-      long id = idOf(q.toString());
+      long id = probe.queueId(q.toString());
       AsyncResult<String> took = pool.applyAsync(AbstractManagedQueueContractTest::takeOne, q); // q in transit
       q.close(); // the parent's only live proxy goes while the task waits behind 'busy'
-      assertTrue(exists(id), "the serialized proxy pins its queue");
+      assertTrue(exists(probe, id), "the serialized proxy pins its queue");
       gate.put("go");
       assertEquals("go", busy.get(30, TimeUnit.SECONDS));
       assertEquals("still here", took.get(30, TimeUnit.SECONDS));
@@ -734,10 +759,10 @@ public abstract class AbstractManagedQueueContractTest {
     assertThrows(IllegalArgumentException.class, () -> manager.deleteQueue(""));
   }
 
-  /** The encoded size of a byte array of {@code n} bytes, with the default codec. */
+  /** The encoded size of a byte array of {@code n} bytes, with the default codec ({@code "java"}). */
   private static int encodedSize(int n) throws Exception {
     ByteArrayOutputStream out = new ByteArrayOutputStream();
-    new JavaSerializationCodec().encode(new byte[n], out);
+    CodecRegistry.get("java").encode(new byte[n], out);
     return out.size();
   }
 

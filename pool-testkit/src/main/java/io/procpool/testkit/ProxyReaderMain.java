@@ -1,4 +1,4 @@
-package io.procpool.manager;
+package io.procpool.testkit;
 
 import io.procpool.api.ManagedQueue;
 import io.procpool.api.Manager;
@@ -13,9 +13,9 @@ import java.time.Duration;
 import java.util.Base64;
 
 /**
- * A fresh JVM that reads a persisted queue proxy (args: file, manager address; the key, Base64, on
- * stdin): first without knowing the key (prints {@code REFUSED <message>}), then after
- * {@code Manager.connect} (prints {@code GOT <item>}).
+ * A fresh JVM for a test of {@link AbstractManagedQueueContractTest} that reads a persisted queue proxy
+ * (args: file, manager address; the key, Base64, on stdin): first without knowing the key (prints
+ * {@code REFUSED <message>}), then after {@code Manager.connect} (prints {@code GOT <item>}).
  */
 public final class ProxyReaderMain {
   private ProxyReaderMain() {}
