@@ -5,7 +5,7 @@ import io.procpool.api.ManagerUnreachableException;
 import io.procpool.api.spi.ManagerFactory;
 import io.procpool.api.spi.ManagerOptions;
 import io.procpool.api.spi.TransportRegistry;
-import io.procpool.core.ChildJvm;
+import io.procpool.core.internal.process.ChildJvm;
 import io.procpool.manager.internal.ManagerClient;
 import io.procpool.manager.internal.ManagerHandle;
 import java.io.IOException;
