@@ -8,12 +8,12 @@ import io.procpool.core.internal.process.ChildArgs;
 import io.procpool.core.internal.process.ChildJvm;
 import io.procpool.core.internal.process.ChildMain;
 import io.procpool.core.internal.process.ParentLink;
+import io.procpool.core.internal.process.PropertyLines;
 import io.procpool.manager.internal.ManagerServer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.util.Base64;
 
 /**
  * The main class of a manager JVM. {@code Manager.start()} runs it as
@@ -68,9 +68,7 @@ public final class ManagerMain {
       Path tmp = addressFile.resolveSibling(addressFile.getFileName() + ".tmp");
       // Line 1: where clients connect; then what a client needs besides the key (no secrets).
       StringBuilder content = new StringBuilder(transport).append(':').append(server.address()).append('\n');
-      Base64.Encoder b64 = Base64.getEncoder();
-      server.clientProperties().forEach((k, v) -> content.append(b64.encodeToString(k.getBytes(StandardCharsets.UTF_8)))
-          .append(' ').append(b64.encodeToString(v.getBytes(StandardCharsets.UTF_8))).append('\n'));
+      PropertyLines.append(content, server.clientProperties());
       Files.writeString(tmp, content, StandardCharsets.UTF_8);
       Files.move(tmp, addressFile, StandardCopyOption.ATOMIC_MOVE);
       manager.awaitShutdown();

@@ -21,7 +21,8 @@ import java.util.concurrent.CompletableFuture;
  *       ({@code -Xlog:disable -Xlog:all=warning:stderr}) and exits on OutOfMemoryError;
  *   <li>its secret (an auth key) is written to its standard input as one Base64 line, never put on
  *       the command line, followed by its transport properties (one line each, key and value in
- *       Base64, then an empty line; {@link ParentLink#readProperties()}); the pipe then stays open, so the child sees end-of-file when this JVM dies
+ *       Base64, then an empty line: {@link PropertyLines}, {@link ParentLink#readProperties()}); the
+ *       pipe then stays open, so the child sees end-of-file when this JVM dies
  *       ({@link ParentLink#exitWhenParentDies});
  *   <li>its stdout is inherited; its stderr is forwarded line by line to this JVM's
  *       {@code System.err}, and the last lines are kept for error messages ({@link #stderrTail()}).
@@ -121,13 +122,10 @@ public final class ChildJvm {
     return child;
   }
 
-  /** The properties block: {@code base64(key) SP base64(value)} lines, then an empty line. */
+  /** The properties block: {@link PropertyLines}, then an empty line. */
   static byte[] encodeProperties(Map<String, String> properties) {
-    StringBuilder sb = new StringBuilder();
-    Base64.Encoder b64 = Base64.getEncoder();
-    properties.forEach((k, v) -> sb.append(b64.encodeToString(k.getBytes(StandardCharsets.UTF_8))).append(' ')
-        .append(b64.encodeToString(v.getBytes(StandardCharsets.UTF_8))).append('\n'));
-    return sb.append('\n').toString().getBytes(StandardCharsets.US_ASCII);
+    return PropertyLines.append(new StringBuilder(), properties).append('\n').toString()
+        .getBytes(StandardCharsets.US_ASCII);
   }
 
   private void pumpStderr() {

@@ -57,8 +57,12 @@ public final class ParentLink implements Closeable {
    * {@link #readSecret()}, before {@link #exitWhenParentDies}).
    */
   public Map<String, String> readProperties() throws IOException {
+    return readProperties(in);
+  }
+
+  /** Reads the properties block a parent wrote to {@code stdin} after the secret. */
+  static Map<String, String> readProperties(InputStream in) throws IOException {
     Map<String, String> properties = new LinkedHashMap<>();
-    Base64.Decoder b64 = Base64.getDecoder();
     while (true) {
       String line = readLine(in, 1 << 20);
       if (line == null) {
@@ -67,12 +71,11 @@ public final class ParentLink implements Closeable {
       if (line.isEmpty()) {
         return properties;
       }
-      int sp = line.indexOf(' ');
-      if (sp <= 0) {
+      Map.Entry<String, String> property = PropertyLines.parse(line);
+      if (property == null) {
         throw new IOException("malformed transport property line from the parent");
       }
-      properties.put(new String(b64.decode(line.substring(0, sp)), StandardCharsets.UTF_8),
-          new String(b64.decode(line.substring(sp + 1)), StandardCharsets.UTF_8));
+      properties.put(property.getKey(), property.getValue());
     }
   }
 
