@@ -5,7 +5,8 @@ import io.procpool.api.ManagerUnreachableException;
 import io.procpool.api.spi.ManagerFactory;
 import io.procpool.api.spi.ManagerOptions;
 import io.procpool.api.spi.TransportRegistry;
-import io.procpool.core.ChildJvm;
+import io.procpool.core.internal.process.ChildJvm;
+import io.procpool.core.internal.process.PropertyLines;
 import io.procpool.manager.internal.ManagerClient;
 import io.procpool.manager.internal.ManagerHandle;
 import java.io.IOException;
@@ -15,7 +16,6 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.SecureRandom;
 import java.util.ArrayList;
-import java.util.Base64;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -70,12 +70,10 @@ public final class DefaultManagerFactory implements ManagerFactory {
       // The user's properties, plus what the manager's server says a client needs (e.g. trust in
       // its TLS certificate); workers get the same through the queue proxies.
       Map<String, String> clientProperties = new HashMap<>(options.transportProperties());
-      Base64.Decoder b64 = Base64.getDecoder();
       for (String line : lines.subList(1, lines.size())) {
-        int sp = line.indexOf(' ');
-        if (sp > 0) {
-          clientProperties.putIfAbsent(new String(b64.decode(line.substring(0, sp)), StandardCharsets.UTF_8),
-              new String(b64.decode(line.substring(sp + 1).trim()), StandardCharsets.UTF_8));
+        Map.Entry<String, String> property = PropertyLines.parse(line);
+        if (property != null) {
+          clientProperties.putIfAbsent(property.getKey(), property.getValue());
         }
       }
       ManagerClient client = ManagerClient.of(address.substring(0, colon), address.substring(colon + 1), key,

@@ -4,17 +4,16 @@ import io.procpool.api.spi.TransportOptions;
 import io.procpool.api.spi.TransportProvider;
 import io.procpool.api.spi.TransportRegistry;
 import io.procpool.api.spi.TransportServer;
-import io.procpool.core.ChildJvm;
+import io.procpool.core.internal.process.ChildArgs;
+import io.procpool.core.internal.process.ChildJvm;
+import io.procpool.core.internal.process.ChildMain;
+import io.procpool.core.internal.process.ParentLink;
+import io.procpool.core.internal.process.PropertyLines;
 import io.procpool.manager.internal.ManagerServer;
-import java.io.ByteArrayInputStream;
-import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.util.Base64;
-import java.util.HashMap;
-import java.util.Map;
 
 /**
  * The main class of a manager JVM. {@code Manager.start()} runs it as
@@ -30,9 +29,20 @@ import java.util.Map;
  * {@code "<transport>:<address>"} to {@code FILE} (atomically, in the parent's private directory),
  * followed by the properties a client needs to reach it (one per line, key and value in Base64: see
  * {@link TransportServer#clientProperties()}) and serves until a client sends SHUTDOWN. It exits within about a
- * second when its parent dies. It prints nothing on stdout; errors go to stderr.
+ * second when its parent dies. It prints nothing on stdout; errors go to stderr (a bad command line
+ * with the usage, and exit code 2).
  */
 public final class ManagerMain {
+  private static final ChildArgs.Syntax SYNTAX = new ChildArgs.Syntax("--transport NAME "
+      + "--parent-pid P --address-file FILE [--listen ADDRESS] [--max-frame-size B]")
+      .required("--transport", ChildMain.PARENT_PID, "--address-file")
+      .optional("--listen", "--max-frame-size")
+      .ints("--max-frame-size")
+      .longs(ChildMain.PARENT_PID);
+
+  /** How long shutdown hooks get before the exit watchdog halts the JVM. */
+  private static final long HALT_AFTER_MILLIS = 5000;
+
   private ManagerMain() {}
 
   /**
@@ -41,49 +51,24 @@ public final class ManagerMain {
    * @param args the options above
    */
   public static void main(String[] args) {
-    ChildJvm.ParentLink parent = ChildJvm.parentLink();
-    System.setIn(new ByteArrayInputStream(new byte[0]));
-    int code;
-    try {
-      code = run(parse(args), parent);
-    } catch (Throwable t) {
-      System.err.println("procpool manager failed: " + t);
-      code = 1;
-    }
-    System.err.flush();
-    parent.close();
-    Thread watchdog = new Thread(() -> {
-      try {
-        Thread.sleep(5000);
-      } catch (InterruptedException ignored) {
-        // halt anyway
-      }
-      Runtime.getRuntime().halt(1);
-    }, "procpool-exit-watchdog");
-    watchdog.setDaemon(true);
-    watchdog.start();
-    System.exit(code);
+    ChildMain.run("procpool manager", ChildMain.parseOrExit("procpool manager", args, SYNTAX), HALT_AFTER_MILLIS,
+        ManagerMain::run);
   }
 
-  private static int run(Map<String, String> opts, ChildJvm.ParentLink parent) throws Exception {
-    String transport = require(opts, "--transport");
-    Path addressFile = Path.of(require(opts, "--address-file"));
-    int maxFrame = Integer.parseInt(opts.getOrDefault("--max-frame-size",
-        Integer.toString(TransportOptions.DEFAULT_MAX_FRAME_SIZE)));
-    byte[] key = parent.readSecret();
-    Map<String, String> properties = parent.readProperties();
-    parent.exitWhenParentDies(Long.parseLong(require(opts, "--parent-pid")));
+  private static int run(ChildArgs args, ParentLink parent) throws Exception {
+    String transport = args.get("--transport");
+    Path addressFile = Path.of(args.get("--address-file"));
+    int maxFrame = args.intValue("--max-frame-size", TransportOptions.DEFAULT_MAX_FRAME_SIZE);
+    ChildMain.Handover handover = ChildMain.receive(parent, args.longValue(ChildMain.PARENT_PID));
     TransportProvider provider = TransportRegistry.get(transport);
     ManagerServer manager = new ManagerServer(maxFrame);
     TransportServer server = provider.listen(
-        new TransportOptions(key, maxFrame, opts.get("--listen"), properties), manager);
+        new TransportOptions(handover.secret, maxFrame, args.get("--listen"), handover.properties), manager);
     try {
       Path tmp = addressFile.resolveSibling(addressFile.getFileName() + ".tmp");
       // Line 1: where clients connect; then what a client needs besides the key (no secrets).
       StringBuilder content = new StringBuilder(transport).append(':').append(server.address()).append('\n');
-      Base64.Encoder b64 = Base64.getEncoder();
-      server.clientProperties().forEach((k, v) -> content.append(b64.encodeToString(k.getBytes(StandardCharsets.UTF_8)))
-          .append(' ').append(b64.encodeToString(v.getBytes(StandardCharsets.UTF_8))).append('\n'));
+      PropertyLines.append(content, server.clientProperties());
       Files.writeString(tmp, content, StandardCharsets.UTF_8);
       Files.move(tmp, addressFile, StandardCopyOption.ATOMIC_MOVE);
       manager.awaitShutdown();
@@ -91,25 +76,5 @@ public final class ManagerMain {
       server.close();
     }
     return 0;
-  }
-
-  private static String require(Map<String, String> opts, String name) {
-    String v = opts.get(name);
-    if (v == null) {
-      throw new IllegalArgumentException("missing option " + name);
-    }
-    return v;
-  }
-
-  private static Map<String, String> parse(String[] args) {
-    Map<String, String> opts = new HashMap<>();
-    for (int i = 0; i < args.length; i++) {
-      if (!args[i].startsWith("--") || i + 1 >= args.length) {
-        throw new IllegalArgumentException("bad arguments near '" + args[i] + "'; usage: --transport NAME "
-            + "--parent-pid P --address-file FILE [--listen ADDRESS] [--max-frame-size B]");
-      }
-      opts.put(args[i], args[++i]);
-    }
-    return opts;
   }
 }

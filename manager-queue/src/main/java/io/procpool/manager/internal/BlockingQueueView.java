@@ -2,6 +2,7 @@ package io.procpool.manager.internal;
 
 import io.procpool.api.QueueEmptyException;
 import io.procpool.api.QueueFullException;
+import io.procpool.core.internal.Items;
 import java.time.Duration;
 import java.util.AbstractQueue;
 import java.util.ArrayList;

@@ -3,7 +3,7 @@ package io.procpool.manager.internal;
 import io.procpool.api.ManagedQueue;
 import io.procpool.api.Manager;
 import io.procpool.api.ProcPoolException;
-import io.procpool.core.ChildJvm;
+import io.procpool.core.internal.process.ChildJvm;
 import io.procpool.manager.internal.ManagerProtocol.Answer;
 import io.procpool.manager.internal.ManagerProtocol.Delete;
 import io.procpool.manager.internal.ManagerProtocol.NoFields;

@@ -10,6 +10,7 @@ import io.procpool.manager.internal.ManagerProtocol.Put;
 import io.procpool.manager.internal.ManagerProtocol.QueueAndTimeout;
 import io.procpool.manager.internal.ManagerProtocol.QueueOnly;
 import io.procpool.manager.internal.ManagerProtocol.QueueRequest;
+import io.procpool.core.internal.Items;
 import io.procpool.core.internal.Secrets;
 import java.io.IOException;
 import java.io.InvalidObjectException;

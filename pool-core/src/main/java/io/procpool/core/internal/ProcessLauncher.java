@@ -1,6 +1,6 @@
 package io.procpool.core.internal;
 
-import io.procpool.core.ChildJvm;
+import io.procpool.core.internal.process.ChildJvm;
 import java.io.IOException;
 import java.util.List;
 import java.util.Map;

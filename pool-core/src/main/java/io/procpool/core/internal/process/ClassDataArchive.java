@@ -1,4 +1,4 @@
-package io.procpool.core;
+package io.procpool.core.internal.process;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;

@@ -1,20 +1,29 @@
-package io.procpool.manager.internal;
+package io.procpool.core.internal;
 
 import io.procpool.api.TaskSerializationException;
 import io.procpool.api.spi.Codec;
 import io.procpool.core.JavaSerializationCodec;
-import io.procpool.core.internal.SerialFilters;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 
-/** Encodes and decodes queue items in the clients, with procpool's default codec. */
-final class Items {
+/**
+ * The one way procpool encodes and decodes a value outside a pool's tasks, such as the items of a
+ * manager's queues: with procpool's own codec ({@link JavaSerializationCodec}) and the one filter
+ * ({@link SerialFilters#forItems()}), every failure a {@link TaskSerializationException} with a
+ * specific message. Internal: public only so the manager module can reach it.
+ */
+public final class Items {
   private Items() {}
 
   private static final Codec CODEC = new JavaSerializationCodec();
 
-  static byte[] encode(Object item) {
+  /**
+   * Encodes a queue item.
+   *
+   * @throws TaskSerializationException if it cannot be encoded
+   */
+  public static byte[] encode(Object item) {
     ByteArrayOutputStream out = new ByteArrayOutputStream(32);
     try {
       CODEC.encode(item, out);
@@ -25,8 +34,13 @@ final class Items {
     return out.toByteArray();
   }
 
+  /**
+   * Decodes a queue item with the thread's context class loader (else pool-core's).
+   *
+   * @throws TaskSerializationException if it cannot be decoded or the filter refuses it
+   */
   @SuppressWarnings("unchecked")
-  static <E> E decode(byte[] bytes) {
+  public static <E> E decode(byte[] bytes) {
     ClassLoader loader = Thread.currentThread().getContextClassLoader();
     if (loader == null) {
       loader = Items.class.getClassLoader();

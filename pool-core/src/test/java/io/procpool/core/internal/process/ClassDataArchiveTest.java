@@ -1,4 +1,4 @@
-package io.procpool.core;
+package io.procpool.core.internal.process;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;

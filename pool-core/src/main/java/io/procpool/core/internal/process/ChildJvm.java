@@ -1,0 +1,170 @@
+package io.procpool.core.internal.process;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * A child JVM of procpool (a pool worker or a manager), and the conventions both sides follow:
+ *
+ * <ul>
+ *   <li>it runs this JVM's {@code java} with JVM logging kept off stdout
+ *       ({@code -Xlog:disable -Xlog:all=warning:stderr}) and exits on OutOfMemoryError;
+ *   <li>its secret (an auth key) is written to its standard input as one Base64 line, never put on
+ *       the command line, followed by its transport properties (one line each, key and value in
+ *       Base64, then an empty line: {@link PropertyLines}, {@link ParentLink#readProperties()}); the
+ *       pipe then stays open, so the child sees end-of-file when this JVM dies
+ *       ({@link ParentLink#exitWhenParentDies});
+ *   <li>its stdout is inherited; its stderr is forwarded line by line to this JVM's
+ *       {@code System.err}, and the last lines are kept for error messages ({@link #stderrTail()}).
+ * </ul>
+ *
+ * <p>This is the parent side; the child side is {@link ParentLink} (usually through {@link ChildMain}).
+ * Internal: for procpool's own modules only.
+ */
+public final class ChildJvm {
+  private static final int TAIL_LINES = 30;
+
+  private final Process process;
+  private final ArrayDeque<String> tail = new ArrayDeque<>();
+  private final CompletableFuture<Integer> exit;
+
+  private ChildJvm(Process process, OutputStream stdin, String name) {
+    this.process = process;
+    Thread pump = new Thread(this::pumpStderr, name + "-stderr");
+    pump.setDaemon(true);
+    pump.start();
+    this.exit = process.onExit().thenApply(p -> {
+      try {
+        pump.join(2000); // so that stderrTail() is complete when the exit is reported
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      try {
+        stdin.close();
+      } catch (IOException ignored) {
+        // already gone
+      }
+      return p.exitValue();
+    });
+  }
+
+  /**
+   * Starts a child JVM.
+   *
+   * @param name a short name for threads and messages, e.g. {@code procpool-worker-3}
+   * @param mainClass the child's main class
+   * @param classpath its classpath
+   * @param jvmOptions options placed before the main class, after procpool's own
+   * @param args the main class's arguments (never secrets)
+   * @param secret written to the child's standard input
+   */
+  public static ChildJvm start(String name, String mainClass, String classpath, List<String> jvmOptions,
+      List<String> args, byte[] secret) throws IOException {
+    return start(name, mainClass, classpath, jvmOptions, args, secret, Map.of());
+  }
+
+  /**
+   * Starts a child JVM and hands it transport properties too, through standard input like the
+   * secret: for example the TLS trust material it needs to reach its parent's server.
+   *
+   * @param name a short name for threads and messages, e.g. {@code procpool-worker-3}
+   * @param mainClass the child's main class
+   * @param classpath its classpath
+   * @param jvmOptions options placed before the main class, after procpool's own
+   * @param args the main class's arguments (never secrets)
+   * @param secret written to the child's standard input
+   * @param properties written to the child's standard input after the secret
+   */
+  public static ChildJvm start(String name, String mainClass, String classpath, List<String> jvmOptions,
+      List<String> args, byte[] secret, Map<String, String> properties) throws IOException {
+    List<String> cmd = new ArrayList<>();
+    cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    cmd.add("-Xlog:disable");
+    cmd.add("-Xlog:all=warning:stderr");
+    cmd.add("-XX:+ExitOnOutOfMemoryError");
+    if (jvmOptions.stream().noneMatch(o -> o.startsWith("-XX:+Use") && o.endsWith("GC"))) {
+      // A child runs one thing at a time: the serial collector starts fastest and fits best.
+      cmd.add("-XX:+UseSerialGC");
+    }
+    ClassDataArchive cds = ClassDataArchive.plan(mainClass, classpath, jvmOptions);
+    cmd.addAll(cds.jvmOptions());
+    cmd.addAll(jvmOptions);
+    cmd.add("-cp");
+    cmd.add(classpath);
+    cmd.add(mainClass);
+    cmd.addAll(args);
+    ProcessBuilder pb = new ProcessBuilder(cmd);
+    pb.redirectInput(ProcessBuilder.Redirect.PIPE);
+    pb.redirectOutput(ProcessBuilder.Redirect.INHERIT);
+    pb.redirectError(ProcessBuilder.Redirect.PIPE);
+    Process process = pb.start();
+    OutputStream stdin = process.getOutputStream();
+    try {
+      stdin.write((Base64.getEncoder().encodeToString(secret) + "\n").getBytes(StandardCharsets.US_ASCII));
+      stdin.write(encodeProperties(properties));
+      stdin.flush();
+    } catch (IOException e) {
+      process.destroyForcibly();
+      throw new IOException("could not hand the auth key to " + name + ": " + e.getMessage(), e);
+    }
+    ChildJvm child = new ChildJvm(process, stdin, name);
+    child.exit.thenAccept(cds::onExit);
+    return child;
+  }
+
+  /** The properties block: {@link PropertyLines}, then an empty line. */
+  static byte[] encodeProperties(Map<String, String> properties) {
+    return PropertyLines.append(new StringBuilder(), properties).append('\n').toString()
+        .getBytes(StandardCharsets.US_ASCII);
+  }
+
+  private void pumpStderr() {
+    try (BufferedReader r = new BufferedReader(
+        new InputStreamReader(process.getErrorStream(), StandardCharsets.UTF_8))) {
+      String line;
+      while ((line = r.readLine()) != null) {
+        System.err.println(line);
+        synchronized (tail) {
+          if (tail.size() == TAIL_LINES) {
+            tail.removeFirst();
+          }
+          tail.addLast(line);
+        }
+      }
+    } catch (IOException ignored) {
+      // the child is gone
+    }
+  }
+
+  /** The child's pid. */
+  public long pid() {
+    return process.pid();
+  }
+
+  /** Completes with the exit code (128 + n for signal n) once the child has exited. */
+  public CompletableFuture<Integer> onExit() {
+    return exit;
+  }
+
+  /** Kills the child now (SIGKILL). */
+  public void kill() {
+    process.destroyForcibly();
+  }
+
+  /** The last lines the child wrote to stderr; empty if none. */
+  public String stderrTail() {
+    synchronized (tail) {
+      return String.join("\n", tail);
+    }
+  }
+}
