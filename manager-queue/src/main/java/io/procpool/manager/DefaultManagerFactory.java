@@ -97,7 +97,13 @@ public final class DefaultManagerFactory implements ManagerFactory {
 
   @Override
   public Manager connect(String transport, String transportAddress, byte[] authKey) {
-    ManagerClient client = ManagerClient.of(transport, transportAddress, authKey);
+    return connect(transport, transportAddress, authKey, Map.of());
+  }
+
+  @Override
+  public Manager connect(String transport, String transportAddress, byte[] authKey,
+      Map<String, String> transportProperties) {
+    ManagerClient client = ManagerClient.of(transport, transportAddress, authKey, transportProperties);
     client.ensureConnected();
     return new ManagerHandle(client, null);
   }

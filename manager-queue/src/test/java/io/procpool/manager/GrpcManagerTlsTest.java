@@ -13,6 +13,7 @@ import io.procpool.api.spi.TransportRegistry;
 import io.procpool.testkit.TestCertificates;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeAll;
@@ -60,6 +61,37 @@ class GrpcManagerTlsTest {
       IOException e = assertThrows(IOException.class, () -> TransportRegistry.get("grpc")
           .connect(hostPort, new TransportOptions(manager.authKey(), 1 << 20, null, Map.of())).close());
       System.out.println("manager over TLS, plaintext client -> " + e.getMessage());
+    }
+  }
+
+  /** In a worker JVM (no client cached there): connects by hand, as another application would. */
+  static String connectByHand(String address, byte[] key, String trustCerts) {
+    Map<String, String> props = trustCerts == null ? Map.of() : Map.of("grpc.tls.trustCerts", trustCerts);
+    try (Manager m = Manager.connect(address, key, props)) {
+      ManagedQueue<String> q = m.queue("by-hand");
+      q.put("hello over TLS");
+      return "connected";
+    } catch (ManagerUnreachableException e) {
+      return "unreachable: " + e.getMessage();
+    }
+  }
+
+  @Test
+  void anotherJvmConnectsToATlsManagerByHandWithTheTrustProperty() throws Exception {
+    try (Manager manager = Manager.builder()
+        .transport("grpc")
+        .transportProperty("grpc.tls.certChain", cert.cert().toString())
+        .transportProperty("grpc.tls.privateKey", cert.key().toString())
+        .build();
+        ProcessPool pool = ProcessPool.builder().processes(1).transport("pipes").build()) {
+      String address = manager.address();
+      byte[] key = manager.authKey();
+      String trust = cert.cert().toString();
+      String without = pool.apply(() -> connectByHand(address, key, null));
+      assertTrue(without.startsWith("unreachable: "), without);
+      assertEquals("connected",
+          pool.apply(() -> connectByHand(address, key, trust)));
+      assertEquals("hello over TLS", manager.<String>queue("by-hand").get(Duration.ofSeconds(30)));
     }
   }
 

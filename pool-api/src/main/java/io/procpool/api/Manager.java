@@ -69,6 +69,32 @@ public interface Manager extends AutoCloseable {
   }
 
   /**
+   * Connects to a running manager with transport settings, e.g. the certificate to trust when the
+   * manager listens with TLS ({@code grpc.tls.trustCerts}); the names are those of
+   * {@link Builder#transportProperty(String, String)}. A proxy of this manager passed to other processes
+   * carries these settings (they are file names and options, never secrets).
+   *
+   * @param address the manager's {@link #address()}, e.g. {@code "grpc:manager-host:7001"}
+   * @param authKey the manager's {@link #authKey()}
+   * @param transportProperties transport settings for this client
+   * @throws ManagerUnreachableException if the manager cannot be reached or refuses the key
+   * @throws IllegalArgumentException if the address does not start with a transport name and
+   *     {@code ':'}, or names a transport that is not on the classpath
+   */
+  static Manager connect(String address, byte[] authKey, Map<String, String> transportProperties) {
+    Objects.requireNonNull(address, "address");
+    Objects.requireNonNull(authKey, "authKey");
+    Objects.requireNonNull(transportProperties, "transportProperties");
+    int colon = address.indexOf(':');
+    if (colon <= 0) {
+      throw new IllegalArgumentException("a manager address is '<transport>:<transport address>', e.g. "
+          + "'grpc:manager-host:7001'; got '" + address + "'");
+    }
+    return ManagerFactory.load().connect(address.substring(0, colon), address.substring(colon + 1),
+        authKey.clone(), Map.copyOf(transportProperties));
+  }
+
+  /**
    * Connects to a running manager given its transport and the transport-level address.
    *
    * @param transport the transport name, e.g. {@code "pipes"} or {@code "grpc"}

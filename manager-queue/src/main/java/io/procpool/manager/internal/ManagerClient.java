@@ -50,7 +50,8 @@ public final class ManagerClient {
 
   private static final ConcurrentHashMap<Key, ManagerClient> CLIENTS = new ConcurrentHashMap<>();
 
-  private record Key(String transport, String address, ByteBuffer authKey) {}
+  /** One client per manager, key and transport settings in this JVM. */
+  private record Key(String transport, String address, ByteBuffer authKey, Map<String, String> properties) {}
 
   private final String transport;
   private final String address;
@@ -88,7 +89,7 @@ public final class ManagerClient {
    * it.
    */
   public static ManagerClient of(String transport, String address, byte[] authKey, Map<String, String> properties) {
-    Key key = new Key(transport, address, ByteBuffer.wrap(authKey.clone()));
+    Key key = new Key(transport, address, ByteBuffer.wrap(authKey.clone()), Map.copyOf(properties));
     return CLIENTS.computeIfAbsent(key, k -> new ManagerClient(transport, address, authKey, properties));
   }
 
@@ -192,7 +193,7 @@ public final class ManagerClient {
 
   /** Forgets this client (its manager has exited); proxies that still hold it fail fast. */
   void discard() {
-    CLIENTS.remove(new Key(transport, address, ByteBuffer.wrap(authKey)), this);
+    CLIENTS.remove(new Key(transport, address, ByteBuffer.wrap(authKey), properties), this);
   }
 
   /** {@code "<transport>:<address>"}, as {@code Manager.address()} shows it. */

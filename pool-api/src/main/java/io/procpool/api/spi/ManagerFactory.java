@@ -1,6 +1,7 @@
 package io.procpool.api.spi;
 
 import io.procpool.api.Manager;
+import java.util.Map;
 import java.util.ServiceLoader;
 
 /**
@@ -26,6 +27,25 @@ public interface ManagerFactory {
    * @throws io.procpool.api.ManagerUnreachableException if it cannot be reached or refuses the key
    */
   Manager connect(String transport, String transportAddress, byte[] authKey);
+
+  /**
+   * Connects to a running manager with transport settings (e.g. TLS trust). The default accepts only
+   * empty settings.
+   *
+   * @param transport the transport name
+   * @param transportAddress the address as that transport understands it
+   * @param authKey the manager's key
+   * @param transportProperties transport settings for this client
+   * @throws io.procpool.api.ManagerUnreachableException if it cannot be reached or refuses the key
+   * @throws UnsupportedOperationException if settings are given and this factory cannot use them
+   */
+  default Manager connect(String transport, String transportAddress, byte[] authKey,
+      Map<String, String> transportProperties) {
+    if (!transportProperties.isEmpty()) {
+      throw new UnsupportedOperationException(getClass().getName() + " cannot connect with transport properties");
+    }
+    return connect(transport, transportAddress, authKey);
+  }
 
   /**
    * The first factory on the classpath.
