@@ -856,6 +856,55 @@ public abstract class AbstractManagedQueueContractTest {
     q.close();
   }
 
+  /**
+   * A serialization racing with close() of the same proxy either fails (the proxy was closed first)
+   * or yields a proxy that works: the queue in transit is never freed under it.
+   */
+  @Test
+  void aProxySerializedWhileItIsClosedIsEitherRefusedOrUsable() throws Exception {
+    java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(2);
+    int refused = 0;
+    int usable = 0;
+    try {
+      for (int i = 0; i < 300; i++) {
+        ManagedQueue<Integer> q = manager.queue();
+        q.put(i);
+        java.util.concurrent.CyclicBarrier start = new java.util.concurrent.CyclicBarrier(2);
+        java.util.concurrent.Future<byte[]> sent = pool.submit(() -> {
+          start.await();
+          ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+          try (ObjectOutputStream out = new ObjectOutputStream(bytes)) {
+            out.writeObject(q);
+          } catch (NotSerializableException closedFirst) {
+            return null;
+          }
+          return bytes.toByteArray();
+        });
+        java.util.concurrent.Future<?> closed = pool.submit(() -> {
+          start.await();
+          q.close();
+          return null;
+        });
+        byte[] b = sent.get(60, TimeUnit.SECONDS);
+        closed.get(60, TimeUnit.SECONDS);
+        if (b == null) {
+          refused++;
+          continue;
+        }
+        usable++;
+        try (ObjectInputStream in = new ObjectInputStream(new ByteArrayInputStream(b))) {
+          @SuppressWarnings("unchecked")
+          ManagedQueue<Integer> copy = (ManagedQueue<Integer>) in.readObject();
+          assertEquals(i, copy.getNowait(), "round " + i + ": the proxy in transit lost its queue");
+          copy.close();
+        }
+      }
+    } finally {
+      pool.shutdownNow();
+    }
+    System.out.println("serialize vs close: " + usable + " serialized and usable, " + refused + " refused");
+  }
+
   static String getFrom(ManagedQueue<String> q) {
     return q.get(Duration.ofSeconds(30));
   }

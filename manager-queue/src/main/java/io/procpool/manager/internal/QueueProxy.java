@@ -85,8 +85,13 @@ final class QueueProxy<E> implements ManagedQueue<E> {
       this.queueId = queueId;
     }
 
+    /**
+     * Releases the reference. Synchronized with {@link QueueProxy#writeObject}'s check-and-PIN, so a
+     * serialization racing with close() either fails or has its PIN on the wire before the RELEASE:
+     * the manager never frees a queue whose proxy is in transit.
+     */
     @Override
-    public void run() {
+    public synchronized void run() {
       if (released.compareAndSet(false, true)) {
         try {
           client.release(queueId);
@@ -132,14 +137,17 @@ final class QueueProxy<E> implements ManagedQueue<E> {
   }
 
   private void writeObject(ObjectOutputStream out) throws IOException {
-    if (hold.released.get()) {
-      throw new NotSerializableException("a closed ManagedQueue proxy (" + describeWithoutClient()
-          + ") cannot be serialized");
-    }
-    try {
-      client.pin(queueId, transitGraceMillis());
-    } catch (RuntimeException e) {
-      // The manager is unreachable: the receiver's first call will say so.
+    Hold h = hold;
+    synchronized (h) { // against a concurrent close(): see Hold.run
+      if (h.released.get()) {
+        throw new NotSerializableException("a closed ManagedQueue proxy (" + describeWithoutClient()
+            + ") cannot be serialized");
+      }
+      try {
+        client.pin(queueId, transitGraceMillis());
+      } catch (RuntimeException e) {
+        // The manager is unreachable: the receiver's first call will say so.
+      }
     }
     out.defaultWriteObject();
   }
