@@ -67,9 +67,9 @@ public final class DefaultManagerFactory implements ManagerFactory {
       List<String> lines = awaitAddress(jvm, addressFile);
       String address = lines.get(0).trim();
       int colon = address.indexOf(':');
-      // The user's properties, plus what the manager's server says a client needs (e.g. trust in
-      // its TLS certificate); workers get the same through the queue proxies.
-      Map<String, String> clientProperties = new HashMap<>(options.transportProperties());
+      // What the manager's server says a client needs (e.g. trust in its TLS certificate), never the
+      // user's server-side settings: queue proxies carry these wherever they are serialized.
+      Map<String, String> clientProperties = new HashMap<>();
       for (String line : lines.subList(1, lines.size())) {
         Map.Entry<String, String> property = PropertyLines.parse(line);
         if (property != null) {

@@ -1,6 +1,7 @@
 package io.procpool.manager;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -49,6 +50,23 @@ class GrpcManagerTlsTest {
         .transportProperty("grpc.tls.privateKey", cert.key().toString())
         .build()) {
       ManagedQueue<String> q = manager.queue();
+      // A proxy names no server-side key file: it is serialized into task arguments, items, files.
+      java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+      try (java.io.ObjectOutputStream out = new java.io.ObjectOutputStream(bytes)) {
+        out.writeObject(q);
+      }
+      String text = bytes.toString(java.nio.charset.StandardCharsets.ISO_8859_1);
+      for (String line : text.split("[^A-Za-z0-9+/=]+")) {
+        try {
+          String decoded = new String(java.util.Base64.getDecoder().decode(line), java.nio.charset.StandardCharsets.UTF_8);
+          text += "\n" + decoded;
+        } catch (IllegalArgumentException notBase64) {
+          // only the property lines are Base64
+        }
+      }
+      assertFalse(text.contains(cert.key().getFileName().toString()), "the proxy carries the private key's path");
+      assertFalse(text.contains("grpc.tls.privateKey"), "the proxy carries the server's private key setting");
+      assertTrue(text.contains("grpc.tls.trustCerts"), "the proxy carries the trust its readers need");
       q.put("from parent");
       assertEquals("from parent", q.get());
       try (ProcessPool pool = ProcessPool.builder().processes(1).transport("pipes").build()) {

@@ -57,7 +57,7 @@ public final class ThreadsTransportProvider extends TransportProvider {
     }
     if (!MessageDigest.isEqual(server.options.authKey(), options.authKey())) {
       throw new ProtocolException("threads: authentication refused by " + address
-          + ": the auth key did not match the pool's key");
+          + ": the auth key did not match the server's key");
     }
     Conn client = new Conn(address + "/worker", options.maxFrameSize());
     Conn parentSide = new Conn(address + "/parent", server.options.maxFrameSize());

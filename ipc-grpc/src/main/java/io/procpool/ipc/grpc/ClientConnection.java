@@ -110,8 +110,9 @@ final class ClientConnection extends GrpcConnection {
             || !MessageDigest.isEqual(serverProof,
                 Handshake.proof(authKey, Handshake.SERVER, clientNonce, serverNonce))) {
           ProtocolException e = new ProtocolException("grpc: authentication refused by " + address + ": the auth key"
-              + " did not match the pool's key (the endpoint did not prove that it knows this worker's key: a wrong"
-              + " key, or not the pool at all, e.g. a spoofed endpoint on a reused port; nothing was sent to it)");
+              + " did not match the server's key (the endpoint did not prove that it knows this client's key: a wrong"
+              + " key, or not the expected pool or manager at all, e.g. a spoofed endpoint on a reused port; nothing"
+              + " was sent to it)");
           accepted.completeExceptionally(e);
           abort(e);
           return;

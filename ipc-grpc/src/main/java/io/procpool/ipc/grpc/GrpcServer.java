@@ -10,7 +10,6 @@ import io.procpool.api.spi.TransportOptions;
 import io.procpool.api.spi.TransportServer;
 import io.procpool.ipc.grpc.internal.proto.Frames;
 import io.procpool.ipc.grpc.internal.proto.WorkerChannelGrpc;
-import java.io.File;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -48,9 +47,7 @@ final class GrpcServer implements TransportServer {
           + Tls.PRIVATE_KEY + "), listen on loopback, or set the transport property \""
           + TransportOptions.ALLOW_PLAINTEXT + "\"=\"true\" (TransportOptions.ALLOW_PLAINTEXT) to accept that");
     }
-    this.clientProperties = properties.get(Tls.CERT_CHAIN) != null
-        ? Map.of(Tls.TRUST_CERTS, new File(properties.get(Tls.CERT_CHAIN)).getAbsolutePath())
-        : Map.of();
+    this.clientProperties = Tls.clientSide(properties);
     this.acceptor = acceptor;
     int maxFrameSize = options.maxFrameSize();
     Settings settings = Settings.of(options.properties());

@@ -53,7 +53,7 @@ final class Handshake {
 
   static final int NONCE_BYTES = 32;
 
-  static final String BAD_KEY_MESSAGE = "procpool: the auth key did not match the pool's key";
+  static final String BAD_KEY_MESSAGE = "procpool: the auth key did not match the server's key (a pool's or a manager's)";
   static final String MISSING_KEY_MESSAGE = "procpool: no auth proof was sent; the pool requires its auth key";
   static final String MISSING_NONCE_MESSAGE = "procpool: no " + NONCE_BYTES + "-byte client nonce in the headers";
 

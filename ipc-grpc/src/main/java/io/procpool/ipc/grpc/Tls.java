@@ -72,4 +72,24 @@ final class Tls {
     }
     return f;
   }
+
+  /**
+   * What a client on this host needs from a server's properties: the client-side TLS settings given
+   * (trust, client certificate, authority) and, when the server has a certificate and no trust was
+   * given, trust in that certificate. Never the server's own private key or its client trust.
+   */
+  static Map<String, String> clientSide(Map<String, String> serverProperties) {
+    Map<String, String> out = new java.util.LinkedHashMap<>();
+    for (String k : new String[] {TRUST_CERTS, CLIENT_CERT_CHAIN, CLIENT_PRIVATE_KEY, ENABLED, AUTHORITY}) {
+      String v = serverProperties.get(k);
+      if (v != null) {
+        out.put(k, v);
+      }
+    }
+    String chain = serverProperties.get(CERT_CHAIN);
+    if (chain != null && !out.containsKey(TRUST_CERTS)) {
+      out.put(TRUST_CERTS, new java.io.File(chain).getAbsolutePath());
+    }
+    return Map.copyOf(out);
+  }
 }

@@ -88,7 +88,7 @@ final class Handshake {
     byte[] proof = new byte[MAC_SIZE];
     in.get(6 + NONCE_SIZE, proof);
     if (!MessageDigest.isEqual(proof, hmac(authKey, CLIENT_LABEL, serverNonce, clientNonce))) {
-      refuse(ch, STATUS_BAD_KEY, "the auth key did not match the pool's key");
+      refuse(ch, STATUS_BAD_KEY, "the auth key did not match the server's key (a pool's or a manager's)");
       throw new ProtocolException("pipes: a client failed authentication (wrong auth key)");
     }
     ByteBuffer ok = ByteBuffer.allocate(1 + MAC_SIZE);

@@ -8,8 +8,9 @@ import io.procpool.api.spi.ProtocolException;
 import io.procpool.api.spi.TransportOptions;
 import io.procpool.api.spi.TransportProvider;
 import io.procpool.api.spi.TransportRegistry;
-import io.procpool.manager.internal.ManagerProtocol.Answer;
 import io.procpool.core.internal.Secrets;
+import io.procpool.core.internal.process.PropertyLines;
+import io.procpool.manager.internal.ManagerProtocol.Answer;
 import io.procpool.manager.internal.ManagerProtocol.Cancel;
 import io.procpool.manager.internal.ManagerProtocol.Pin;
 import io.procpool.manager.internal.ManagerProtocol.Ref;
@@ -98,20 +99,21 @@ public final class ManagerClient {
     return properties;
   }
 
-  static String[] flatten(Map<String, String> p) {
-    String[] a = new String[p.size() * 2];
-    int i = 0;
-    for (Map.Entry<String, String> e : p.entrySet()) {
-      a[i++] = e.getKey();
-      a[i++] = e.getValue();
-    }
-    return a;
+  /** The properties as one text (see {@link PropertyLines}), as a serialized proxy carries them. */
+  static String flatten(Map<String, String> p) {
+    return PropertyLines.append(new StringBuilder(), p).toString();
   }
 
-  static Map<String, String> unflatten(String[] a) {
+  /** The inverse of {@link #flatten}; {@code null} is no properties. */
+  static Map<String, String> unflatten(String text) {
     Map<String, String> p = new java.util.HashMap<>();
-    for (int i = 0; a != null && i + 1 < a.length; i += 2) {
-      p.put(a[i], a[i + 1]);
+    if (text != null) {
+      for (String line : text.split("\n")) {
+        Map.Entry<String, String> e = PropertyLines.parse(line);
+        if (e != null) {
+          p.put(e.getKey(), e.getValue());
+        }
+      }
     }
     return p;
   }

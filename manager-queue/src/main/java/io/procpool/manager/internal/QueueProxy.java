@@ -36,7 +36,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * gone.
  */
 final class QueueProxy<E> implements ManagedQueue<E> {
-  private static final long serialVersionUID = 2L;
+  private static final long serialVersionUID = 3L;
 
   /** How long a serialized proxy keeps its queue alive without references, by default. */
   static final long DEFAULT_TRANSIT_GRACE_MILLIS = TimeUnit.MINUTES.toMillis(5);
@@ -48,8 +48,8 @@ final class QueueProxy<E> implements ManagedQueue<E> {
   private final String transport;
   private final String address;
   private final byte[] keyFingerprint;
-  /** The client's transport properties (e.g. trust in the manager's TLS certificate), key, value, ... */
-  private final String[] transportProperties;
+  /** The client's transport properties (e.g. trust in the manager's TLS certificate), as property lines. */
+  private final String transportProperties;
   private final long queueId;
   private final String name;
   private final int maxsize;

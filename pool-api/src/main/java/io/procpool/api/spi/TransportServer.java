@@ -16,11 +16,14 @@ public interface TransportServer extends Closeable {
   String address();
 
   /**
-   * Transport properties a client on this host needs, besides the key and the user's own properties,
-   * to connect to this server: for example trust in the server's own TLS certificate. They hold no
-   * secret. A pool hands them to the workers it starts, and a manager to its clients, through the
-   * same private channel as the auth key (never a command line), so that a pool or manager that
-   * encrypts can start its own children without further configuration. Empty by default.
+   * Transport properties a client on this host needs, besides the key, to connect to this server:
+   * the client-side settings among the server's own properties and what follows from the others (for
+   * example trust in the server's own TLS certificate). They hold no secret and never name a
+   * server-side key file, because a manager's queue proxies carry them wherever they are serialized.
+   * A pool hands them (with its own properties) to the workers it starts, and a manager to its
+   * clients, through the same private channel as the auth key (never a command line), so that a pool
+   * or manager that encrypts can start its own children without further configuration. Empty by
+   * default.
    */
   default Map<String, String> clientProperties() {
     return Map.of();

@@ -139,6 +139,19 @@ public final class SerialFilters {
     return length * size;
   }
 
+  /**
+   * procpool's own serializable types, which a user pattern does not need to list: the API's
+   * exceptions (a worker's {@code TaskSerializationException} must reach the caller as such) and the
+   * managed-queue proxy (a queue passed to a worker). The built-in list and the operator's JVM-wide
+   * filter still apply.
+   */
+  static boolean isProcpoolOwn(Class<?> c) {
+    return (c.getPackageName().equals("io.procpool.api") && Throwable.class.isAssignableFrom(c))
+        || c.getName().equals(QUEUE_PROXY);
+  }
+
+  private static final String QUEUE_PROXY = "io.procpool.manager.internal.QueueProxy";
+
   private static String name(Class<?> c) {
     return c.getTypeName();
   }
@@ -179,6 +192,9 @@ public final class SerialFilters {
       }
       if (c == null) {
         return jvmWide(info, null);
+      }
+      if (user != null && isProcpoolOwn(c)) {
+        return jvmWide(info, c); // the pool's own exceptions and queue proxies pass any pattern
       }
       if (user != null) {
         Status s = user.checkInput(info);
