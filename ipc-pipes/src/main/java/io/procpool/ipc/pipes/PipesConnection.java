@@ -46,6 +46,8 @@ final class PipesConnection implements Connection {
   static final long MAX_BATCH_BYTES = 4L * 1024 * 1024;
   /** Large frames are read in chunks of this size (bounds the JDK's temporary direct buffers). */
   private static final int LARGE_READ_CHUNK = 1024 * 1024;
+  /** The most bytes of one heap buffer offered to one write call (see {@link #writeSome}). */
+  static final int MAX_HEAP_WRITE = 256 * 1024;
 
   private static final AtomicInteger READER_IDS = new AtomicInteger();
   /** Close reason meaning "clean": a local close or an EOF at a frame boundary. */
@@ -170,7 +172,7 @@ final class PipesConnection implements Connection {
       try {
         int offset = 0;
         while (offset < n) {
-          if (channel.write(batch, offset, n - offset) == 0) {
+          if (writeSome(offset, n) == 0) {
             interrupted |= awaitWritable();
           }
           while (offset < n && !batch[offset].hasRemaining()) {
@@ -181,6 +183,29 @@ final class PipesConnection implements Connection {
         java.util.Arrays.fill(batch, 0, n, null);
       }
     }
+  }
+
+  /**
+   * One gathering write of {@code batch[offset, n)}. The JDK copies a heap buffer's whole remaining
+   * content into a temporary direct buffer on every write call, however little of it the socket
+   * takes; a non-blocking socket takes at most its send buffer per call, so a 16 MiB heap message
+   * would be copied over and over. The write therefore stops at the first large heap buffer and
+   * offers at most {@link #MAX_HEAP_WRITE} bytes of it.
+   */
+  private long writeSome(int offset, int n) throws IOException {
+    for (int i = offset; i < n; i++) {
+      ByteBuffer b = batch[i];
+      if (!b.isDirect() && b.remaining() > MAX_HEAP_WRITE) {
+        int limit = b.limit();
+        b.limit(b.position() + MAX_HEAP_WRITE);
+        try {
+          return channel.write(batch, offset, i + 1 - offset);
+        } finally {
+          b.limit(limit);
+        }
+      }
+    }
+    return channel.write(batch, offset, n - offset);
   }
 
   /**
