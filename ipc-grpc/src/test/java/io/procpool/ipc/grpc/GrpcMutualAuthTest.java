@@ -131,7 +131,7 @@ class GrpcMutualAuthTest {
     })) {
       ProtocolException e = assertThrows(ProtocolException.class,
           () -> new GrpcTransportProvider().connect(spoof.address(), options()));
-      assertTrue(e.getMessage().contains("did not prove that it knows this worker's key"), e.getMessage());
+      assertTrue(e.getMessage().contains("did not prove that it knows this client's key"), e.getMessage());
       System.out.println("grpc: spoofed server -> " + e.getMessage());
       assertEquals(1, spoof.streams);
       assertFalse(spoof.sawKey(), "the spoofed server received the auth key");
