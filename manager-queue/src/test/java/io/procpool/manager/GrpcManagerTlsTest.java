@@ -110,6 +110,11 @@ class GrpcManagerTlsTest {
       assertEquals("connected",
           pool.apply(() -> connectByHand(address, key, trust)));
       assertEquals("hello over TLS", manager.<String>queue("by-hand").get(Duration.ofSeconds(30)));
+      // The JVM that started it reaches it again by address and key alone (Python's connect()).
+      try (Manager again = Manager.connect(address, key)) {
+        again.<String>queue("by-hand").put("again");
+        assertEquals("again", manager.<String>queue("by-hand").get(Duration.ofSeconds(30)));
+      }
     }
   }
 

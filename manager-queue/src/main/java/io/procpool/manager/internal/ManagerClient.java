@@ -86,12 +86,23 @@ public final class ManagerClient {
   }
 
   /**
-   * The shared client of a manager; {@code properties} (e.g. TLS trust) are used when this call creates
-   * it.
+   * The shared client of a manager with these transport settings (e.g. TLS trust). Without settings,
+   * a client this JVM already has with settings for the same manager and key is reused (the JVM that
+   * started a TLS manager, or connected to it with trust, reaches it again by address and key alone).
    */
   public static ManagerClient of(String transport, String address, byte[] authKey, Map<String, String> properties) {
-    Key key = new Key(transport, address, ByteBuffer.wrap(authKey.clone()), Map.copyOf(properties));
-    return CLIENTS.computeIfAbsent(key, k -> new ManagerClient(transport, address, authKey, properties));
+    ByteBuffer k = ByteBuffer.wrap(authKey.clone());
+    if (properties.isEmpty()) {
+      for (Map.Entry<Key, ManagerClient> e : CLIENTS.entrySet()) {
+        Key other = e.getKey();
+        if (!other.properties().isEmpty() && other.transport().equals(transport) && other.address().equals(address)
+            && other.authKey().equals(k)) {
+          return e.getValue();
+        }
+      }
+    }
+    Key key = new Key(transport, address, k, Map.copyOf(properties));
+    return CLIENTS.computeIfAbsent(key, x -> new ManagerClient(transport, address, authKey, properties));
   }
 
   /** The transport properties this client connects with. */
