@@ -6,6 +6,7 @@ import io.procpool.api.spi.ManagerFactory;
 import io.procpool.api.spi.ManagerOptions;
 import io.procpool.api.spi.TransportRegistry;
 import io.procpool.core.internal.process.ChildJvm;
+import io.procpool.core.internal.process.LaunchPlan;
 import io.procpool.core.internal.process.PropertyLines;
 import io.procpool.manager.internal.ManagerClient;
 import io.procpool.manager.internal.ManagerHandle;
@@ -62,9 +63,16 @@ public final class DefaultManagerFactory implements ManagerFactory {
         args.add("--listen");
         args.add(options.listenAddress().get());
       }
-      jvm = ChildJvm.start("procpool-manager", ManagerMain.class.getName(), options.classpath(),
+      LaunchPlan plan;
+      try {
+        plan = LaunchPlan.detect(options.classpath().orElse(null), "Manager.builder().classpath(...)");
+        plan.check(ManagerMain.class, TransportRegistry.get(transport).getClass());
+      } catch (IllegalStateException e) {
+        throw new ManagerUnreachableException("cannot start the manager process: " + e.getMessage(), null, e);
+      }
+      jvm = ChildJvm.start("procpool-manager", ManagerMain.class, plan,
           options.jvmOptions(), args, key, options.transportProperties());
-      List<String> lines = awaitAddress(jvm, addressFile);
+      List<String> lines = awaitAddress(jvm, addressFile, plan);
       String address = lines.get(0).trim();
       int colon = address.indexOf(':');
       // What the manager's server says a client needs (e.g. trust in its TLS certificate), never the
@@ -108,7 +116,7 @@ public final class DefaultManagerFactory implements ManagerFactory {
     return new ManagerHandle(client, null);
   }
 
-  private static List<String> awaitAddress(ChildJvm jvm, Path addressFile) throws IOException {
+  private static List<String> awaitAddress(ChildJvm jvm, Path addressFile, LaunchPlan plan) throws IOException {
     long deadline = System.nanoTime() + START_TIMEOUT_NANOS;
     while (true) {
       if (Files.exists(addressFile)) {
@@ -117,7 +125,11 @@ public final class DefaultManagerFactory implements ManagerFactory {
       if (jvm.onExit().isDone()) {
         String tail = jvm.stderrTail();
         throw new ManagerUnreachableException("the manager process exited with code " + jvm.onExit().join()
-            + " before listening" + (tail.isEmpty() ? "" : "; its stderr:\n" + tail), null, null);
+            + " before listening; it was started with " + plan.description()
+            + (tail.contains("Could not find or load main class") || tail.contains("ClassNotFoundException")
+                || tail.contains("NoClassDefFoundError") || tail.contains("FindException")
+                ? ", and could not load a class: " + plan.fixHint() : "")
+            + (tail.isEmpty() ? "" : "; its stderr:\n" + tail), null, null);
       }
       if (System.nanoTime() > deadline) {
         throw new ManagerUnreachableException("the manager process (pid " + jvm.pid() + ") did not start listening within "

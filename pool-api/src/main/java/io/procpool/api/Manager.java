@@ -238,7 +238,12 @@ public interface Manager extends AutoCloseable {
       return this;
     }
 
-    /** The classpath of the manager JVM; default: this JVM's {@code java.class.path}. */
+    /**
+     * The classpath of the manager JVM. By default the manager starts the way this JVM runs, like a
+     * pool's workers (see {@code ProcessPool.Builder.workerClasspath}): its {@code java.class.path},
+     * the class loaders that loaded procpool ({@code mvn exec:java}, IDEs), a Spring Boot executable
+     * jar, or the module path. Set it when that detection does not fit.
+     */
     public Builder classpath(String classpath) {
       Objects.requireNonNull(classpath, "classpath");
       once(this.classpath, "classpath");
@@ -258,7 +263,7 @@ public interface Manager extends AutoCloseable {
           transport == null ? "pipes" : transport,
           jvmOptions == null ? List.of() : jvmOptions,
           listenAddress,
-          classpath == null ? System.getProperty("java.class.path") : classpath,
+          classpath,
           transportProperties);
       return ManagerFactory.load().start(options);
     }

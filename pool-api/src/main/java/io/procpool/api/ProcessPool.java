@@ -279,7 +279,25 @@ public interface ProcessPool extends AutoCloseable {
       return this;
     }
 
-    /** The classpath of the worker JVMs; default: this JVM's {@code java.class.path}. */
+    /**
+     * The classpath of the worker JVMs, used as is. By default workers start the way this JVM runs:
+     *
+     * <ul>
+     *   <li>its {@code java.class.path} (a plain {@code java -cp} or {@code java -jar} launch, a shaded
+     *       jar, Surefire);
+     *   <li>the {@code file:} URLs of the {@link java.net.URLClassLoader}s between the application
+     *       class loader and the one that loaded procpool (or the thread's context class loader, when
+     *       it sees procpool too): {@code mvn exec:java}, IDE runners, application servers;
+     *   <li>a Spring Boot executable jar: workers run the same jar through Spring Boot's
+     *       {@code PropertiesLauncher}, so nested jars resolve without unpacking;
+     *   <li>the module path, when procpool's jars are named modules of the boot layer
+     *       ({@code java -p mods -m app/app.Main}): workers run on the same module path with the same
+     *       modules.
+     * </ul>
+     *
+     * <p>A detected classpath that lacks procpool's classes fails {@code build()} with a
+     * {@link WorkerStartException} that says what was detected; set this option then.
+     */
     public Builder workerClasspath(String classpath) {
       options.workerClasspath(classpath);
       return this;

@@ -56,7 +56,11 @@ public interface ManagerFactory {
     return ServiceLoader.load(ManagerFactory.class, TransportRegistry.loader())
         .findFirst()
         .or(() -> ServiceLoader.load(ManagerFactory.class, ManagerFactory.class.getClassLoader()).findFirst())
-        .orElseThrow(() -> new IllegalStateException(
-            "no procpool manager implementation on the classpath: add the artifact io.procpool:manager-queue"));
+        .orElseThrow(() -> {
+          String unregistered =
+              TransportRegistry.unregistered(ManagerFactory.class, "io.procpool.manager.DefaultManagerFactory");
+          return new IllegalStateException("no procpool manager implementation on the classpath: "
+              + (unregistered != null ? unregistered : "add the artifact io.procpool:manager-queue"));
+        });
   }
 }

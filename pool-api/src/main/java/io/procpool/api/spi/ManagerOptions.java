@@ -21,7 +21,8 @@ public final class ManagerOptions {
    * @param transport the transport name
    * @param jvmOptions extra options for the manager JVM
    * @param listenAddress where the manager listens, or {@code null} for the transport's default
-   * @param classpath the manager JVM's classpath
+   * @param classpath the manager JVM's classpath, or {@code null} to follow this JVM's (see
+   *     {@link #classpath()})
    */
   public ManagerOptions(String transport, List<String> jvmOptions, String listenAddress, String classpath) {
     this(transport, jvmOptions, listenAddress, classpath, Map.of());
@@ -31,7 +32,8 @@ public final class ManagerOptions {
    * @param transport the transport name
    * @param jvmOptions extra options for the manager JVM
    * @param listenAddress where the manager listens, or {@code null} for the transport's default
-   * @param classpath the manager JVM's classpath
+   * @param classpath the manager JVM's classpath, or {@code null} to follow this JVM's (see
+   *     {@link #classpath()})
    * @param transportProperties transport-specific settings (e.g. {@code grpc.tls.certChain}), used by
    *     the manager's server and by its clients
    */
@@ -40,7 +42,7 @@ public final class ManagerOptions {
     this.transport = Objects.requireNonNull(transport, "transport");
     this.jvmOptions = List.copyOf(jvmOptions);
     this.listenAddress = listenAddress;
-    this.classpath = Objects.requireNonNull(classpath, "classpath");
+    this.classpath = classpath;
     this.transportProperties = Map.copyOf(transportProperties);
   }
 
@@ -59,9 +61,13 @@ public final class ManagerOptions {
     return Optional.ofNullable(listenAddress);
   }
 
-  /** The manager JVM's classpath. */
-  public String classpath() {
-    return classpath;
+  /**
+   * The manager JVM's classpath, if the user set one; when empty the factory starts the manager the
+   * way this JVM runs (its classpath, class loaders, Spring Boot jar or module path), like a pool's
+   * workers.
+   */
+  public Optional<String> classpath() {
+    return Optional.ofNullable(classpath);
   }
 
   /**

@@ -25,7 +25,10 @@ public interface PoolFactory {
     return ServiceLoader.load(PoolFactory.class, TransportRegistry.loader())
         .findFirst()
         .or(() -> ServiceLoader.load(PoolFactory.class, PoolFactory.class.getClassLoader()).findFirst())
-        .orElseThrow(() -> new IllegalStateException(
-            "no procpool implementation on the classpath: add the artifact io.procpool:pool-core"));
+        .orElseThrow(() -> {
+          String unregistered = TransportRegistry.unregistered(PoolFactory.class, "io.procpool.core.DefaultPoolFactory");
+          return new IllegalStateException("no procpool implementation on the classpath: "
+              + (unregistered != null ? unregistered : "add the artifact io.procpool:pool-core"));
+        });
   }
 }

@@ -34,8 +34,11 @@ public final class TransportRegistry {
     all.stream().filter(TransportProvider::isAvailable).forEach(p -> names.add(p.name()));
     StringBuilder msg = new StringBuilder("unknown transport '").append(name).append("'; transports found: ")
         .append(names.isEmpty() ? "none" : String.join(", ", names)).append('.');
+    String unregistered = unregistered(TransportProvider.class, providerClassFor(name));
     String artifact = artifactFor(name);
-    if (artifact != null) {
+    if (unregistered != null) {
+      msg.append(' ').append(unregistered);
+    } else if (artifact != null) {
       msg.append(" Add the artifact ").append(artifact).append(" to the classpath to use '").append(name).append("'.");
     }
     throw new IllegalArgumentException(msg.toString());
@@ -55,6 +58,36 @@ public final class TransportRegistry {
       case "threads": return "io.procpool:pool-core";
       default: return null;
     }
+  }
+
+  private static String providerClassFor(String name) {
+    switch (name) {
+      case "pipes": return "io.procpool.ipc.pipes.PipesTransportProvider";
+      case "grpc": return "io.procpool.ipc.grpc.GrpcTransportProvider";
+      case "threads": return "io.procpool.core.ThreadsTransportProvider";
+      default: return null;
+    }
+  }
+
+  /**
+   * When {@code implementation} can be loaded but the service loader did not list it: the message
+   * that says so and how to fix the packaging (typically a fat jar whose {@code META-INF/services}
+   * files overwrote each other instead of being merged); otherwise null.
+   */
+  static String unregistered(Class<?> service, String implementation) {
+    if (implementation == null) {
+      return null;
+    }
+    try {
+      Class.forName(implementation, false, loader());
+    } catch (ClassNotFoundException | LinkageError e) {
+      return null;
+    }
+    return "The class " + implementation + " is present, but no META-INF/services/" + service.getName()
+        + " file lists it: the application was probably packaged into one jar without merging service"
+        + " files, so one jar's file replaced the others'. Merge them: maven-shade-plugin's"
+        + " org.apache.maven.plugins.shade.resource.ServicesResourceTransformer, Gradle shadow's"
+        + " mergeServiceFiles(), or maven-assembly-plugin's metaInf-services container descriptor handler.";
   }
 
   /** Every provider on the classpath, available or not. */

@@ -17,6 +17,8 @@ import io.procpool.api.spi.TransportOptions;
 import io.procpool.api.spi.TransportProvider;
 import io.procpool.api.spi.TransportRegistry;
 import io.procpool.api.spi.TransportServer;
+import io.procpool.core.WorkerMain;
+import io.procpool.core.internal.process.LaunchPlan;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.security.SecureRandom;
@@ -71,6 +73,16 @@ public final class DefaultProcessPool implements ProcessPool {
   private DefaultProcessPool(PoolOptions options) throws IOException {
     this.options = options;
     this.provider = TransportRegistry.get(options.transport());
+    LaunchPlan plan = null;
+    if (!provider.workersInProcess()) {
+      // Before any thread or socket exists: a plan that cannot work fails the build with the reason.
+      try {
+        plan = LaunchPlan.detect(options.workerClasspath().orElse(null), "ProcessPool.builder().workerClasspath(...)");
+        plan.check(WorkerMain.class, provider.getClass());
+      } catch (IllegalStateException e) {
+        throw new WorkerStartException("cannot start worker JVMs: " + e.getMessage(), e);
+      }
+    }
     ClassLoader loader = Thread.currentThread().getContextClassLoader() != null
         ? Thread.currentThread().getContextClassLoader() : DefaultProcessPool.class.getClassLoader();
     this.payloads = new Payloads(CodecRegistry.get(options.codec()),
@@ -109,9 +121,7 @@ public final class DefaultProcessPool implements ProcessPool {
         c -> c.start(new WorkerChannel(c, scheduler, sv[0], payloads)));
     WorkerLauncher launcher = provider.workersInProcess()
         ? new ThreadLauncher(provider, key, options.maxFrameSize())
-        : new ProcessLauncher(provider.name(),
-            options.workerClasspath().orElse(System.getProperty("java.class.path")),
-            options.jvmOptions(), key, options.maxFrameSize(), childProperties(options, server));
+        : new ProcessLauncher(provider.name(), plan, options.jvmOptions(), key, options.maxFrameSize(), childProperties(options, server));
     this.supervisor = new WorkerSupervisor(scheduler, launcher, server::address, provider.workersInProcess(), init);
     sv[0] = supervisor;
   }

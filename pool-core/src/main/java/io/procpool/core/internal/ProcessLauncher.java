@@ -1,6 +1,8 @@
 package io.procpool.core.internal;
 
+import io.procpool.core.WorkerMain;
 import io.procpool.core.internal.process.ChildJvm;
+import io.procpool.core.internal.process.LaunchPlan;
 import java.io.IOException;
 import java.util.List;
 import java.util.Map;
@@ -9,7 +11,7 @@ import java.util.concurrent.CompletableFuture;
 /** Starts worker JVMs (see {@link ChildJvm} for the conventions) running {@code WorkerMain}. */
 final class ProcessLauncher implements WorkerLauncher {
   private final String transport;
-  private final String classpath;
+  private final LaunchPlan plan;
   private final List<String> jvmOptions;
   private final byte[] authKey;
   private final int maxFrameSize;
@@ -20,10 +22,10 @@ final class ProcessLauncher implements WorkerLauncher {
    *     server says a local client needs, e.g. trust in its TLS certificate); handed over on standard
    *     input with the key, never on the command line
    */
-  ProcessLauncher(String transport, String classpath, List<String> jvmOptions, byte[] authKey, int maxFrameSize,
+  ProcessLauncher(String transport, LaunchPlan plan, List<String> jvmOptions, byte[] authKey, int maxFrameSize,
       Map<String, String> properties) {
     this.transport = transport;
-    this.classpath = classpath;
+    this.plan = plan;
     this.jvmOptions = jvmOptions;
     this.authKey = authKey.clone();
     this.maxFrameSize = maxFrameSize;
@@ -35,7 +37,7 @@ final class ProcessLauncher implements WorkerLauncher {
     List<String> options = new java.util.ArrayList<>(jvmOptions.size() + 1);
     options.add("-Dprocpool.worker=" + workerId);
     options.addAll(jvmOptions);
-    ChildJvm jvm = ChildJvm.start("procpool-worker-" + workerId, "io.procpool.core.WorkerMain", classpath, options,
+    ChildJvm jvm = ChildJvm.start("procpool-worker-" + workerId, WorkerMain.class, plan, options,
         List.of("--transport", transport, "--connect", address, "--worker-id", Integer.toString(workerId),
             "--parent-pid", Long.toString(ProcessHandle.current().pid()),
             "--max-frame-size", Integer.toString(maxFrameSize)),
@@ -59,6 +61,16 @@ final class ProcessLauncher implements WorkerLauncher {
       @Override
       public String stderrTail() {
         return jvm.stderrTail();
+      }
+
+      @Override
+      public String launchDescription() {
+        return plan.description();
+      }
+
+      @Override
+      public String launchFix() {
+        return plan.fixHint();
       }
     };
   }

@@ -25,5 +25,15 @@ interface WorkerLauncher {
 
     /** The last lines the worker wrote to stderr, for error messages; may be empty. */
     String stderrTail();
+
+    /** How the worker JVM finds its classes, for the message when workers cannot start; null for in-JVM workers. */
+    default String launchDescription() {
+      return null;
+    }
+
+    /** The option that changes {@link #launchDescription()}, as a sentence fragment; null for in-JVM workers. */
+    default String launchFix() {
+      return null;
+    }
   }
 }

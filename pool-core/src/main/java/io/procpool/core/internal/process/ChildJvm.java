@@ -59,33 +59,18 @@ public final class ChildJvm {
   }
 
   /**
-   * Starts a child JVM.
+   * Starts a child JVM and hands it its secret and transport properties through standard input:
+   * for example the TLS trust material it needs to reach its parent's server.
    *
    * @param name a short name for threads and messages, e.g. {@code procpool-worker-3}
    * @param mainClass the child's main class
-   * @param classpath its classpath
-   * @param jvmOptions options placed before the main class, after procpool's own
-   * @param args the main class's arguments (never secrets)
-   * @param secret written to the child's standard input
-   */
-  public static ChildJvm start(String name, String mainClass, String classpath, List<String> jvmOptions,
-      List<String> args, byte[] secret) throws IOException {
-    return start(name, mainClass, classpath, jvmOptions, args, secret, Map.of());
-  }
-
-  /**
-   * Starts a child JVM and hands it transport properties too, through standard input like the
-   * secret: for example the TLS trust material it needs to reach its parent's server.
-   *
-   * @param name a short name for threads and messages, e.g. {@code procpool-worker-3}
-   * @param mainClass the child's main class
-   * @param classpath its classpath
+   * @param plan how the child finds its classes ({@link LaunchPlan#detect})
    * @param jvmOptions options placed before the main class, after procpool's own
    * @param args the main class's arguments (never secrets)
    * @param secret written to the child's standard input
    * @param properties written to the child's standard input after the secret
    */
-  public static ChildJvm start(String name, String mainClass, String classpath, List<String> jvmOptions,
+  public static ChildJvm start(String name, Class<?> mainClass, LaunchPlan plan, List<String> jvmOptions,
       List<String> args, byte[] secret, Map<String, String> properties) throws IOException {
     List<String> cmd = new ArrayList<>();
     cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
@@ -96,12 +81,13 @@ public final class ChildJvm {
       // A child runs one thing at a time: the serial collector starts fastest and fits best.
       cmd.add("-XX:+UseSerialGC");
     }
-    ClassDataArchive cds = ClassDataArchive.plan(mainClass, classpath, jvmOptions);
+    cmd.addAll(quietOptions(Runtime.version().feature(), jvmOptions));
+    ClassDataArchive cds = plan.plainClasspath() == null
+        ? ClassDataArchive.NONE
+        : ClassDataArchive.plan(mainClass.getName(), plan.plainClasspath(), jvmOptions);
     cmd.addAll(cds.jvmOptions());
     cmd.addAll(jvmOptions);
-    cmd.add("-cp");
-    cmd.add(classpath);
-    cmd.add(mainClass);
+    cmd.addAll(plan.command(mainClass, jvmOptions));
     cmd.addAll(args);
     ProcessBuilder pb = new ProcessBuilder(cmd);
     pb.redirectInput(ProcessBuilder.Redirect.PIPE);
@@ -120,6 +106,23 @@ public final class ChildJvm {
     ChildJvm child = new ChildJvm(process, stdin, name);
     child.exit.thenAccept(cds::onExit);
     return child;
+  }
+
+  /**
+   * Options that keep a child JVM from printing warnings its parent's user cannot act on: on JDK 22+
+   * native access for the classpath (gRPC's Netty loads its epoll library; JDK 24+ warns about JNI
+   * otherwise), and on JDK 23+ {@code sun.misc.Unsafe} memory access (Netty and protobuf use it;
+   * JDK 24+ warns on first use). Whatever the user set on these options wins.
+   */
+  static List<String> quietOptions(int feature, List<String> jvmOptions) {
+    List<String> quiet = new ArrayList<>(2);
+    if (feature >= 22 && jvmOptions.stream().noneMatch(o -> o.startsWith("--enable-native-access"))) {
+      quiet.add("--enable-native-access=ALL-UNNAMED");
+    }
+    if (feature >= 23 && jvmOptions.stream().noneMatch(o -> o.startsWith("--sun-misc-unsafe-memory-access"))) {
+      quiet.add("--sun-misc-unsafe-memory-access=allow");
+    }
+    return quiet;
   }
 
   /** The properties block: {@link PropertyLines}, then an empty line. */

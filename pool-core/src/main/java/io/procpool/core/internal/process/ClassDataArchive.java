@@ -58,7 +58,7 @@ final class ClassDataArchive {
     this.lock = lock;
   }
 
-  private static final ClassDataArchive NONE = new ClassDataArchive(List.of(), null, null, null);
+  static final ClassDataArchive NONE = new ClassDataArchive(List.of(), null, null, null);
 
   /** The JVM options to add for this child. */
   List<String> jvmOptions() {
