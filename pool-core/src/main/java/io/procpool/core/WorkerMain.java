@@ -25,6 +25,12 @@ import java.util.Map;
  *      --worker-id N --parent-pid P [--max-frame-size BYTES]
  * </pre>
  *
+ * <p>where {@code -cp CLASSPATH io.procpool.core.WorkerMain} follows the way the parent runs: its
+ * classpath (with its class loaders' URLs under {@code mvn exec:java} or an IDE), its Spring Boot
+ * executable jar through {@code PropertiesLauncher} and {@code -Dloader.main}, or its module path
+ * with {@code -m io.procpool.core/io.procpool.core.WorkerMain} (see
+ * {@code ProcessPool.Builder.workerClasspath}).
+ *
  * <p>and writes its auth key (Base64, one line) and its transport properties (for example trust in
  * the pool's TLS certificate) to the worker's standard input, which then stays
  * open: neither appears on a command line, and the worker exits when the parent dies.
