@@ -102,15 +102,14 @@ final class Artifacts {
     for (Artifact artifact : Artifact.values()) {
       known.add(location(artifact.markerClass));
     }
-    Path ownClasses = location(Artifacts.class.getName());
     for (String entry : System.getProperty("java.class.path").split(File.pathSeparator)) {
       if (entry.isEmpty()) {
         continue;
       }
       Path path = Path.of(entry).toAbsolutePath().normalize();
       if (known.contains(path) || Files.isDirectory(path) || !Files.exists(path)
-          || path.equals(ownClasses) || containsTestOnlyClasses(path)) {
-        continue; // directories: this module's test-classes and classes; reactor modules are in known
+          || path.getFileName().toString().startsWith("junit-") || containsTestOnlyClasses(path)) {
+        continue; // directories: this module's (test-)classes; procpool's own modules are in known
       }
       result.add(path);
     }

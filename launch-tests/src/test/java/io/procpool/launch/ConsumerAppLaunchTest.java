@@ -25,6 +25,7 @@ import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.io.CleanupMode;
 import org.junit.jupiter.api.io.TempDir;
 import org.springframework.boot.loader.tools.LoaderImplementation;
 
@@ -53,7 +54,8 @@ class ConsumerAppLaunchTest {
   private static final Pattern RESULT = Pattern.compile(
       "RESULT app=(\\d+) apply=(\\d+) map=(\\d+) queue=(\\S*) workers=([\\d,]*) pool=([\\d,]*)");
 
-  @TempDir
+  /** The built applications and each run's output; kept after a failure, for a look or a rerun by hand. */
+  @TempDir(cleanup = CleanupMode.ON_SUCCESS)
   static Path work;
 
   private static ConsumerApps apps;
