@@ -66,6 +66,7 @@ class ConsumerAppLaunchTest {
     apps.classes(); // compile once, before the first scenario's clock starts
   }
 
+  /** {@code java -cp app:<deps> app.Main}. */
   @Test
   @Order(1)
   void plainClasspath() {
@@ -73,16 +74,24 @@ class ConsumerAppLaunchTest {
     launch("classpath", java(), "-cp", apps.classpath(deps), ConsumerApps.MAIN_CLASS);
   }
 
+  /**
+   * As {@code mvn exec:java} runs it: {@code java.class.path} is only a launcher jar; the application
+   * and procpool come from a {@code URLClassLoader}. Before issue 11: {@code WorkerStartException},
+   * workers cannot find {@code io.procpool.core.WorkerMain}.
+   */
   @Test
   @Order(2)
   @Tag(PENDING)
   void execJavaStyle() {
-    // java.class.path is only the launcher; the application's classes come from a URLClassLoader.
     String appClasspath = apps.classpath(apps.artifacts().jars(Artifacts.PIPES));
     launch("exec-java", java(), "-cp", apps.launcherJar().toString(), "launcher.IsolatedLauncher",
         appClasspath, ConsumerApps.MAIN_CLASS);
   }
 
+  /**
+   * {@code java -jar} of a Spring Boot executable jar with the loader of Boot 3.2+, procpool nested
+   * under {@code BOOT-INF/lib}. Before issue 11: {@code WorkerStartException}, no {@code WorkerMain}.
+   */
   @Test
   @Order(3)
   @Tag(PENDING)
@@ -93,6 +102,10 @@ class ConsumerAppLaunchTest {
     launch("spring-boot", java(), "-jar", jar.toString());
   }
 
+  /**
+   * {@code java -jar} of a Spring Boot executable jar with the classic (2.x) loader. Before issue 11:
+   * {@code WorkerStartException}, no {@code WorkerMain}.
+   */
   @Test
   @Order(4)
   @Tag(PENDING)
@@ -104,6 +117,11 @@ class ConsumerAppLaunchTest {
     launch("spring-boot-classic", java(), "-jar", jar.toString());
   }
 
+  /**
+   * {@code java -p mods -m app/app.Main}, the application a named module that requires only
+   * {@code io.procpool.api}. Before issue 11: {@code NoClassDefFoundError} of a Guava class (procpool's
+   * jars were automatic modules and nothing required Guava's named module).
+   */
   @Test
   @Order(5)
   @Tag(PENDING)
@@ -112,21 +130,29 @@ class ConsumerAppLaunchTest {
     launch("module-path", java(), "-p", mods.toString(), "-m", "app/" + ConsumerApps.MAIN_CLASS);
   }
 
+  /** The classpath application on JDK 25 with the pipes transport: it must print no JVM warning. */
   @Test
   @Order(6)
   void jdk25Pipes() {
-    Path java25 = jdk25Java();
+    Path java25 = jdk25Java("jdk25-pipes");
     launch("jdk25-pipes", ConsumerAppLaunchTest::assertNoWarnings, java25.toString(), "-cp",
         apps.classpath(apps.artifacts().jars(Artifacts.PIPES)), ConsumerApps.MAIN_CLASS, "pipes");
   }
 
+  /**
+   * The classpath application on JDK 25 with the grpc transport: it must print no JVM warning. Before
+   * issue 11 each worker and the manager printed Netty's native-access warnings.
+   */
   @Test
   @Order(7)
   @Tag(PENDING)
   void jdk25Grpc() {
-    Path java25 = jdk25Java();
-    launch("jdk25-grpc", ConsumerAppLaunchTest::assertNoWarnings, java25.toString(), "-cp",
-        apps.classpath(apps.artifacts().grpcClasspath()), ConsumerApps.MAIN_CLASS, "grpc");
+    Path java25 = jdk25Java("jdk25-grpc");
+    // The application's own JVM is the user's to configure: like any gRPC application on JDK 24+ it
+    // enables native access for Netty. What is checked is that the JVMs procpool starts print nothing.
+    launch("jdk25-grpc", ConsumerAppLaunchTest::assertNoWarnings, java25.toString(),
+        "--enable-native-access=ALL-UNNAMED", "-cp", apps.classpath(apps.artifacts().grpcClasspath()),
+        ConsumerApps.MAIN_CLASS, "grpc");
   }
 
   /** Runs the application, checks it worked, prints a one-line summary. */
@@ -227,10 +253,13 @@ class ConsumerAppLaunchTest {
   }
 
   /** The {@code java} of a JDK 25 ({@code PROCPOOL_JDK25_HOME}, else {@link #DEFAULT_JDK25}); skips if none. */
-  private static Path jdk25Java() {
+  private static Path jdk25Java(String scenario) {
     String configured = System.getenv("PROCPOOL_JDK25_HOME");
     Path home = configured != null && !configured.isBlank() ? Path.of(configured) : DEFAULT_JDK25;
     Path java = home.resolve("bin").resolve("java");
+    if (!Files.isExecutable(java)) {
+      System.out.println("launch[" + scenario + "]: skipped, no JDK 25 at " + home);
+    }
     assumeTrue(Files.isExecutable(java), () -> "no JDK 25 at " + home + " (set PROCPOOL_JDK25_HOME)");
     return java;
   }
