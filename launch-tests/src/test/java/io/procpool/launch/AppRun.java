@@ -49,14 +49,15 @@ record AppRun(String scenario, List<String> command, long pid, int exitCode, Str
    * most {@link #EXIT_GRACE}) until no process carries its marker; kills whatever is left.
    */
   static AppRun run(String scenario, Path workDir, List<String> command) {
-    return run(scenario, workDir, command, EXIT_GRACE);
+    return run(scenario, workDir, command, TIMEOUT, EXIT_GRACE);
   }
 
   /**
-   * Like {@link #run(String, Path, List)}, waiting at most {@code exitGrace} for the application's
-   * processes to go after it exited.
+   * Like {@link #run(String, Path, List)}, with other limits: the application may take at most
+   * {@code timeout} (then it is asked for a thread dump and killed), its processes at most
+   * {@code exitGrace} to go after it exited.
    */
-  static AppRun run(String scenario, Path workDir, List<String> command, Duration exitGrace) {
+  static AppRun run(String scenario, Path workDir, List<String> command, Duration timeout, Duration exitGrace) {
     String marker = MARKER_VARIABLE + "=" + UUID.randomUUID();
     Path out = workDir.resolve(scenario + ".stdout");
     Path err = workDir.resolve(scenario + ".stderr");
@@ -73,13 +74,14 @@ record AppRun(String scenario, List<String> command, long pid, int exitCode, Str
     }
     int exitCode;
     try {
-      exitCode = process.waitFor(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS) ? process.exitValue() : -1;
+      exitCode = process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS) ? process.exitValue() : -1;
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       exitCode = -1;
     }
     Duration elapsed = Duration.ofNanos(System.nanoTime() - start);
     if (exitCode == -1) {
+      requestThreadDump(process, out);
       process.destroyForcibly();
     }
     List<String> leaked = awaitGone(marker, exitGrace);
@@ -91,10 +93,29 @@ record AppRun(String scenario, List<String> command, long pid, int exitCode, Str
     return new AppRun(scenario, command, process.pid(), exitCode, read(out), read(err), leaked, elapsed);
   }
 
+  /**
+   * Asks a hung JVM for a thread dump (SIGQUIT: the JVM prints it on its stdout) and waits a little
+   * for it, so the report shows where the application hangs.
+   */
+  private static void requestThreadDump(Process process, Path stdout) {
+    try {
+      new ProcessBuilder("kill", "-QUIT", Long.toString(process.pid())).inheritIO().start()
+          .waitFor(5, TimeUnit.SECONDS);
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+      while (process.isAlive() && System.nanoTime() < deadline && !read(stdout).contains("JNI global refs")) {
+        LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(50));
+      }
+    } catch (IOException e) {
+      // no kill command: no thread dump
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
   /** Everything about this run, for an assertion message. */
   String report() {
-    return "scenario " + scenario + ": " + (exitCode == -1 ? "did not exit within " + TIMEOUT.toSeconds()
-        + " s (killed)" : "exit code " + exitCode) + " after " + seconds() + ", pid " + pid
+    return "scenario " + scenario + ": " + (exitCode == -1 ? "did not exit in time, killed"
+        : "exit code " + exitCode) + " after " + seconds() + ", pid " + pid
         + "\ncommand: " + String.join(" ", command)
         + (leaked.isEmpty() ? "" : "\nleft behind (killed): " + String.join("; ", leaked))
         + "\n--- stdout ---\n" + stdout + "--- stderr ---\n" + stderr + "--- end ---";

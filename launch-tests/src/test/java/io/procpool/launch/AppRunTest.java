@@ -23,7 +23,7 @@ class AppRunTest {
     assumeTrue(Files.isReadable(Path.of("/proc/self/environ")), "needs Linux /proc");
     // The shell starts a long sleep in the background, prints its pid, and exits at once.
     AppRun run = AppRun.run("leaker", work, List.of("/bin/sh", "-c", "sleep 300 & echo $!"),
-        Duration.ofSeconds(2));
+        AppRun.TIMEOUT, Duration.ofSeconds(1));
     assertEquals(0, run.exitCode(), run::report);
     long orphan = Long.parseLong(run.stdout().strip());
     assertEquals(1, run.leaked().size(), run::report);
@@ -44,5 +44,22 @@ class AppRunTest {
     assertEquals("err\n", run.stderr());
     assertEquals(List.of(), run.leaked());
     assertEquals(List.of("err"), run.linesStartingWith("er"));
+  }
+
+  @Test
+  void killsAHungApplicationAfterAskingItForAThreadDump() throws Exception {
+    Path hang = Files.writeString(work.resolve("Hang.java"),
+        "public class Hang { public static void main(String[] a) throws Exception {"
+            + " System.out.println(\"started\"); Thread.sleep(600_000); } }");
+    Javac.compile(List.of(hang), work.resolve("classes"), List.of());
+    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    AppRun run = AppRun.run("hang", work, List.of(java, "-cp", work.resolve("classes").toString(), "Hang"),
+        Duration.ofSeconds(4), Duration.ofSeconds(5));
+    assertEquals(-1, run.exitCode(), run::report);
+    assertTrue(run.stdout().startsWith("started"), run::report);
+    assertTrue(run.stdout().contains("Full thread dump"), run::report);
+    assertTrue(run.stdout().contains("Hang.main"), run::report);
+    assertEquals(List.of(), run.leaked(), run::report);
+    assertTrue(run.report().contains("did not exit in time, killed"), run::report);
   }
 }
