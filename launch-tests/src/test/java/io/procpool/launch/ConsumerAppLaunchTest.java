@@ -81,7 +81,6 @@ class ConsumerAppLaunchTest {
    */
   @Test
   @Order(2)
-  @Tag(PENDING)
   void execJavaStyle() {
     String appClasspath = apps.classpath(apps.artifacts().jars(Artifacts.PIPES));
     launch("exec-java", java(), "-cp", apps.launcherJar().toString(), "launcher.IsolatedLauncher",
@@ -94,7 +93,6 @@ class ConsumerAppLaunchTest {
    */
   @Test
   @Order(3)
-  @Tag(PENDING)
   void springBootJar() {
     Path jar = apps.bootJar("boot-default", LoaderImplementation.DEFAULT);
     assertBootJar(jar, ConsumerApps.LAUNCHER);
@@ -108,7 +106,6 @@ class ConsumerAppLaunchTest {
    */
   @Test
   @Order(4)
-  @Tag(PENDING)
   void springBootJarClassicLoader() {
     Path jar = apps.bootJar("boot-classic", LoaderImplementation.CLASSIC);
     assertBootJar(jar, ConsumerApps.CLASSIC_LAUNCHER);
@@ -145,7 +142,6 @@ class ConsumerAppLaunchTest {
    */
   @Test
   @Order(7)
-  @Tag(PENDING)
   void jdk25Grpc() {
     Path java25 = jdk25Java("jdk25-grpc");
     // The application's own JVM is the user's to configure: like any gRPC application on JDK 24+ it
