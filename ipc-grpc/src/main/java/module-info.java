@@ -13,6 +13,10 @@ module io.procpool.ipc.grpc {
   requires io.grpc.protobuf;
   requires io.grpc.netty.shaded;
   requires com.google.protobuf;
+  // sun.misc.Unsafe for shaded Netty: an automatic module reads only modules that are resolved, and
+  // without this nothing resolves jdk.unsupported in an application started with -m, so Netty
+  // falls back to slower buffers and says so on every JVM's stderr.
+  requires jdk.unsupported;
 
   exports io.procpool.ipc.grpc;
   // Generated messages: protobuf's runtime reflects into them (accessor tables, default instances).

@@ -16,11 +16,11 @@ import java.util.TreeSet;
  * the module path beside a classpath, or linked into a runtime image with {@code jlink}).
  *
  * <p>The child is started with the same module graph: the same module path (and upgrade module path
- * and class path, if any), every module of this JVM's boot layer as a root ({@code --add-modules}), so
- * that the application's module (whose classes the tasks are) and the transport providers resolve
- * even though nothing that the child's main module requires names them, and the module options this
- * JVM was started with that change what code may access ({@code --add-exports}, {@code --add-opens},
- * {@code --add-reads}, {@code --patch-module}, {@code --limit-modules},
+ * and class path, if any), the modules this JVM resolved from them as roots ({@code --add-modules}, see
+ * {@link #roots}), so that the application's module (whose classes the tasks are) and the transport
+ * providers resolve even though nothing the child's main module requires names them, and the module
+ * options this JVM was started with that change what code may access ({@code --add-exports},
+ * {@code --add-opens}, {@code --add-reads}, {@code --patch-module}, {@code --limit-modules},
  * {@code --enable-native-access}): the tasks run there the same code as here. The main class is
  * started as {@code -m module/class}.
  *
@@ -50,11 +50,43 @@ final class ModulePathLaunch {
     if (unavailableReason(mainClass) != null) {
       return null;
     }
-    Set<String> roots = new TreeSet<>();
-    ModuleLayer.boot().modules().forEach(m -> roots.add(m.getName()));
-    return arguments(mainClass.getModule().getName(), mainClass.getName(), roots,
-        System.getProperty("jdk.module.path"), System.getProperty("java.class.path"),
-        ManagementFactory.getRuntimeMXBean().getInputArguments(), userJvmOptions);
+    List<String> parentArguments = ManagementFactory.getRuntimeMXBean().getInputArguments();
+    Set<String> fromPaths = new TreeSet<>();
+    ModuleLayer.boot().configuration().modules().forEach(m -> {
+      if (!m.reference().location().map(u -> "jrt".equals(u.getScheme())).orElse(false)) {
+        fromPaths.add(m.name());
+      }
+    });
+    return arguments(mainClass.getModule().getName(), mainClass.getName(),
+        roots(fromPaths, System.getProperty("jdk.module.main"), parentArguments),
+        System.getProperty("jdk.module.path"), System.getProperty("java.class.path"), parentArguments,
+        userJvmOptions);
+  }
+
+  /**
+   * The root modules that make a child resolve this JVM's boot layer: every module this JVM found on
+   * its module paths (the application's, libraries, the transports: the child's main module does not
+   * require them), this JVM's main module (in a runtime image it is not on a path), the modules it was
+   * told to add, and, when its main class came from the classpath, the default root modules that such
+   * an application gets (the JDK's API modules). Modules of the runtime image reached by
+   * {@code requires} or service binding need not be named: the child reaches them the same way.
+   *
+   * @param onPaths the boot layer's modules that were found on the module path or upgrade module path
+   * @param mainModule this JVM's main module ({@code jdk.module.main}), null if it ran a class from the
+   *     classpath
+   * @param parentArguments this JVM's input arguments
+   */
+  static Set<String> roots(Collection<String> onPaths, String mainModule, List<String> parentArguments) {
+    Set<String> roots = new TreeSet<>(onPaths);
+    roots.add(mainModule != null ? mainModule : "ALL-DEFAULT");
+    for (String[] option : options(parentArguments, List.of("--add-modules"))) {
+      for (String m : option[1].split(",")) {
+        if (!m.isEmpty()) {
+          roots.add(m);
+        }
+      }
+    }
+    return roots;
   }
 
   /**
@@ -106,7 +138,7 @@ final class ModulePathLaunch {
    *
    * @param module the main class's module
    * @param mainClass the main class's name
-   * @param roots the modules to resolve as roots (this JVM's boot layer)
+   * @param roots the modules to resolve as roots ({@link #roots})
    * @param modulePath {@code jdk.module.path}, null or empty if none
    * @param classPath {@code java.class.path}, null or empty if none
    * @param parentArguments this JVM's input arguments (as {@code RuntimeMXBean.getInputArguments()})
@@ -168,10 +200,15 @@ final class ModulePathLaunch {
 
   /** The options of {@link #PASSED_ON} in the arguments, as {name, value}, in their order. */
   private static List<String[]> passedOn(List<String> arguments) {
+    return options(arguments, PASSED_ON);
+  }
+
+  /** The named options in the arguments, as {name, value}, in their order. */
+  private static List<String[]> options(List<String> arguments, List<String> names) {
     List<String[]> result = new ArrayList<>();
     for (int i = 0; i < arguments.size(); i++) {
       String a = arguments.get(i);
-      for (String name : PASSED_ON) {
+      for (String name : names) {
         if (a.startsWith(name + "=")) {
           result.add(new String[] {name, a.substring(name.length() + 1)});
         } else if (a.equals(name) && i + 1 < arguments.size()) {

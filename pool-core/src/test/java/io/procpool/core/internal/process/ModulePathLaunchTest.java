@@ -13,6 +13,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import javax.tools.JavaCompiler;
 import javax.tools.ToolProvider;
@@ -39,6 +40,18 @@ class ModulePathLaunchTest {
     assertEquals(List.of("-p", MODULES,
         "--add-modules", "app,io.procpool.api,io.procpool.ipc.pipes,java.logging",
         "-m", "io.procpool.core/io.procpool.core.WorkerMain"), args);
+  }
+
+  @Test
+  void theRootsAreTheModulesFromThePathsTheMainModuleAndTheAddedModules() {
+    assertEquals(Set.of("app", "lib", "jdk.incubator.vector", "ALL-MODULE-PATH"),
+        ModulePathLaunch.roots(List.of("app", "lib"), "app",
+            List.of("--add-modules=jdk.incubator.vector", "--add-modules", "ALL-MODULE-PATH,", "-Xmx1g")));
+    // in a runtime image the main module is not on a path
+    assertEquals(Set.of("app"), ModulePathLaunch.roots(List.of(), "app", List.of()));
+    // a main class from the classpath: the default roots of such an application too
+    assertEquals(Set.of("ALL-DEFAULT", "io.procpool.core"),
+        ModulePathLaunch.roots(List.of("io.procpool.core"), null, List.of()));
   }
 
   @Test
