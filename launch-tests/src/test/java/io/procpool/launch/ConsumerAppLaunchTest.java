@@ -22,7 +22,6 @@ import java.util.stream.Collectors;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
-import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.io.CleanupMode;
@@ -35,16 +34,9 @@ import org.springframework.boot.loader.tools.LoaderImplementation;
  * use a pool of two worker JVMs ({@code apply}, a {@code map} of an application function, two tasks
  * that meet through a manager's queues), print the expected {@code RESULT} line, exit 0, and leave no
  * process behind (see {@link AppRun}).
- *
- * <p>Scenarios tagged {@value #PENDING} fail until workers are launched the way the application runs
- * (issue 11); this module's Surefire configuration excludes that tag meanwhile
- * ({@code -Dlaunch.excludedGroups=none} runs them).
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class ConsumerAppLaunchTest {
-  /** The tag of scenarios that wait for the launch fixes of issue 11. */
-  static final String PENDING = "pending-launch";
-
   /** Where a JDK 25 is looked for when {@code PROCPOOL_JDK25_HOME} is not set. */
   static final Path DEFAULT_JDK25 = Path.of("/usr/lib/jvm/temurin-25-jdk-amd64");
 
@@ -121,7 +113,6 @@ class ConsumerAppLaunchTest {
    */
   @Test
   @Order(5)
-  @Tag(PENDING)
   void modulePath() {
     Path mods = apps.modules();
     launch("module-path", java(), "-p", mods.toString(), "-m", "app/" + ConsumerApps.MAIN_CLASS);

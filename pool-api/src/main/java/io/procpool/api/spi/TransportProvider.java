@@ -29,6 +29,9 @@ import java.io.IOException;
  */
 public abstract class TransportProvider {
 
+  /** For subclasses; {@link java.util.ServiceLoader} calls theirs. */
+  protected TransportProvider() {}
+
   /** The name users select in {@code ProcessPool.builder().transport(name)}, e.g. {@code "pipes"}. */
   public abstract String name();
 

@@ -3,6 +3,9 @@ package io.procpool.core.internal;
 import com.google.common.cache.Cache;
 import com.google.common.cache.CacheBuilder;
 import io.procpool.api.TaskSerializationException;
+import java.io.IOException;
+import java.io.ObjectOutputStream;
+import java.io.OutputStream;
 import java.lang.invoke.SerializedLambda;
 import java.lang.reflect.Method;
 import java.nio.ByteBuffer;
@@ -168,14 +171,89 @@ final class FunctionTable {
       return type.isSynthetic() && type.getName().contains("$$Lambda");
     }
 
-    private static SerializedLambda serializedForm(Object fn) {
+    /**
+     * A lambda class's {@code writeReplace}, made accessible; null when its module does not open the
+     * class's package to procpool (an application on the module path).
+     */
+    private static final ClassValue<Method> WRITE_REPLACE = new ClassValue<>() {
+      @Override
+      protected Method computeValue(Class<?> type) {
+        try {
+          Method writeReplace = type.getDeclaredMethod("writeReplace");
+          writeReplace.setAccessible(true);
+          return writeReplace;
+        } catch (ReflectiveOperationException | RuntimeException e) {
+          return null;
+        }
+      }
+    };
+
+    /** The serialized form of a serializable lambda, null if it is not one or cannot be read. */
+    static SerializedLambda serializedForm(Object fn) {
+      Method writeReplace = WRITE_REPLACE.get(fn.getClass());
+      if (writeReplace == null) {
+        return LambdaFormProbe.serializedForm(fn);
+      }
       try {
-        Method writeReplace = fn.getClass().getDeclaredMethod("writeReplace");
-        writeReplace.setAccessible(true);
         Object form = writeReplace.invoke(fn);
         return form instanceof SerializedLambda ? (SerializedLambda) form : null;
       } catch (ReflectiveOperationException | RuntimeException e) {
-        return null; // e.g. a module that does not open the class: treat it as changeable
+        return null; // treat it as changeable
+      }
+    }
+  }
+
+  /**
+   * Reads a lambda's serialized form through serialization, which may call {@code writeReplace} in any
+   * module: the object stream hands the {@link SerializedLambda} to {@link #replaceObject}, which
+   * keeps it and stops before anything the lambda captured is written.
+   */
+  static final class LambdaFormProbe extends ObjectOutputStream {
+    /** Thrown to stop writing once the form is known. */
+    private static final class Found extends IOException {
+      private static final long serialVersionUID = 1L;
+
+      Found() {
+        super("found the serialized form");
+      }
+
+      @Override
+      public synchronized Throwable fillInStackTrace() {
+        return this; // control flow: no stack trace
+      }
+    }
+
+    private SerializedLambda form;
+    private boolean stopped;
+
+    private LambdaFormProbe() throws IOException {
+      super(OutputStream.nullOutputStream());
+      enableReplaceObject(true);
+    }
+
+    @Override
+    protected Object replaceObject(Object obj) throws IOException {
+      if (stopped) {
+        return obj; // the stream writing its own failure
+      }
+      stopped = true;
+      if (obj instanceof SerializedLambda) {
+        form = (SerializedLambda) obj;
+      }
+      throw new Found(); // the first object is the function itself, after its writeReplace
+    }
+
+    /** The serialized form of a serializable lambda, null if it is not one or cannot be written. */
+    static SerializedLambda serializedForm(Object fn) {
+      try (LambdaFormProbe probe = new LambdaFormProbe()) {
+        try {
+          probe.writeObject(fn);
+        } catch (Found stop) {
+          // expected
+        }
+        return probe.form;
+      } catch (IOException | RuntimeException e) {
+        return null; // not serializable: treat it as changeable
       }
     }
   }

@@ -33,6 +33,7 @@ import java.util.concurrent.CompletableFuture;
  */
 public final class ChildJvm {
   private static final int TAIL_LINES = 30;
+  private static final String SHADED_NETTY = "io.grpc.netty.shaded";
 
   private final Process process;
   private final ArrayDeque<String> tail = new ArrayDeque<>();
@@ -81,7 +82,8 @@ public final class ChildJvm {
       // A child runs one thing at a time: the serial collector starts fastest and fits best.
       cmd.add("-XX:+UseSerialGC");
     }
-    cmd.addAll(quietOptions(Runtime.version().feature(), jvmOptions));
+    cmd.addAll(quietOptions(Runtime.version().feature(), jvmOptions, plan.modular()
+        && ModuleLayer.boot().findModule(SHADED_NETTY).isPresent() ? List.of(SHADED_NETTY) : List.of()));
     ClassDataArchive cds = plan.plainClasspath() == null
         ? ClassDataArchive.NONE
         : ClassDataArchive.plan(mainClass.getName(), plan.plainClasspath(), jvmOptions);
@@ -113,11 +115,15 @@ public final class ChildJvm {
    * native access for the classpath (gRPC's Netty loads its epoll library; JDK 24+ warns about JNI
    * otherwise), and on JDK 23+ {@code sun.misc.Unsafe} memory access (Netty and protobuf use it;
    * JDK 24+ warns on first use). Whatever the user set on these options wins.
+   *
+   * @param nativeModules named modules that need native access too (gRPC's shaded Netty on the module path)
    */
-  static List<String> quietOptions(int feature, List<String> jvmOptions) {
+  static List<String> quietOptions(int feature, List<String> jvmOptions, List<String> nativeModules) {
     List<String> quiet = new ArrayList<>(2);
     if (feature >= 22 && jvmOptions.stream().noneMatch(o -> o.startsWith("--enable-native-access"))) {
-      quiet.add("--enable-native-access=ALL-UNNAMED");
+      List<String> modules = new ArrayList<>(nativeModules);
+      modules.add(0, "ALL-UNNAMED");
+      quiet.add("--enable-native-access=" + String.join(",", modules));
     }
     if (feature >= 23 && jvmOptions.stream().noneMatch(o -> o.startsWith("--sun-misc-unsafe-memory-access"))) {
       quiet.add("--sun-misc-unsafe-memory-access=allow");

@@ -79,7 +79,11 @@ public final class LaunchPlan {
     if (override != null) {
       return classpath(override, option, fixHint);
     }
-    if (ModulePathLaunch.applies()) {
+    if (LaunchPlan.class.getModule().isNamed()) {
+      String unavailable = ModulePathLaunch.unavailableReason(LaunchPlan.class);
+      if (unavailable != null) {
+        throw new IllegalStateException(unavailable + "; " + fixHint);
+      }
       return new LaunchPlan(List.of(), null, null, ModulePathLaunch.describe(), fixHint);
     }
     ClassLoader own = LaunchPlan.class.getClassLoader();
@@ -237,6 +241,11 @@ public final class LaunchPlan {
       cmd.add(mainClass.getName());
     }
     return cmd;
+  }
+
+  /** Whether the child runs on the module path. */
+  boolean modular() {
+    return launcherClass == null && classpath == null;
   }
 
   /** The plain classpath of this plan, for class-data sharing; null when it is not a plain classpath. */

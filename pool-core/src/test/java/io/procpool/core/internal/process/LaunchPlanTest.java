@@ -97,11 +97,15 @@ class LaunchPlanTest {
 
   @Test
   void childJvmsAreKeptQuietOnNewJdksUnlessTheUserDecided() {
-    assertEquals(List.of(), ChildJvm.quietOptions(17, List.of()));
-    assertEquals(List.of("--enable-native-access=ALL-UNNAMED"), ChildJvm.quietOptions(22, List.of()));
+    assertEquals(List.of(), ChildJvm.quietOptions(17, List.of(), List.of()));
+    assertEquals(List.of("--enable-native-access=ALL-UNNAMED"), ChildJvm.quietOptions(22, List.of(), List.of()));
     assertEquals(List.of("--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow"),
-        ChildJvm.quietOptions(25, List.of()));
+        ChildJvm.quietOptions(25, List.of(), List.of()));
     assertEquals(List.of("--enable-native-access=ALL-UNNAMED"),
-        ChildJvm.quietOptions(25, List.of("--sun-misc-unsafe-memory-access=warn")));
+        ChildJvm.quietOptions(25, List.of("--sun-misc-unsafe-memory-access=warn"), List.of()));
+    assertEquals(List.of("--enable-native-access=ALL-UNNAMED,io.grpc.netty.shaded", "--sun-misc-unsafe-memory-access=allow"),
+        ChildJvm.quietOptions(25, List.of(), List.of("io.grpc.netty.shaded")));
+    assertEquals(List.of("--sun-misc-unsafe-memory-access=allow"),
+        ChildJvm.quietOptions(25, List.of("--enable-native-access=ALL-UNNAMED"), List.of("io.grpc.netty.shaded")));
   }
 }
