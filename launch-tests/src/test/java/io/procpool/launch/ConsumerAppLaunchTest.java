@@ -142,6 +142,28 @@ class ConsumerAppLaunchTest {
         ConsumerApps.MAIN_CLASS, "grpc");
   }
 
+  /**
+   * The modular application on JDK 25 with the grpc transport, gRPC's jars automatic modules: the
+   * application's own JVM enables native access for {@code io.grpc.netty.shaded} only if it wants to,
+   * so it is not told to here, and prints Netty's warning once itself; the JVMs procpool starts must
+   * print none (shaded Netty is a named module there, which {@code ALL-UNNAMED} does not cover).
+   */
+  @Test
+  @Order(8)
+  void modulePathJdk25Grpc() {
+    Path java25 = jdk25Java("module-path-jdk25-grpc");
+    Path mods = apps.modules("mods-grpc", apps.artifacts().grpcClasspath());
+    launch("module-path-jdk25-grpc", run -> {
+      long restricted = run.linesStartingWith("WARNING:").stream()
+          .filter(l -> l.startsWith("WARNING: A restricted method")).count();
+      assertTrue(restricted <= 1, () -> "the workers or the manager printed native-access warnings (" + restricted
+          + " JVMs warned, only the application's own may):\n" + run.report());
+      assertTrue(run.linesStartingWith("WARNING:").stream().noneMatch(l -> l.contains("sun.misc.Unsafe")),
+          () -> "a JVM printed sun.misc.Unsafe warnings:\n" + run.report());
+    }, java25.toString(), "--sun-misc-unsafe-memory-access=allow", "-p", mods.toString(),
+        "-m", "app/" + ConsumerApps.MAIN_CLASS, "grpc");
+  }
+
   /** Runs the application, checks it worked, prints a one-line summary. */
   private static void launch(String scenario, String... command) {
     launch(scenario, run -> { }, command);

@@ -170,25 +170,33 @@ final class ConsumerApps {
    */
   synchronized Path modules() {
     if (modules == null) {
-      Path mods = dir.resolve("mods");
-      try {
-        Files.createDirectories(mods);
-        List<Path> dependencies = new ArrayList<>();
-        for (Artifact artifact : Artifacts.PIPES) {
-          Path copy = mods.resolve(artifact.jarName + ".jar");
-          Files.copy(artifacts.jar(artifact), copy, StandardCopyOption.REPLACE_EXISTING);
-          dependencies.add(copy);
-        }
-        Path out = dir.resolve("app-module");
-        Javac.compile(Javac.sources(Javac.appsDir().resolve("consumer"), Javac.appsDir().resolve("consumer-module")),
-            out, List.of("--module-path", Artifacts.pathOf(dependencies)));
-        Artifacts.writeJar(out, mods.resolve("app.jar"), manifest(null));
-      } catch (IOException e) {
-        throw new UncheckedIOException(e);
-      }
-      modules = mods;
+      modules = modules("mods", artifacts.jars(Artifacts.PIPES));
     }
     return modules;
+  }
+
+  /**
+   * A directory of modules named {@code name}: the application compiled as module {@code app}, and
+   * copies of {@code jars} (procpool's named modules, the others automatic ones).
+   */
+  Path modules(String name, List<Path> jars) {
+    Path mods = dir.resolve(name);
+    try {
+      Files.createDirectories(mods);
+      List<Path> dependencies = new ArrayList<>();
+      for (Path jar : jars) {
+        Path copy = mods.resolve(jar.getFileName());
+        Files.copy(jar, copy, StandardCopyOption.REPLACE_EXISTING);
+        dependencies.add(copy);
+      }
+      Path out = dir.resolve(name + "-app");
+      Javac.compile(Javac.sources(Javac.appsDir().resolve("consumer"), Javac.appsDir().resolve("consumer-module")),
+          out, List.of("--module-path", Artifacts.pathOf(dependencies)));
+      Artifacts.writeJar(out, mods.resolve("app.jar"), manifest(null));
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    return mods;
   }
 
   private static Manifest manifest(String mainClass) {
