@@ -43,6 +43,10 @@ import java.util.Map;
  *      --transport grpc --connect pool-host:7000 [--auth-key-file FILE] [--property KEY=VALUE]...
  * </pre>
  *
+ * <p>or, for an application on the module path,
+ * {@code java -p MODULE_PATH --add-modules APP_MODULE -m io.procpool.core/io.procpool.core.WorkerMain ...}
+ * (the application's module must be added: nothing requires it).
+ *
  * <p>The key comes from {@code --auth-key-file} (a file holding the Base64 key) or the environment
  * variable {@code PROCPOOL_AUTH_KEY}; {@code --property} passes transport settings such as
  * {@code grpc.tls.trustCerts=/path/ca.pem}. Such a worker exits when its connection to the pool ends.
