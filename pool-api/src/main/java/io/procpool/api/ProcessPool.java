@@ -169,7 +169,7 @@ public interface ProcessPool extends AutoCloseable {
    * (including the rest of an open {@link #imap} over a collection), then lets the workers exit, and
    * returns when they have and when every result is complete and every callback has run, even if a
    * worker crashed meanwhile. Idempotent. Python's {@code close()} followed by {@code join()}, as
-   * {@link java.util.concurrent.ExecutorService#close()} does.
+   * {@code ExecutorService.close()} does (JDK 19+).
    */
   @Override
   void close();
