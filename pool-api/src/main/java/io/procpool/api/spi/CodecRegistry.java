@@ -2,8 +2,6 @@ package io.procpool.api.spi;
 
 import java.util.ArrayList;
 import java.util.List;
-import java.util.ServiceConfigurationError;
-import java.util.ServiceLoader;
 
 /** Finds {@link Codec}s on the classpath by name. */
 public final class CodecRegistry {
@@ -16,16 +14,7 @@ public final class CodecRegistry {
    */
   public static Codec get(String name) {
     List<String> names = new ArrayList<>();
-    for (var it = ServiceLoader.load(Codec.class, TransportRegistry.loader()).iterator(); ; ) {
-      Codec codec;
-      try {
-        if (!it.hasNext()) {
-          break;
-        }
-        codec = it.next();
-      } catch (ServiceConfigurationError e) {
-        continue;
-      }
+    for (Codec codec : TransportRegistry.load(Codec.class, null)) {
       if (codec.name().equals(name)) {
         return codec;
       }

@@ -58,7 +58,7 @@ public interface ManagerFactory {
         .or(() -> ServiceLoader.load(ManagerFactory.class, ManagerFactory.class.getClassLoader()).findFirst())
         .orElseThrow(() -> {
           String unregistered =
-              TransportRegistry.unregistered(ManagerFactory.class, "io.procpool.manager.DefaultManagerFactory");
+              TransportRegistry.unregistered(ManagerFactory.class, "io.procpool.manager.DefaultManagerFactory", null);
           return new IllegalStateException("no procpool manager implementation on the classpath: "
               + (unregistered != null ? unregistered : "add the artifact io.procpool:manager-queue"));
         });

@@ -26,7 +26,7 @@ public interface PoolFactory {
         .findFirst()
         .or(() -> ServiceLoader.load(PoolFactory.class, PoolFactory.class.getClassLoader()).findFirst())
         .orElseThrow(() -> {
-          String unregistered = TransportRegistry.unregistered(PoolFactory.class, "io.procpool.core.DefaultPoolFactory");
+          String unregistered = TransportRegistry.unregistered(PoolFactory.class, "io.procpool.core.DefaultPoolFactory", null);
           return new IllegalStateException("no procpool implementation on the classpath: "
               + (unregistered != null ? unregistered : "add the artifact io.procpool:pool-core"));
         });
