@@ -92,6 +92,36 @@ import org.junit.jupiter.api.extension.ExtendWith;
 @Timeout(value = 5, unit = TimeUnit.MINUTES, threadMode = SEPARATE_THREAD)
 public abstract class AbstractPoolContractTest extends AbstractContractTest {
 
+  // ================================================================== threads
+
+  /**
+   * An application that closed its pool keeps none of procpool's threads ({@code mvn exec:java}
+   * interrupts and waits for the threads an application left behind, 15 s, then warns): the pool's
+   * own threads end with {@code close()}, and shared transport threads created for it end when idle.
+   */
+  @Test
+  @Timeout(value = 120, threadMode = SEPARATE_THREAD)
+  void aClosedPoolLeavesNoProcpoolThreadRunning() throws Exception {
+    Set<Thread> before = Thread.getAllStackTraces().keySet();
+    try (ProcessPool pool = newPool(2)) {
+      assertEquals(List.of(2, 3), pool.map((Integer x) -> x + 1, List.of(1, 2)));
+      AsyncResult<Integer> slow = pool.applyAsync(() -> 1);
+      assertEquals(1, slow.get(60, TimeUnit.SECONDS));
+    }
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(12);
+    List<String> left;
+    do {
+      left = Thread.getAllStackTraces().keySet().stream()
+          .filter(t -> !before.contains(t) && t.isAlive() && t.getName().startsWith("procpool-"))
+          .map(Thread::getName).sorted().collect(Collectors.toList());
+      if (left.isEmpty()) {
+        return;
+      }
+      Thread.sleep(50); // polling a condition, not synchronizing
+    } while (System.nanoTime() < deadline);
+    fail("threads of the closed pool still run 12 s after close(): " + left);
+  }
+
   // ================================================================== apply
 
   @Test

@@ -20,13 +20,13 @@ final class Callbacks {
   private static final AtomicInteger COUNT = new AtomicInteger();
 
   static final ExecutorService EXECUTOR =
-      new ThreadPoolExecutor(0, Integer.MAX_VALUE, 30, TimeUnit.SECONDS, new SynchronousQueue<>(), r -> {
+      new ThreadPoolExecutor(0, Integer.MAX_VALUE, 2, TimeUnit.SECONDS, new SynchronousQueue<>(), r -> {
         Thread t = new Thread(r, "procpool-grpc-" + COUNT.incrementAndGet());
         t.setDaemon(true);
         return t;
       });
 
-  /** One daemon thread for the transport's timers (the server's handshake deadline). */
+  /** One daemon thread for the transport's timers (the server's handshake deadline), ended when idle. */
   static final ScheduledExecutorService TIMER;
 
   static {
@@ -36,6 +36,9 @@ final class Callbacks {
       return t;
     });
     timer.setRemoveOnCancelPolicy(true);
+    // No thread while nothing is due (mvn exec:java waits for the threads an application left behind).
+    timer.setKeepAliveTime(1, TimeUnit.SECONDS);
+    timer.allowCoreThreadTimeOut(true);
     TIMER = timer;
   }
 }

@@ -7,7 +7,7 @@ import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 
-/** One shared daemon timer that closes channels whose handshake takes too long. */
+/** One shared daemon timer that closes channels whose handshake takes too long; its thread ends when idle. */
 final class Timeouts {
   private static final ScheduledThreadPoolExecutor TIMER = newTimer();
 
@@ -20,6 +20,10 @@ final class Timeouts {
       return t;
     });
     timer.setRemoveOnCancelPolicy(true);
+    // No thread while nothing is due: an application that closed its pools keeps no procpool thread
+    // (mvn exec:java waits for the threads an application left behind).
+    timer.setKeepAliveTime(1, TimeUnit.SECONDS);
+    timer.allowCoreThreadTimeOut(true);
     return timer;
   }
 

@@ -308,7 +308,11 @@ final class WorkerSupervisor {
     if (previous == WorkerHandle.State.STOPPING && p != null) {
       // It was told to exit and is doing so (shutdown hooks, maybe its class-data archive): let it,
       // but not forever.
-      out.add(() -> clock.schedule(p::kill, GRACEFUL_EXIT.toNanos()));
+      // The backstop is withdrawn as soon as it exits, so that no timer outlives the pool by 20 s.
+      out.add(() -> {
+        Cancellable kill = clock.schedule(p::kill, GRACEFUL_EXIT.toNanos());
+        p.onExit().whenComplete((code, e) -> kill.cancel());
+      });
     } else {
       out.add(killer(w));
     }
