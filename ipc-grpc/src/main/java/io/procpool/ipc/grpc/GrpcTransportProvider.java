@@ -96,6 +96,7 @@ public final class GrpcTransportProvider extends TransportProvider {
   static Connection connect(String address, TransportOptions options, byte[] authKey) throws IOException {
     Objects.requireNonNull(address, "address");
     InetSocketAddress target = Addresses.parse(address);
+    GrpcRegistrations.checkClient();
     Map<String, String> p = options.properties();
     Settings settings = Settings.of(p);
     boolean tls = Tls.clientTls(p);
