@@ -18,12 +18,29 @@ final class Payloads {
   private final Codec codec;
   private final ObjectInputFilter filter;
   private final ClassLoader loader;
+  private final String missingClassHint;
 
   Payloads(Codec codec, ObjectInputFilter filter, ClassLoader loader) {
+    this(codec, filter, loader, null);
+  }
+
+  /**
+   * @param missingClassHint added to a decoding failure whose cause is a class this JVM cannot load
+   *     (in a worker process: why the parent has it and this JVM not), or null
+   */
+  Payloads(Codec codec, ObjectInputFilter filter, ClassLoader loader, String missingClassHint) {
     this.codec = codec;
     this.filter = filter;
     this.loader = loader;
+    this.missingClassHint = missingClassHint;
   }
+
+  /** In a worker process: the explanation of a class that the parent has and the worker cannot load. */
+  static final String WORKER_MISSING_CLASS = "the worker JVM (pid " + ProcessHandle.current().pid()
+      + ") cannot load a class that the parent could: workers run with the classpath the pool derived from the"
+      + " parent's launch (java.class.path, its class loaders, its Spring Boot jar or module path) or the one"
+      + " given to ProcessPool.builder().workerClasspath(...). Classes that exist only in the parent's memory"
+      + " (defined by jshell, the single-file source launcher or a custom class loader) cannot run in workers";
 
   Codec codec() {
     return codec;
@@ -59,8 +76,18 @@ final class Payloads {
     } catch (Exception | LinkageError | StackOverflowError e) {
       // LinkageError: NoClassDefFoundError, ExceptionInInitializerError of the value's class in this
       // JVM. It fails this value alone; the connection and the peer are fine.
-      throw new TaskSerializationException("cannot decode " + name(what, n) + ": " + SerialFilters.explain(e), e);
+      throw new TaskSerializationException("cannot decode " + name(what, n) + ": " + SerialFilters.explain(e)
+          + (missingClassHint != null && missingClass(e) ? "; " + missingClassHint : ""), e);
     }
+  }
+
+  private static boolean missingClass(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof ClassNotFoundException || t instanceof NoClassDefFoundError) {
+        return true;
+      }
+    }
+    return false;
   }
 
   private static String name(String what, long n) {

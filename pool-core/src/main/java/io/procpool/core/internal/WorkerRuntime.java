@@ -370,7 +370,8 @@ public final class WorkerRuntime implements Connection.Listener {
     try {
       payloads = new Payloads(CodecRegistry.get(init.codec()), SerialFilters.create(init.serialFilter(), maxFrameSize),
           Thread.currentThread().getContextClassLoader() != null
-              ? Thread.currentThread().getContextClassLoader() : WorkerRuntime.class.getClassLoader());
+              ? Thread.currentThread().getContextClassLoader() : WorkerRuntime.class.getClassLoader(),
+          processWorker ? Payloads.WORKER_MISSING_CLASS : null);
       // Queue items a task takes in this worker pass the pool's pattern too.
       SerialFilters.workerPattern(init.serialFilter(), processWorker);
       if (init.captureOutput() && processWorker) {
