@@ -126,9 +126,7 @@ public final class DefaultManagerFactory implements ManagerFactory {
         String tail = jvm.stderrTail();
         throw new ManagerUnreachableException("the manager process exited with code " + jvm.onExit().join()
             + " before listening; it was started with " + plan.description()
-            + (tail.contains("Could not find or load main class") || tail.contains("ClassNotFoundException")
-                || tail.contains("NoClassDefFoundError") || tail.contains("FindException")
-                ? ", and could not load a class: " + plan.fixHint() : "")
+            + (LaunchPlan.couldNotLoadClass(tail) ? ", and could not load a class: " + plan.fixHint() : "")
             + (tail.isEmpty() ? "" : "; its stderr:\n" + tail), null, null);
       }
       if (System.nanoTime() > deadline) {

@@ -5,6 +5,7 @@ import io.procpool.api.WorkerCrashedException;
 import io.procpool.api.WorkerStartException;
 import io.procpool.api.spi.Connection;
 import io.procpool.api.spi.ProtocolException;
+import io.procpool.core.internal.process.LaunchPlan;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.time.Duration;
@@ -361,19 +362,12 @@ final class WorkerSupervisor {
     String tail = p == null ? "" : p.stderrTail();
     String launch = p == null || p.launchDescription() == null ? ""
         : "; workers were started with " + p.launchDescription()
-            + (cannotLoadClasses(tail) ? ", and the last one could not load a class: " + p.launchFix() : "");
+            + (LaunchPlan.couldNotLoadClass(tail) ? ", and the last one could not load a class: " + p.launchFix() : "");
     return new WorkerStartException(MAX_START_FAILURES + " workers in a row failed to start"
         + (code != null ? "; the last " + WorkerCrashedException.describeExitCode(code) : "")
         + (cause != null ? "; " + cause.getMessage() : "")
         + launch
         + (tail.isEmpty() ? "" : "; its stderr ended with:\n" + tail), cause);
-  }
-
-  /** Whether a worker's stderr says it could not find procpool's, the transport's or the user's classes. */
-  static boolean cannotLoadClasses(String stderr) {
-    return stderr.contains("Could not find or load main class") || stderr.contains("ClassNotFoundException")
-        || stderr.contains("NoClassDefFoundError") || stderr.contains("FindException")
-        || stderr.contains("unknown transport");
   }
 
   private static Integer exitCode(WorkerHandle w) {

@@ -258,6 +258,16 @@ public final class LaunchPlan {
     return description;
   }
 
+  /**
+   * Whether a child's stderr says it could not find a class (procpool's, the transport's or the
+   * user's): then a start failure message names {@link #fixHint()}.
+   */
+  public static boolean couldNotLoadClass(String stderr) {
+    return stderr.contains("Could not find or load main class") || stderr.contains("ClassNotFoundException")
+        || stderr.contains("NoClassDefFoundError") || stderr.contains("FindException")
+        || stderr.contains("unknown transport");
+  }
+
   /** The option that overrides the detection, as a sentence fragment for messages. */
   public String fixHint() {
     return fixHint;

@@ -96,6 +96,14 @@ class LaunchPlanTest {
   }
 
   @Test
+  void aChildThatCouldNotLoadAClassIsRecognizedFromItsStderr() {
+    assertTrue(LaunchPlan.couldNotLoadClass("Error: Could not find or load main class io.procpool.core.WorkerMain"));
+    assertTrue(LaunchPlan.couldNotLoadClass("java.lang.NoClassDefFoundError: com/google/common/base/Preconditions"));
+    assertTrue(LaunchPlan.couldNotLoadClass("java.lang.module.FindException: Module app not found"));
+    assertTrue(!LaunchPlan.couldNotLoadClass("java.lang.OutOfMemoryError: Java heap space"));
+  }
+
+  @Test
   void childJvmsAreKeptQuietOnNewJdksUnlessTheUserDecided() {
     assertEquals(List.of(), ChildJvm.quietOptions(17, List.of(), List.of()));
     assertEquals(List.of("--enable-native-access=ALL-UNNAMED"), ChildJvm.quietOptions(22, List.of(), List.of()));
