@@ -8,6 +8,7 @@ module io.procpool.core {
   requires com.google.common;
   // RuntimeMXBean: the module options a child JVM on the module path inherits.
   requires java.management;
+  requires jdk.jfr;
   // @GuardedBy (class retention): needed to compile, not at run time.
   requires static com.google.errorprone.annotations;
 

@@ -5,6 +5,7 @@ import io.procpool.api.spi.PoolOptions;
 import java.time.Duration;
 import java.util.Iterator;
 import java.util.List;
+import java.util.concurrent.Executor;
 import java.util.function.Consumer;
 
 /**
@@ -123,11 +124,25 @@ public interface ProcessPool extends AutoCloseable {
   /** Like {@link #map(SerializableFunction, Iterable)} with an explicit chunk size ({@code >= 1}). */
   <T, R> List<R> map(SerializableFunction<T, R> fn, Iterable<? extends T> items, int chunksize);
 
+  /**
+   * Like {@link #map(SerializableFunction, Iterable)} with options: a chunk size, a
+   * {@link ProgressListener}.
+   *
+   * <pre>{@code
+   * List<Result> results = pool.map(Sim::run, inputs,
+   *     MapOptions.defaults().onProgress(p -> System.err.printf("%d/%d%n", p.done(), p.total())));
+   * }</pre>
+   */
+  <T, R> List<R> map(SerializableFunction<T, R> fn, Iterable<? extends T> items, MapOptions options);
+
   /** The asynchronous form of {@link #map(SerializableFunction, Iterable)}. Python's {@code map_async}. */
   <T, R> AsyncResult<List<R>> mapAsync(SerializableFunction<T, R> fn, Iterable<? extends T> items);
 
   /** {@code mapAsync} with an explicit chunk size. */
   <T, R> AsyncResult<List<R>> mapAsync(SerializableFunction<T, R> fn, Iterable<? extends T> items, int chunksize);
+
+  /** {@code mapAsync} with options: a chunk size, a {@link ProgressListener}. */
+  <T, R> AsyncResult<List<R>> mapAsync(SerializableFunction<T, R> fn, Iterable<? extends T> items, MapOptions options);
 
   /** {@code mapAsync} with callbacks for the whole list or the first failure. */
   <T, R> AsyncResult<List<R>> mapAsync(
@@ -156,11 +171,21 @@ public interface ProcessPool extends AutoCloseable {
   /** {@code imap} with an explicit chunk size (default 1, as in Python). */
   <T, R> Iterator<R> imap(SerializableFunction<T, R> fn, Iterable<? extends T> items, int chunksize);
 
+  /**
+   * {@code imap} with options: a chunk size (default 1), a {@link ProgressListener} (its total is
+   * {@code -1} unless the input is a {@link java.util.Collection}). Progress counts results as they
+   * arrive from the workers, whether or not the iterator has handed them out yet.
+   */
+  <T, R> Iterator<R> imap(SerializableFunction<T, R> fn, Iterable<? extends T> items, MapOptions options);
+
   /** Like {@link #imap} but yields results as they complete. Python's {@code imap_unordered}. */
   <T, R> Iterator<R> imapUnordered(SerializableFunction<T, R> fn, Iterable<? extends T> items);
 
   /** {@code imapUnordered} with an explicit chunk size. */
   <T, R> Iterator<R> imapUnordered(SerializableFunction<T, R> fn, Iterable<? extends T> items, int chunksize);
+
+  /** {@code imapUnordered} with options; see {@link #imap(SerializableFunction, Iterable, MapOptions)}. */
+  <T, R> Iterator<R> imapUnordered(SerializableFunction<T, R> fn, Iterable<? extends T> items, MapOptions options);
 
   // ---------------------------------------------------------------- lifecycle
 
@@ -186,6 +211,15 @@ public interface ProcessPool extends AutoCloseable {
    * @throws IllegalStateException unless {@link #close()} or {@link #terminate()} was called first
    */
   void join();
+
+  /**
+   * A snapshot of the pool's counters and of each live worker, taken atomically: how many tasks were
+   * submitted, completed, failed, cancelled, are queued or running, how many workers started and
+   * were lost, and per worker its pid, tasks, busy time and state. Cheap (no I/O, no waiting for
+   * workers, a few microseconds): it may be called every 100 ms for the whole life of a busy pool,
+   * also after it was closed.
+   */
+  PoolStats stats();
 
   /** The configured number of worker processes. */
   int processes();
@@ -355,6 +389,20 @@ public interface ProcessPool extends AutoCloseable {
      */
     public Builder authKey(byte[] key) {
       options.authKey(key);
+      return this;
+    }
+
+    /**
+     * Where callbacks ({@code applyAsync}/{@code mapAsync} callbacks, {@link ProgressListener}s) and
+     * {@code toCompletableFuture()} views run, instead of the pool's own callback thread and small
+     * view pool. Callbacks and progress calls still run one at a time, in completion order (the
+     * pool feeds them to {@code executor} one after another); views complete on it as they come.
+     * The pool never shuts {@code executor} down; {@code close()} returns once the callbacks it
+     * queued there have run. An executor that rejects a task makes the pool run it on the thread
+     * that completed the result.
+     */
+    public Builder callbackExecutor(Executor executor) {
+      options.callbackExecutor(executor);
       return this;
     }
 

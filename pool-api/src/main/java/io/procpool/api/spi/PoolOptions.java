@@ -7,6 +7,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.concurrent.Executor;
 
 /** The validated, immutable options of a pool, as {@link io.procpool.api.ProcessPool.Builder} collects them. */
 public final class PoolOptions {
@@ -25,6 +26,7 @@ public final class PoolOptions {
   private final String listenAddress;
   private final byte[] authKey;
   private final Map<String, String> transportProperties;
+  private final Executor callbackExecutor;
 
   private PoolOptions(Builder b) {
     this.processes = b.processes != null ? b.processes : Runtime.getRuntime().availableProcessors();
@@ -42,6 +44,7 @@ public final class PoolOptions {
     this.listenAddress = b.listenAddress;
     this.authKey = b.authKey;
     this.transportProperties = Map.copyOf(b.transportProperties);
+    this.callbackExecutor = b.callbackExecutor;
   }
 
   /** A new builder. */
@@ -113,6 +116,11 @@ public final class PoolOptions {
     return transportProperties;
   }
 
+  /** Where callbacks, progress listeners and future views run, if the user chose. */
+  public Optional<Executor> callbackExecutor() {
+    return Optional.ofNullable(callbackExecutor);
+  }
+
   @Override
   public String toString() {
     return "PoolOptions{processes=" + processes + ", transport=" + transport + ", initializer="
@@ -138,6 +146,7 @@ public final class PoolOptions {
     private String listenAddress;
     private byte[] authKey;
     private final Map<String, String> transportProperties = new LinkedHashMap<>();
+    private Executor callbackExecutor;
 
     private Builder() {}
 
@@ -273,6 +282,13 @@ public final class PoolOptions {
       Objects.requireNonNull(value, "value");
       once(transportProperties.get(key), "transport property " + key);
       transportProperties.put(key, value);
+      return this;
+    }
+
+    /** Where callbacks, progress listeners and future views run. */
+    public Builder callbackExecutor(Executor executor) {
+      once(this.callbackExecutor, "callbackExecutor");
+      this.callbackExecutor = Objects.requireNonNull(executor, "callbackExecutor");
       return this;
     }
 

@@ -19,7 +19,7 @@ final class ChunkTask extends Task {
   final int size;
 
   ChunkTask(TaskEncoder.Encoded encoded, Sink sink, int index, int size) {
-    super(encoded.id(), encoded.function(), encoded.message());
+    super(encoded.id(), encoded.function(), encoded.message(), size);
     this.sink = sink;
     this.index = index;
     this.size = size;

@@ -1,7 +1,9 @@
 package io.procpool.core.internal;
 
-import com.google.common.util.concurrent.ThreadFactoryBuilder;
 import io.procpool.api.AsyncResult;
+import io.procpool.api.MapOptions;
+import io.procpool.api.PoolStats;
+import io.procpool.api.ProgressListener;
 import io.procpool.api.PoolTerminatedException;
 import io.procpool.api.ProcPoolException;
 import io.procpool.api.ProcessPool;
@@ -29,10 +31,6 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ForkJoinPool;
-import java.util.concurrent.ForkJoinWorkerThread;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -62,13 +60,11 @@ public final class DefaultProcessPool implements ProcessPool {
   private final TransportProvider provider;
   private final Payloads payloads;
   private final TaskEncoder encoder;
-  private final ExecutorService callbackExecutor;
-  private final ForkJoinPool viewExecutor;
+  private final Callbacks callbacks;
   private final PoolClock clock;
   private final Scheduler scheduler;
   private final WorkerSupervisor supervisor;
   private final TransportServer server;
-  private volatile Thread callbackThread;
 
   private DefaultProcessPool(PoolOptions options) throws IOException {
     this.options = options;
@@ -95,20 +91,9 @@ public final class DefaultProcessPool implements ProcessPool {
     }
     ByteBuffer init = WorkerProtocol.init(options.codec(), options.serialFilter().orElse(null), true,
         options.maxMemoryPerChild(), initializer, options.maxFrameSize()).asReadOnlyBuffer();
-    this.callbackExecutor = Executors.newSingleThreadExecutor(r -> {
-      Thread t = new ThreadFactoryBuilder().setDaemon(true)
-          .setNameFormat("procpool-" + poolId + "-callbacks").build().newThread(r);
-      callbackThread = t;
-      return t;
-    });
-    this.viewExecutor = new ForkJoinPool(Math.min(2, Runtime.getRuntime().availableProcessors()), p -> {
-      ForkJoinWorkerThread t = ForkJoinPool.defaultForkJoinWorkerThreadFactory.newThread(p);
-      t.setDaemon(true);
-      t.setName("procpool-" + poolId + "-futures-" + t.getPoolIndex());
-      return t;
-    }, null, true);
+    this.callbacks = options.callbackExecutor().map(Callbacks::on).orElseGet(() -> Callbacks.own(poolId));
     this.clock = PoolClock.system("procpool-" + poolId + "-timer");
-    this.scheduler = new Scheduler(options, clock);
+    this.scheduler = new Scheduler(options, clock, provider.workersInProcess());
     byte[] key = options.authKey().orElseGet(() -> {
       byte[] k = new byte[32];
       new SecureRandom().nextBytes(k);
@@ -166,7 +151,7 @@ public final class DefaultProcessPool implements ProcessPool {
   // ------------------------------------------------------------------ apply
 
   private <R> SingleTask<R> single(Object fn, byte kind, Object arg, boolean hasArg) {
-    return new SingleTask<>(scheduler, encoder.single(fn, kind, arg, hasArg), callbackExecutor, viewExecutor);
+    return new SingleTask<>(scheduler, encoder.single(fn, kind, arg, hasArg), callbacks.sequential, callbacks.views);
   }
 
   private <R> AsyncResult<R> submit(SingleTask<R> t, Consumer<? super R> cb, Consumer<? super Throwable> ecb) {
@@ -265,8 +250,22 @@ public final class DefaultProcessPool implements ProcessPool {
   }
 
   @Override
+  public <T, R> List<R> map(SerializableFunction<T, R> fn, Iterable<? extends T> items, MapOptions options) {
+    return await(mapAsync(fn, items, options));
+  }
+
+  @Override
   public <T, R> AsyncResult<List<R>> mapAsync(SerializableFunction<T, R> fn, Iterable<? extends T> items) {
     return mapAsync(fn, items, 0, null, null);
+  }
+
+  @Override
+  public <T, R> AsyncResult<List<R>> mapAsync(
+      SerializableFunction<T, R> fn, Iterable<? extends T> items, MapOptions options) {
+    if (options == null) {
+      throw new NullPointerException("options");
+    }
+    return mapAsync(fn, items, options.chunksize().orElse(0), null, null, options.progressListener().orElse(null));
   }
 
   @Override
@@ -283,13 +282,28 @@ public final class DefaultProcessPool implements ProcessPool {
       int chunksize,
       Consumer<? super List<R>> callback,
       Consumer<? super Throwable> errorCallback) {
+    return mapAsync(fn, items, chunksize, callback, errorCallback, null);
+  }
+
+  /** {@code chunksize} 0: the default. */
+  private <T, R> AsyncResult<List<R>> mapAsync(
+      SerializableFunction<T, R> fn,
+      Iterable<? extends T> items,
+      int chunksize,
+      Consumer<? super List<R>> callback,
+      Consumer<? super Throwable> errorCallback,
+      ProgressListener progress) {
     requireTask(fn);
+    if (items == null) {
+      throw new NullPointerException("items");
+    }
     scheduler.checkAccepting();
     List<? extends T> list = items instanceof List ? (List<? extends T>) items : copy(items);
     int n = list.size();
     int size = chunksize > 0 ? chunksize : defaultChunksize(n);
     FunctionTable.Entry entry = encoder.function(fn);
-    MapResult<R> map = new MapResult<>(scheduler, n, callbackExecutor, viewExecutor);
+    MapResult<R> map = new MapResult<>(scheduler, n, callbacks.sequential, callbacks.views,
+        progress == null ? null : new ProgressTracker(progress, callbacks.sequential, clock, n));
     List<ChunkTask> chunks = new ArrayList<>(n / size + 1);
     if (chunksize > 0) {
       for (int from = 0, index = 0; from < n; from += size, index++) {
@@ -349,8 +363,27 @@ public final class DefaultProcessPool implements ProcessPool {
   }
 
   @Override
+  public <T, R> Iterator<R> imap(SerializableFunction<T, R> fn, Iterable<? extends T> items, MapOptions options) {
+    return imap(fn, items, options, true);
+  }
+
+  @Override
   public <T, R> Iterator<R> imapUnordered(SerializableFunction<T, R> fn, Iterable<? extends T> items) {
     return imap(fn, items, 1, false);
+  }
+
+  @Override
+  public <T, R> Iterator<R> imapUnordered(
+      SerializableFunction<T, R> fn, Iterable<? extends T> items, MapOptions options) {
+    return imap(fn, items, options, false);
+  }
+
+  private <T, R> Iterator<R> imap(SerializableFunction<T, R> fn, Iterable<? extends T> items, MapOptions options,
+      boolean ordered) {
+    if (options == null) {
+      throw new NullPointerException("options");
+    }
+    return imap(fn, items, options.chunksize().orElse(1), ordered, options.progressListener().orElse(null));
   }
 
   @Override
@@ -362,11 +395,18 @@ public final class DefaultProcessPool implements ProcessPool {
 
   private <T, R> Iterator<R> imap(SerializableFunction<T, R> fn, Iterable<? extends T> items, int chunksize,
       boolean ordered) {
+    return imap(fn, items, chunksize, ordered, null);
+  }
+
+  private <T, R> Iterator<R> imap(SerializableFunction<T, R> fn, Iterable<? extends T> items, int chunksize,
+      boolean ordered, ProgressListener progress) {
     requireTask(fn);
     if (items == null) {
       throw new NullPointerException("items");
     }
-    return new ImapIterator<>(scheduler, encoder, fn, items, chunksize, ordered, window());
+    ProgressTracker tracker = progress == null ? null : new ProgressTracker(progress, callbacks.sequential, clock,
+        items instanceof java.util.Collection ? ((java.util.Collection<?>) items).size() : -1);
+    return new ImapIterator<>(scheduler, encoder, fn, items, chunksize, ordered, window(), tracker, callbacks);
   }
 
   private int window() {
@@ -401,25 +441,12 @@ public final class DefaultProcessPool implements ProcessPool {
     scheduler.finished();
     server.close();
     clock.shutdown();
-    callbackExecutor.shutdown();
-    viewExecutor.shutdown();
-    Thread current = Thread.currentThread();
-    boolean onPoolThread = current == callbackThread
-        || (current instanceof ForkJoinWorkerThread && ((ForkJoinWorkerThread) current).getPool() == viewExecutor);
-    if (!onPoolThread) {
-      try {
-        if (!callbackExecutor.awaitTermination(30, TimeUnit.SECONDS)) {
-          LOG.log(System.Logger.Level.WARNING, "procpool: a callback still runs 30 s after the pool ended"
-              + " (is it waiting for something that never comes?); close() returns without it");
-        }
-        if (!viewExecutor.awaitTermination(30, TimeUnit.SECONDS)) {
-          LOG.log(System.Logger.Level.WARNING, "procpool: a CompletableFuture stage still runs 30 s after the"
-              + " pool ended; close() returns without it");
-        }
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
-    }
+    callbacks.finish();
+  }
+
+  @Override
+  public PoolStats stats() {
+    return scheduler.stats();
   }
 
   @Override

@@ -47,6 +47,16 @@ final class ImapIterator<R> implements Iterator<R> {
   private RuntimeException submitFailure;
   private Outcome current;
   private int position;
+  /** The imap's progress listener, or null. */
+  private final ProgressTracker progress;
+  private final Callbacks callbacks;
+  /** Items with an outcome (progress). */
+  private final java.util.concurrent.atomic.AtomicLong outcomes = new java.util.concurrent.atomic.AtomicLong();
+  /** The number of input items once the input has ended, else -1 (progress). */
+  private volatile long inputItems = -1;
+  private final java.util.concurrent.atomic.AtomicBoolean finishing = new java.util.concurrent.atomic.AtomicBoolean();
+  /** Completes after the final progress call. */
+  private final CompletableFuture<Void> progressDone = new CompletableFuture<>();
 
   /** The result of one chunk. */
   private static final class Outcome {
@@ -62,7 +72,9 @@ final class ImapIterator<R> implements Iterator<R> {
   }
 
   ImapIterator(Scheduler scheduler, TaskEncoder encoder, SerializableFunction<?, ?> fn, Iterable<?> items,
-      int chunksize, boolean ordered, int window) {
+      int chunksize, boolean ordered, int window, ProgressTracker progress, Callbacks callbacks) {
+    this.progress = progress;
+    this.callbacks = callbacks;
     this.scheduler = scheduler;
     this.encoder = encoder;
     this.function = encoder.function(fn);
@@ -84,6 +96,7 @@ final class ImapIterator<R> implements Iterator<R> {
       if (!input.hasNext()) {
         inputDone = true;
         scheduler.imapDone(this);
+        inputEnded();
         return;
       }
       List<Object> items = new java.util.ArrayList<>(chunksize);
@@ -98,6 +111,7 @@ final class ImapIterator<R> implements Iterator<R> {
       } catch (TaskSerializationException e) {
         deliver(slot, new Outcome(List.of(), e, false));
         submittedItems += items.size();
+        counted(0, items.size());
         continue;
       }
       try {
@@ -109,6 +123,7 @@ final class ImapIterator<R> implements Iterator<R> {
             ? new io.procpool.api.PoolClosedException(e.getMessage() + "; this imap's input is not a Collection,"
                 + " so close() finished only the " + submittedItems + " items submitted before it")
             : e;
+        inputEnded();
         return;
       }
       submittedItems += items.size();
@@ -141,9 +156,43 @@ final class ImapIterator<R> implements Iterator<R> {
     @Override
     public void onChunk(ChunkTask chunk, List<Object> values, Throwable failure, boolean thrownByTask) {
       Outcome o = new Outcome(values, failure, thrownByTask);
-      if (slot.complete(o) && !ordered) {
-        completed.add(o);
+      if (slot.complete(o)) {
+        if (!ordered) {
+          completed.add(o);
+        }
+        counted(values.size(), chunk.size - values.size());
       }
+    }
+  }
+
+  /** Items of a chunk have an outcome: tell the progress listener; make its final call after the last. */
+  private void counted(long ok, long bad) {
+    if (progress == null) {
+      return;
+    }
+    progress.add(ok, bad);
+    long n = outcomes.addAndGet(ok + bad);
+    long total = inputItems;
+    if (total >= 0 && n >= total) {
+      finishProgress();
+    }
+  }
+
+  /** The input has ended (or cannot go on): every item submitted so far is the whole input. */
+  private void inputEnded() {
+    if (progress == null) {
+      return;
+    }
+    progress.total(submittedItems);
+    inputItems = submittedItems;
+    if (outcomes.get() >= submittedItems) {
+      finishProgress();
+    }
+  }
+
+  private void finishProgress() {
+    if (finishing.compareAndSet(false, true)) {
+      progress.finish(() -> progressDone.complete(null));
     }
   }
 
@@ -163,6 +212,7 @@ final class ImapIterator<R> implements Iterator<R> {
             submitFailure = null;
             throw e;
           }
+          awaitFinalProgress();
           return false;
         }
         outstanding--;
@@ -172,6 +222,24 @@ final class ImapIterator<R> implements Iterator<R> {
       }
       current = take(slot);
       position = 0;
+    }
+  }
+
+  /**
+   * The end of the results: the progress listener's final call comes first (unless this thread is
+   * the one that would make it).
+   */
+  private void awaitFinalProgress() {
+    if (progress == null || progressDone.isDone() || callbacks.onCallbackThread()) {
+      return;
+    }
+    try {
+      progressDone.get();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new io.procpool.api.ProcPoolException("interrupted while waiting for the final progress call", e);
+    } catch (ExecutionException e) {
+      throw new IllegalStateException(e);
     }
   }
 

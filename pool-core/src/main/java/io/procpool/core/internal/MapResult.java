@@ -14,6 +14,10 @@ import java.util.concurrent.Executor;
 final class MapResult<R> implements ChunkTask.Sink, AsyncResultImpl.Canceller {
   private final Scheduler scheduler;
   final AsyncResultImpl<List<R>> result;
+  /** The map's progress listener, or null. */
+  private final ProgressTracker progress;
+  /** The outcome is decided (it may complete a little later, after the final progress call). */
+  private boolean decided;
   private final Object[] values;
   private List<ChunkTask> chunks;
   private int remaining;
@@ -25,10 +29,20 @@ final class MapResult<R> implements ChunkTask.Sink, AsyncResultImpl.Canceller {
   private Throwable firstFailure;
   private boolean firstFailureByTask;
 
-  MapResult(Scheduler scheduler, int n, Executor callbacks, Executor views) {
+  MapResult(Scheduler scheduler, int n, Executor callbacks, Executor views, ProgressTracker progress) {
     this.scheduler = scheduler;
     this.values = new Object[n];
     this.result = new AsyncResultImpl<>(callbacks, views, this);
+    this.progress = progress;
+  }
+
+  /** Completes the result, after the final progress call if there is a listener. */
+  private void complete(Runnable completion) {
+    if (progress == null) {
+      completion.run();
+    } else {
+      progress.finish(completion);
+    }
   }
 
   /** Called once with every chunk, before any is submitted. */
@@ -42,7 +56,8 @@ final class MapResult<R> implements ChunkTask.Sink, AsyncResultImpl.Canceller {
       offsets[i] = offsets[i - 1] + chunks.get(i - 1).size;
     }
     if (remaining == 0) {
-      result.succeed((List<R>) Collections.unmodifiableList(Arrays.asList(values)));
+      decided = true;
+      complete(() -> result.succeed((List<R>) Collections.unmodifiableList(Arrays.asList(values))));
     }
   }
 
@@ -54,10 +69,13 @@ final class MapResult<R> implements ChunkTask.Sink, AsyncResultImpl.Canceller {
     Throwable failWith = null;
     boolean failByTask = false;
     synchronized (this) {
-      if (result.isDone() || done[chunk.index]) {
+      if (decided || result.isDone() || done[chunk.index]) {
         return;
       }
       done[chunk.index] = true;
+      if (progress != null && !(failure instanceof java.util.concurrent.CancellationException)) {
+        progress.add(chunkValues.size(), chunk.size - chunkValues.size());
+      }
       if (failure == null) {
         int at = offsets[chunk.index];
         for (int i = 0; i < chunkValues.size(); i++) {
@@ -77,6 +95,7 @@ final class MapResult<R> implements ChunkTask.Sink, AsyncResultImpl.Canceller {
         failWith = firstFailure;
         failByTask = firstFailureByTask;
       }
+      decided = failWith != null || complete;
     }
     if (withdraw) {
       for (ChunkTask c : chunks) {
@@ -86,20 +105,30 @@ final class MapResult<R> implements ChunkTask.Sink, AsyncResultImpl.Canceller {
       }
     }
     if (failWith != null) {
+      Throwable f = failWith;
       if (failByTask) {
-        result.failByTask(failWith);
+        complete(() -> result.failByTask(f));
       } else {
-        result.fail(failWith);
+        complete(() -> result.fail(f));
       }
     } else if (complete) {
-      result.succeed((List<R>) Collections.unmodifiableList(Arrays.asList(values)));
+      complete(() -> result.succeed((List<R>) Collections.unmodifiableList(Arrays.asList(values))));
     }
   }
 
   @Override
   public boolean cancel(boolean mayInterruptIfRunning) {
+    synchronized (this) {
+      if (decided) {
+        return false;
+      }
+      decided = true;
+    }
     if (!result.markCancelled()) {
       return false;
+    }
+    if (progress != null) {
+      progress.finish(() -> { });
     }
     for (ChunkTask c : chunks) {
       scheduler.cancel(c, mayInterruptIfRunning);

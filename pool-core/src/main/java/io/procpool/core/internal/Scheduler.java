@@ -110,9 +110,33 @@ final class Scheduler {
   @GuardedBy("lock")
   private long assignments;
 
-  Scheduler(PoolOptions options, PoolClock clock) {
+  // Statistics (see PoolStats): tasks counted as items, changed with the lock held when a task's
+  // outcome is decided, so that a snapshot adds up.
+  @GuardedBy("lock")
+  private long submittedItems;
+  @GuardedBy("lock")
+  private long completedItems;
+  @GuardedBy("lock")
+  private long failedItems;
+  @GuardedBy("lock")
+  private long cancelledItems;
+  @GuardedBy("lock")
+  private long runNanos;
+  @GuardedBy("lock")
+  private long waitNanos;
+  @GuardedBy("lock")
+  private long bytesSent;
+  @GuardedBy("lock")
+  private long workersStarted;
+  @GuardedBy("lock")
+  private long workersLost;
+  private final java.util.concurrent.atomic.LongAdder bytesReceived = new java.util.concurrent.atomic.LongAdder();
+  private final boolean workersInProcess;
+
+  Scheduler(PoolOptions options, PoolClock clock, boolean workersInProcess) {
     this.options = options;
     this.clock = clock;
+    this.workersInProcess = workersInProcess;
   }
 
   void setSupervisor(WorkerSupervisor supervisor) {
@@ -165,6 +189,11 @@ final class Scheduler {
     try {
       checkAcceptingLocked(fromImap);
       unfinished.addAndGet(tasks.size());
+      long now = clock.nanoTime();
+      for (Task t : tasks) {
+        t.submittedNanos = now;
+        submittedItems += t.items;
+      }
       pending.addAll(tasks);
       dispatchLocked(out);
     } finally {
@@ -268,7 +297,7 @@ final class Scheduler {
   }
 
   private void assignLocked(WorkerHandle w, Task t, Outbox out) {
-    w.assign(t, ++assignments, t.message(), creditFor(t.function) == 1);
+    bytesSent += w.assign(t, ++assignments, t.message(), creditFor(t.function) == 1);
     flushLater(w, out);
     if (options.taskTimeout().isPresent()) {
       Duration timeout = options.taskTimeout().get();
@@ -403,10 +432,12 @@ final class Scheduler {
 
   // ------------------------------------------------------------------ results
 
-  /** A decoded RESULT from {@code w}. */
-  void onResult(WorkerHandle w, WorkerProtocol.Result r) throws ProtocolException {
+  /** A decoded RESULT from {@code w}, a message of {@code bytes} bytes. */
+  void onResult(WorkerHandle w, WorkerProtocol.Result r, int bytes) throws ProtocolException {
     Task t;
     boolean deliver;
+    long pid;
+    long waited = 0;
     Outbox out = null;
     lock.lock();
     try {
@@ -423,6 +454,19 @@ final class Scheduler {
       w.stalled = false;
       deliver = !t.done;
       t.done = true;
+      pid = w.pid;
+      if (deliver) {
+        long ok = r.values() != null ? r.values().size() : r.failure() == null ? 1 : 0;
+        long failed = t.items - ok;
+        completedItems += ok;
+        failedItems += failed;
+        w.tasksCompleted += ok;
+        w.tasksFailed += failed;
+        w.busyNanos += r.execNanos();
+        runNanos += r.execNanos();
+        waited = Math.max(0, w.lastProgressNanos - t.submittedNanos - r.execNanos());
+        waitNanos += waited * t.items;
+      }
       if (t.timeout != null) {
         t.timeout.cancel();
       }
@@ -439,6 +483,8 @@ final class Scheduler {
       out.run();
     }
     if (deliver) {
+      Events.task(t, pid, waited, r.execNanos(), bytes, r.failure() == null ? "completed"
+          : r.thrownByTask() ? "failed" : "error");
       deliverResult(t, r);
     }
   }
@@ -488,6 +534,7 @@ final class Scheduler {
         return false;
       }
       t.done = true;
+      cancelledItems += t.items;
       WorkerHandle w = t.worker;
       if (t.timeout != null && w == null) {
         // A task a worker holds keeps its timeout: if it runs and hangs, the worker is still killed.
@@ -593,6 +640,8 @@ final class Scheduler {
       }
       w.gotoState(WorkerHandle.State.READY);
       w.lastProgressNanos = clock.nanoTime();
+      workersStarted++;
+      out.add(() -> Events.workerStarted(w));
       supervisor.readyLocked(w, out);
       dispatchLocked(out);
     } finally {
@@ -661,8 +710,18 @@ final class Scheduler {
           retried.add(t);
         } else {
           t.done = true;
+          failedItems += t.items;
           lost.add(t);
         }
+      }
+      KillReason why = w.killReason;
+      if ((previous == WorkerHandle.State.READY || previous == WorkerHandle.State.RETIRING)
+          && (why == null || why.kind == KillReason.Kind.TIMEOUT || why.kind == KillReason.Kind.CANCEL
+              || why.kind == KillReason.Kind.PROTOCOL_ERROR)) {
+        workersLost++;
+        out.add(() -> Events.workerLost(w, why, cause));
+      } else if (previous == WorkerHandle.State.STOPPING) {
+        out.add(() -> Events.workerExited(w));
       }
       w.inflight.clear();
       w.recalls.clear();
@@ -717,6 +776,8 @@ final class Scheduler {
           failure = new WorkerCrashedException("worker pid " + w.pid + " " + how + " " + what
               + (cause != null ? " (" + cause.getMessage() + ")" : ""), w.pid, code, cause);
         }
+        Events.task(t, w.pid, 0, 0, 0, failure instanceof TaskTimeoutException ? "timeout"
+            : failure instanceof WorkerCrashedException ? "crashed" : "failed by the pool");
         deliverFailure(t, failure, false);
       }
     });
@@ -749,6 +810,7 @@ final class Scheduler {
     pending.clear();
     for (Task t : drained) {
       t.done = true;
+      failedItems += t.items;
     }
     return drained;
   }
@@ -806,6 +868,7 @@ final class Scheduler {
           for (Task t : w.inflight) {
             if (!t.done) {
               t.done = true;
+              failedItems += t.items;
               failed.add(t);
             }
           }
@@ -882,6 +945,47 @@ final class Scheduler {
         }
       }
       return pids;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Counts a message received from a worker. */
+  void received(int bytes) {
+    bytesReceived.add(bytes);
+  }
+
+  /** A consistent snapshot of the counters and the live workers. */
+  io.procpool.api.PoolStats stats() {
+    lock.lock();
+    try {
+      long running = 0;
+      List<io.procpool.api.WorkerStats> ws = new ArrayList<>(workers.size());
+      for (WorkerHandle w : workers.values()) {
+        for (Task t : w.inflight) {
+          if (!t.done) {
+            running += t.items;
+          }
+        }
+        io.procpool.api.WorkerStats.State s;
+        switch (w.state()) {
+          case STARTING:
+            s = io.procpool.api.WorkerStats.State.STARTING;
+            break;
+          case READY:
+            s = w.inflight.isEmpty() ? io.procpool.api.WorkerStats.State.IDLE : io.procpool.api.WorkerStats.State.BUSY;
+            break;
+          default:
+            s = io.procpool.api.WorkerStats.State.RETIRING;
+            break;
+        }
+        ws.add(new io.procpool.api.WorkerStats(workersInProcess ? -1 : w.pid, w.tasksCompleted, w.tasksFailed,
+            Duration.ofNanos(w.busyNanos), w.startedAt, s));
+      }
+      long queued = submittedItems - completedItems - failedItems - cancelledItems - running;
+      return new io.procpool.api.PoolStats(submittedItems, completedItems, failedItems, cancelledItems, queued,
+          running, workersStarted, workersLost, Duration.ofNanos(runNanos), Duration.ofNanos(waitNanos),
+          bytesSent, bytesReceived.sum(), ws);
     } finally {
       lock.unlock();
     }

@@ -9,7 +9,7 @@ final class SingleTask<R> extends Task implements AsyncResultImpl.Canceller {
   final AsyncResultImpl<R> result;
 
   SingleTask(Scheduler scheduler, TaskEncoder.Encoded encoded, Executor callbacks, Executor views) {
-    super(encoded.id(), encoded.function(), encoded.message());
+    super(encoded.id(), encoded.function(), encoded.message(), 1);
     this.scheduler = scheduler;
     this.result = new AsyncResultImpl<>(callbacks, views, this);
   }

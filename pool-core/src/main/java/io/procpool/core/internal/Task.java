@@ -11,6 +11,10 @@ abstract class Task {
   final long id;
   final FunctionTable.Entry function;
   private final ByteBuffer message;
+  /** The user-visible tasks it carries: 1, or the items of a chunk (for statistics and progress). */
+  final int items;
+  /** When it was first queued ({@code nanoTime}); a retry keeps it. */
+  long submittedNanos;
   /** The worker holding it, or null while queued. */
   WorkerHandle worker;
   /** Set once its outcome is decided (completed, failed or cancelled). */
@@ -22,10 +26,11 @@ abstract class Task {
   /** Counted in its worker's {@link WorkerHandle#slowHeld}. */
   boolean slow;
 
-  Task(long id, FunctionTable.Entry function, ByteBuffer message) {
+  Task(long id, FunctionTable.Entry function, ByteBuffer message, int items) {
     this.id = id;
     this.function = function;
     this.message = message;
+    this.items = items;
   }
 
   /** A fresh view of the TASK message, for one write. */

@@ -33,6 +33,8 @@ final class WorkerChannel implements Connection.Listener {
   @Override
   public void onMessage(ByteBuffer m) {
     byte type = -1;
+    int bytes = m.remaining();
+    scheduler.received(bytes);
     try {
       type = m.get();
       if (worker == null) {
@@ -44,7 +46,7 @@ final class WorkerChannel implements Connection.Listener {
       }
       switch (type) {
         case WorkerProtocol.RESULT:
-          scheduler.onResult(worker, WorkerProtocol.decodeResult(m, payloads));
+          scheduler.onResult(worker, WorkerProtocol.decodeResult(m, payloads), bytes);
           break;
         case WorkerProtocol.OUTPUT:
           print(WorkerProtocol.decodeOutput(m));

@@ -80,6 +80,11 @@ final class WorkerHandle {
   io.procpool.api.WorkerStartException initFailure;
   Cancellable startTimeout;
   boolean needsFlush;
+  /** Statistics: when it was launched (or joined), tasks (items) it finished, time it ran them. */
+  final java.time.Instant startedAt = java.time.Instant.now();
+  long tasksCompleted;
+  long tasksFailed;
+  long busyNanos;
 
   private int lastDefined = -1;
   private final LinkedHashMap<Integer, Boolean> functions = new LinkedHashMap<>(64, 0.75f, true);
@@ -119,15 +124,17 @@ final class WorkerHandle {
    * Writes the DEFINE message of {@code fn} unless this worker has it, and a FORGET for the function
    * it evicts to make room.
    */
-  void ensureDefined(FunctionTable.Entry fn) {
+  int ensureDefined(FunctionTable.Entry fn) {
     if (fn.id == lastDefined) {
-      return; // already the most recently used: nothing to send, nothing to reorder
+      return 0; // already the most recently used: nothing to send, nothing to reorder
     }
     lastDefined = fn.id;
     if (functions.get(fn.id) != null) {
-      return;
+      return 0;
     }
-    connection.write(fn.defineMessage());
+    ByteBuffer define = fn.defineMessage();
+    int bytes = define.remaining();
+    connection.write(define);
     functions.put(fn.id, Boolean.TRUE);
     if (functions.size() > MAX_FUNCTIONS) {
       Iterator<Map.Entry<Integer, Boolean>> it = functions.entrySet().iterator();
@@ -135,11 +142,15 @@ final class WorkerHandle {
       it.remove();
       connection.write(WorkerProtocol.forget(evicted));
     }
+    return bytes;
   }
 
-  /** Writes {@code t} to the worker and records it as held; {@code slow}: its function has credit 1. */
-  void assign(Task t, long order, ByteBuffer message, boolean slow) {
-    ensureDefined(t.function);
+  /**
+   * Writes {@code t} to the worker and records it as held; {@code slow}: its function has credit 1.
+   * Returns the bytes written.
+   */
+  long assign(Task t, long order, ByteBuffer message, boolean slow) {
+    long bytes = ensureDefined(t.function) + message.remaining();
     connection.write(message);
     inflight.addLast(t);
     inflightBytes += t.size();
@@ -150,6 +161,7 @@ final class WorkerHandle {
     t.worker = this;
     dispatched++;
     lastAssigned = order;
+    return bytes;
   }
 
   /** Forgets {@code t} (finished, recalled or lost). */

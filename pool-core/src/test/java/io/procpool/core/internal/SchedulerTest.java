@@ -315,7 +315,7 @@ class SchedulerTest {
   // ================================================================== helpers
 
   private void start(PoolOptions options) {
-    scheduler = new Scheduler(options, clock);
+    scheduler = new Scheduler(options, clock, false);
     supervisor = new WorkerSupervisor(scheduler, launcher, () -> "fake:addr", false,
         WorkerProtocol.init("java", null, false, 0, null));
     for (int i = 0; i < options.processes(); i++) {
@@ -373,7 +373,7 @@ class SchedulerTest {
 
   /** {@code w} reports {@code t}'s result, then the channel's read-complete dispatch runs. */
   private void result(WorkerHandle w, Task t, long execNanos) throws ProtocolException {
-    scheduler.onResult(w, new WorkerProtocol.Result(t.id, execNanos, "value of " + t.id, null, null, false));
+    scheduler.onResult(w, new WorkerProtocol.Result(t.id, execNanos, "value of " + t.id, null, null, false), 100);
     scheduler.dispatchAndFlush();
   }
 

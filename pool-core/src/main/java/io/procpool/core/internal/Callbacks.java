@@ -1,0 +1,106 @@
+package io.procpool.core.internal;
+
+import com.google.common.util.concurrent.MoreExecutors;
+import com.google.common.util.concurrent.ThreadFactoryBuilder;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executor;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ForkJoinPool;
+import java.util.concurrent.ForkJoinWorkerThread;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Where a pool runs user code: callbacks and progress listeners one at a time in order
+ * ({@link #sequential}), {@code toCompletableFuture()} views on a separate executor ({@link #views},
+ * so that a callback may wait for a view). Either the pool's own threads (one callback thread, a
+ * small ForkJoinPool for views) or the user's executor, fed one callback at a time.
+ */
+final class Callbacks {
+  private static final System.Logger LOG = System.getLogger("io.procpool");
+
+  /** Runs callbacks one at a time, in the order they were given. */
+  final Executor sequential;
+  /** Completes future views. */
+  final Executor views;
+  private final ExecutorService ownCallbacks;
+  private final ForkJoinPool ownViews;
+  /** The thread running a callback now, if any. */
+  private volatile Thread running;
+
+  private Callbacks(Executor serial, ExecutorService ownCallbacks, Executor views, ForkJoinPool ownViews) {
+    this.ownCallbacks = ownCallbacks;
+    this.ownViews = ownViews;
+    this.views = views;
+    this.sequential = r -> serial.execute(() -> {
+      running = Thread.currentThread();
+      try {
+        r.run();
+      } finally {
+        running = null;
+      }
+    });
+  }
+
+  /** The pool's own callback thread and view pool. */
+  static Callbacks own(int poolId) {
+    ExecutorService callbacks = Executors.newSingleThreadExecutor(new ThreadFactoryBuilder().setDaemon(true)
+        .setNameFormat("procpool-" + poolId + "-callbacks").build());
+    ForkJoinPool views = new ForkJoinPool(Math.min(2, Runtime.getRuntime().availableProcessors()), p -> {
+      ForkJoinWorkerThread t = ForkJoinPool.defaultForkJoinWorkerThreadFactory.newThread(p);
+      t.setDaemon(true);
+      t.setName("procpool-" + poolId + "-futures-" + t.getPoolIndex());
+      return t;
+    }, null, true);
+    return new Callbacks(callbacks, callbacks, views, views);
+  }
+
+  /** The user's executor: callbacks fed to it one at a time, views completed on it directly. */
+  static Callbacks on(Executor executor) {
+    return new Callbacks(MoreExecutors.newSequentialExecutor(executor), null, executor, null);
+  }
+
+  /** Whether the current thread runs one of this pool's callbacks or (own pool) views. */
+  boolean onCallbackThread() {
+    Thread current = Thread.currentThread();
+    return current == running
+        || (ownViews != null && current instanceof ForkJoinWorkerThread
+            && ((ForkJoinWorkerThread) current).getPool() == ownViews);
+  }
+
+  /**
+   * After the pool ended: waits (up to 30 s) until the callbacks queued so far have run, and stops
+   * the pool's own threads. Does not wait when called from a callback (it would wait for itself).
+   */
+  void finish() {
+    boolean wait = !onCallbackThread();
+    try {
+      if (ownCallbacks != null) {
+        ownCallbacks.shutdown();
+        ownViews.shutdown();
+        if (wait && !ownCallbacks.awaitTermination(30, TimeUnit.SECONDS)) {
+          LOG.log(System.Logger.Level.WARNING, "procpool: a callback still runs 30 s after the pool ended"
+              + " (is it waiting for something that never comes?); close() returns without it");
+        }
+        if (wait && !ownViews.awaitTermination(30, TimeUnit.SECONDS)) {
+          LOG.log(System.Logger.Level.WARNING, "procpool: a CompletableFuture stage still runs 30 s after the"
+              + " pool ended; close() returns without it");
+        }
+      } else if (wait) {
+        CountDownLatch drained = new CountDownLatch(1);
+        try {
+          sequential.execute(drained::countDown);
+        } catch (RejectedExecutionException e) {
+          return; // the user's executor was shut down: nothing more will run there
+        }
+        if (!drained.await(30, TimeUnit.SECONDS)) {
+          LOG.log(System.Logger.Level.WARNING, "procpool: the callbacks queued on the pool's callbackExecutor"
+              + " did not run within 30 s after the pool ended; close() returns without them");
+        }
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+}

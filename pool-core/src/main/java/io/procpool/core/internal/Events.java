@@ -1,0 +1,172 @@
+package io.procpool.core.internal;
+
+import jdk.jfr.Category;
+import jdk.jfr.DataAmount;
+import jdk.jfr.Description;
+import jdk.jfr.Event;
+import jdk.jfr.Label;
+import jdk.jfr.Name;
+import jdk.jfr.StackTrace;
+import jdk.jfr.Timespan;
+
+/**
+ * The pool's JDK Flight Recorder events: one per task (a single task or a chunk of map items) when
+ * its outcome arrives, and one per worker start, loss and exit. They cost nothing unless a recording
+ * enables them ({@code jcmd <pid> JFR.start}, {@code -XX:StartFlightRecording}, or a
+ * {@link jdk.jfr.Recording} with {@code enable("io.procpool.*")}): an event object is only filled in
+ * and committed when {@code shouldCommit()} says a recording wants it.
+ */
+final class Events {
+  private Events() {}
+
+  static final String CATEGORY = "procpool";
+
+  /** A task's outcome. */
+  @Name("io.procpool.Task")
+  @Label("Task")
+  @Category(CATEGORY)
+  @Description("A task or a chunk of map items finished in a worker process")
+  @StackTrace(false)
+  static final class TaskEvent extends Event {
+    @Label("Task Id")
+    long taskId;
+
+    @Label("Worker Pid")
+    long workerPid;
+
+    @Label("Items")
+    @Description("Map items in the chunk, 1 for a single task")
+    int items;
+
+    @Label("Queue Wait")
+    @Description("Time from submission to the result not spent running: queued in the pool or the worker, in transit")
+    @Timespan(Timespan.NANOSECONDS)
+    long queueWait;
+
+    @Label("Run Time")
+    @Description("Time the worker spent running it")
+    @Timespan(Timespan.NANOSECONDS)
+    long runTime;
+
+    @Label("Bytes Out")
+    @DataAmount
+    long bytesOut;
+
+    @Label("Bytes In")
+    @DataAmount
+    long bytesIn;
+
+    @Label("Outcome")
+    @Description("completed, failed (the task threw), error (procpool could not decode the result), crashed, timeout, failed by the pool")
+    String outcome;
+  }
+
+  /** A worker became ready. */
+  @Name("io.procpool.WorkerStarted")
+  @Label("Worker Started")
+  @Category(CATEGORY)
+  @StackTrace(false)
+  static final class WorkerStartedEvent extends Event {
+    @Label("Worker Pid")
+    long workerPid;
+
+    @Label("Start Time")
+    @Description("From launch (or join) to ready")
+    @Timespan(Timespan.NANOSECONDS)
+    long startTime;
+  }
+
+  /** A worker ended without the pool asking it to. */
+  @Name("io.procpool.WorkerLost")
+  @Label("Worker Lost")
+  @Category(CATEGORY)
+  @StackTrace(false)
+  static final class WorkerLostEvent extends Event {
+    @Label("Worker Pid")
+    long workerPid;
+
+    @Label("Exit Code")
+    @Description("The process's exit code, -1 if unknown")
+    int exitCode;
+
+    @Label("Reason")
+    String reason;
+
+    @Label("Tasks Completed")
+    long tasksCompleted;
+  }
+
+  /** A worker left after the pool told it to (retired or stopped by close). */
+  @Name("io.procpool.WorkerExited")
+  @Label("Worker Exited")
+  @Category(CATEGORY)
+  @StackTrace(false)
+  static final class WorkerExitedEvent extends Event {
+    @Label("Worker Pid")
+    long workerPid;
+
+    @Label("Tasks Completed")
+    long tasksCompleted;
+
+    @Label("Busy")
+    @Timespan(Timespan.NANOSECONDS)
+    long busy;
+  }
+
+  static void task(Task t, long pid, long queueWait, long runTime, long bytesIn, String outcome) {
+    TaskEvent e = new TaskEvent();
+    if (e.shouldCommit()) {
+      e.taskId = t.id;
+      e.workerPid = pid;
+      e.items = t.items;
+      e.queueWait = queueWait;
+      e.runTime = runTime;
+      e.bytesOut = t.size();
+      e.bytesIn = bytesIn;
+      e.outcome = outcome;
+      e.commit();
+    }
+  }
+
+  static void workerStarted(WorkerHandle w) {
+    WorkerStartedEvent e = new WorkerStartedEvent();
+    if (e.shouldCommit()) {
+      e.workerPid = w.pid;
+      e.startTime = java.time.Duration.between(w.startedAt, java.time.Instant.now()).toNanos();
+      e.commit();
+    }
+  }
+
+  /** Reads the fields it needs now; commits once the exit code is known (at most a second later). */
+  static void workerLost(WorkerHandle w, KillReason why, Throwable cause) {
+    if (!new WorkerLostEvent().isEnabled()) {
+      return;
+    }
+    long pid = w.pid;
+    long tasks = w.tasksCompleted + w.tasksFailed;
+    String reason = why != null ? why.kind.name().toLowerCase(java.util.Locale.ROOT)
+        : cause != null ? "crashed: " + cause.getMessage() : "crashed";
+    WorkerLauncher.Launched p = w.process;
+    java.util.concurrent.CompletableFuture<Integer> exit = p == null
+        ? java.util.concurrent.CompletableFuture.completedFuture(null)
+        : p.onExit().copy().completeOnTimeout(null, 1, java.util.concurrent.TimeUnit.SECONDS).exceptionally(x -> null);
+    exit.thenAccept(code -> {
+      WorkerLostEvent e = new WorkerLostEvent();
+      e.workerPid = pid;
+      e.exitCode = code == null ? -1 : code;
+      e.reason = reason;
+      e.tasksCompleted = tasks;
+      e.commit();
+    });
+  }
+
+  static void workerExited(WorkerHandle w) {
+    WorkerExitedEvent e = new WorkerExitedEvent();
+    if (e.shouldCommit()) {
+      e.workerPid = w.pid;
+      e.tasksCompleted = w.tasksCompleted + w.tasksFailed;
+      e.busy = w.busyNanos;
+      e.commit();
+    }
+  }
+}
