@@ -70,10 +70,10 @@ final class Events {
     @Label("Worker Pid")
     long workerPid;
 
-    @Label("Start Time")
+    @Label("Startup Time")
     @Description("From launch (or join) to ready")
     @Timespan(Timespan.NANOSECONDS)
-    long startTime;
+    long startupTime;
   }
 
   /** A worker ended without the pool asking it to. */
@@ -132,7 +132,7 @@ final class Events {
     WorkerStartedEvent e = new WorkerStartedEvent();
     if (e.shouldCommit()) {
       e.workerPid = w.pid;
-      e.startTime = java.time.Duration.between(w.startedAt, java.time.Instant.now()).toNanos();
+      e.startupTime = java.time.Duration.between(w.startedAt, java.time.Instant.now()).toNanos();
       e.commit();
     }
   }

@@ -31,6 +31,7 @@ final class ProgressTracker {
   private volatile boolean finishing;
   /** Set by the final call, on the (sequential) callback executor. */
   private volatile boolean finalCallMade;
+  private volatile boolean listenerThrew;
 
   ProgressTracker(ProgressListener listener, Executor callbacks, PoolClock clock, long total) {
     this.listener = listener;
@@ -107,7 +108,11 @@ final class ProgressTracker {
     try {
       listener.onProgress(p);
     } catch (Throwable t) {
-      LOG.log(System.Logger.Level.WARNING, "a procpool progress listener threw; the work goes on", t);
+      if (!listenerThrew) {
+        listenerThrew = true;
+        LOG.log(System.Logger.Level.WARNING, "a procpool progress listener threw; the work goes on (later"
+            + " failures of this listener are not logged)", t);
+      }
     }
   }
 }
