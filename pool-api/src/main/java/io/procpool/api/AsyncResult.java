@@ -79,8 +79,10 @@ public interface AsyncResult<R> extends Future<R> {
    * callback may wait for another task's view). Dependent stages run on those threads (or, as with
    * any {@code CompletableFuture}, on a thread that helps while waiting in {@code get}/{@code join}),
    * never on a pool I/O thread; {@code *Async} stages without an executor run there too, and run in
-   * the calling thread once the pool has been closed. Completing or cancelling the returned future
-   * does not affect the task.
+   * the calling thread once the pool has been closed. With a
+   * {@link ProcessPool.Builder#callbackExecutor callbackExecutor}, views complete and {@code *Async}
+   * stages run on that executor instead. Completing or cancelling the returned future does not
+   * affect the task.
    */
   CompletableFuture<R> toCompletableFuture();
 }

@@ -85,7 +85,8 @@ public interface ProcessPool extends AutoCloseable {
 
   /**
    * Submits {@code task}; {@code callback} receives its value, or {@code errorCallback} its failure,
-   * exactly once, on the pool's callback thread, in order of completion. A callback that throws is
+   * exactly once, on the pool's callback thread (or its {@link Builder#callbackExecutor callbackExecutor}),
+   * one at a time, in order of completion. A callback that throws is
    * logged and does not affect the pool. Python's {@code apply_async(func, callback=…, error_callback=…)}.
    *
    * @param callback receives the result; may be {@code null}
