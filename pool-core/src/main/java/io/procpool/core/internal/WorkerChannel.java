@@ -116,7 +116,9 @@ final class WorkerChannel implements Connection.Listener {
   /**
    * Re-emits a worker's log record through {@code System.getLogger} under its logger's name (the
    * root logger's, {@code ""}, for an anonymous one) with the mapped level (see {@link #level}) and its
-   * exception, the message prefixed with {@code "[worker PID THREAD] "}. Never throws.
+   * exception, the message prefixed with {@code "[worker PID THREAD] "}. Never throws. The new
+   * record has this JVM's time and thread (System.Logger cannot carry the worker's; records arrive
+   * within milliseconds) and the logging backend may name this class as its source.
    *
    * @return null, or what the logging backend threw
    */
