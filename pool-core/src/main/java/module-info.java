@@ -6,6 +6,8 @@
 module io.procpool.core {
   requires transitive io.procpool.api;
   requires com.google.common;
+  // Workers forward java.util.logging records to the parent (LogForwardingHandler).
+  requires java.logging;
   // RuntimeMXBean: the module options a child JVM on the module path inherits.
   requires java.management;
   requires jdk.jfr;

@@ -6,6 +6,8 @@ open module io.procpool.testkit {
   requires transitive io.procpool.api;
   requires transitive org.junit.jupiter.api;
   requires transitive org.junit.jupiter.params;
+  // The log-record contract: tasks log through java.util.logging, the suite captures with a Handler.
+  requires java.logging;
 
   exports io.procpool.testkit;
 }

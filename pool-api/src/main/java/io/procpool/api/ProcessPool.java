@@ -27,6 +27,13 @@ import java.util.function.Consumer;
  * <p>At most {@code processes} tasks run at once, one per worker. A worker that dies fails exactly the
  * tasks it held with {@link WorkerCrashedException} and is replaced; nothing waits forever.
  *
+ * <p>What a task prints on {@code System.out}/{@code System.err} appears on this JVM's, in order,
+ * before the task's result is delivered. What a worker process logs through
+ * {@code java.util.logging} or {@code System.Logger} is re-emitted here as a log record through
+ * {@code System.getLogger} under the same logger name, with its level (SEVERE → ERROR, WARNING, INFO,
+ * CONFIG and FINE → DEBUG, FINER and FINEST → TRACE) and exception, the message prefixed with
+ * {@code "[worker PID THREAD] "}; the workers' logger levels (INFO by default) decide what is sent.
+ *
  * <p>Implementations are thread-safe: any thread may submit tasks.
  */
 public interface ProcessPool extends AutoCloseable {

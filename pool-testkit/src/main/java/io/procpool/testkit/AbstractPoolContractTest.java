@@ -1087,10 +1087,13 @@ public abstract class AbstractPoolContractTest extends AbstractContractTest {
    * Lines a task prints reach the parent's {@code System.out} as it is when they arrive (set after the
    * pool was built), whole and in order. Forwarding may lag the result a little, so the test waits for
    * the lines; a transport may prefix them (e.g. with the worker pid), so it matches line endings.
+   *
+   * <p>With {@link Capability#SEPARATE_PROCESSES}, the same pool then checks log records (see
+   * {@link #assertLogRecordsReachTheParentsLoggers}); in-JVM workers log in this JVM directly.
    */
   @Test
   @Timeout(value = 120, threadMode = SEPARATE_THREAD)
-  void taskOutputReachesTheParentsSystemOut() throws Exception {
+  void taskOutputAndLogRecordsReachTheParent() throws Exception {
     assumeCapability(Capability.OUTPUT_FORWARDING);
     String token = UUID.randomUUID().toString();
     int count = 100;
@@ -1110,10 +1113,120 @@ public abstract class AbstractPoolContractTest extends AbstractContractTest {
       } finally {
         System.setOut(original);
       }
+      if (has(Capability.SEPARATE_PROCESSES)) {
+        assertLogRecordsReachTheParentsLoggers(pool);
+      }
     }
     List<String> expected =
         IntStream.range(0, count).mapToObj(i -> ContractTasks.outputLine(token, i)).collect(Collectors.toList());
     assertEquals(expected, forwardedLines(captured, token));
+  }
+
+  /**
+   * A worker's {@code System.Logger} and {@code java.util.logging} records are re-emitted in the parent
+   * through {@code System.Logger} under the same logger name, with the mapped level (SEVERE → ERROR,
+   * WARNING, INFO, CONFIG and FINE → DEBUG, FINER and FINEST → TRACE; as java.util.logging records
+   * here: SEVERE, WARNING, INFO, FINE, FINER), the formatted message prefixed with
+   * {@code "[worker PID THREAD] "}, and the exception (rebuilt with its cause, or a
+   * {@link RemoteException}); records under the worker's default threshold (INFO) stay in the worker.
+   * They arrive in order with the task's output, a partial line included, all before the result,
+   * and are not also printed as text.
+   */
+  private void assertLogRecordsReachTheParentsLoggers(ProcessPool pool) {
+    String token = UUID.randomUUID().toString();
+    String base = "io.procpool.contract.logs." + token.substring(0, 8);
+    String loud = base + ".loud";
+    String quiet = base + ".quiet";
+    List<String> events = Collections.synchronizedList(new ArrayList<>());
+    Map<String, java.util.logging.LogRecord> records = new java.util.concurrent.ConcurrentHashMap<>();
+    java.util.logging.Handler capture = new java.util.logging.Handler() {
+      @Override
+      public void publish(java.util.logging.LogRecord r) {
+        events.add("log " + r.getLevel() + " " + r.getLoggerName() + " " + r.getMessage());
+        records.put(r.getMessage().substring(r.getMessage().indexOf("] ") + 2), r);
+      }
+
+      @Override
+      public void flush() {}
+
+      @Override
+      public void close() {}
+    };
+    java.util.logging.Logger parentLogger = java.util.logging.Logger.getLogger(base); // held: JUL keeps it weakly
+    java.util.logging.Level oldLevel = parentLogger.getLevel();
+    parentLogger.setLevel(java.util.logging.Level.ALL);
+    parentLogger.setUseParentHandlers(false);
+    parentLogger.addHandler(capture);
+    PrintStream originalOut = System.out;
+    PrintStream originalErr = System.err;
+    String result;
+    try {
+      System.setOut(new PrintStream(new EventStream("out ", events), true, StandardCharsets.UTF_8));
+      System.setErr(new PrintStream(new EventStream("err ", events), true, StandardCharsets.UTF_8));
+      try {
+        result = pool.apply((String t) -> ContractTasks.logRecords(loud, quiet, t), token);
+      } finally {
+        System.setOut(originalOut);
+        System.setErr(originalErr);
+      }
+    } finally {
+      parentLogger.removeHandler(capture);
+      parentLogger.setUseParentHandlers(true);
+      parentLogger.setLevel(oldLevel);
+    }
+    String[] pidAndThread = result.split(" ", 2);
+    assertNotEquals(String.valueOf(parentPid()), pidAndThread[0], "the task ran in the parent");
+    String prefix = "[worker " + pidAndThread[0] + " " + pidAndThread[1] + "] ";
+    List<String> expected = List.of(
+        "log INFO " + loud + " " + prefix + "sys info 1 of 2 " + token,
+        "log SEVERE " + loud + " " + prefix + "jul severe " + token,
+        "log WARNING " + loud + " " + prefix + "jul warning " + token,
+        "log FINE " + loud + " " + prefix + "jul config " + token,
+        "log FINE " + loud + " " + prefix + "jul fine " + token,
+        "log FINER " + loud + " " + prefix + "jul finest " + token,
+        "log INFO " + quiet + " " + prefix + "quiet info " + token,
+        "out before " + token + " ",
+        "log INFO " + loud + " " + prefix + "middle " + token,
+        "out after " + token + System.lineSeparator());
+    List<String> arrived;
+    synchronized (events) {
+      arrived = events.stream().filter(e -> e.contains(token)).collect(Collectors.toList());
+    }
+    assertEquals(expected, arrived, "what the parent's loggers and System.out/err got from the task, in order,"
+        + " when apply() returned (levels as java.util.logging names them)");
+
+    Throwable severe = records.get("jul severe " + token).getThrown();
+    assertInstanceOf(IllegalStateException.class, severe, "the SEVERE record's exception");
+    assertEquals("boom " + token, severe.getMessage());
+    assertInstanceOf(IOException.class, severe.getCause(), "the exception's cause");
+    assertEquals("root cause " + token, severe.getCause().getMessage());
+    RemoteException remote =
+        assertInstanceOf(RemoteException.class, records.get("jul warning " + token).getThrown(),
+            "an exception the parent cannot rebuild arrives as a RemoteException");
+    assertEquals(ContractTasks.NotSerializableFailure.class.getName(), remote.remoteClassName());
+    assertEquals("unserializable " + token, remote.remoteMessage());
+    assertNull(records.get("middle " + token).getThrown(), "a record without an exception");
+  }
+
+  /** Records each write as one event, {@code tag} + the text. */
+  private static final class EventStream extends java.io.OutputStream {
+    private final String tag;
+    private final List<String> events;
+
+    EventStream(String tag, List<String> events) {
+      this.tag = tag;
+      this.events = events;
+    }
+
+    @Override
+    public void write(int b) {
+      write(new byte[] {(byte) b}, 0, 1);
+    }
+
+    @Override
+    public void write(byte[] b, int off, int len) {
+      events.add(tag + new String(b, off, len, StandardCharsets.UTF_8));
+    }
   }
 
   // ================================================================== throughput

@@ -89,6 +89,34 @@ public final class ContractTasks {
     return count;
   }
 
+  /**
+   * Logs the records of the log-record contract, all with {@code token} in their text: through
+   * {@code System.Logger} and {@code java.util.logging} under {@code loud} (set to log every level),
+   * one record with a serializable exception (and a cause), one with a {@link NotSerializableFailure},
+   * an INFO and a DEBUG record under {@code quiet} (left at the worker's default threshold), and last
+   * an INFO record between a partial line and the rest of that line on {@code System.out}. Returns
+   * {@code "PID THREAD"}: the worker's pid and the name of the thread that logged.
+   */
+  public static String logRecords(String loud, String quiet, String token) {
+    java.util.logging.Logger jul = java.util.logging.Logger.getLogger(loud);
+    jul.setLevel(java.util.logging.Level.ALL);
+    System.Logger sys = System.getLogger(loud);
+    sys.log(System.Logger.Level.INFO, "sys info {0} of {1} " + token, 1, 2);
+    jul.log(java.util.logging.Level.SEVERE, "jul severe " + token,
+        new IllegalStateException("boom " + token, new IOException("root cause " + token)));
+    jul.log(java.util.logging.Level.WARNING, "jul warning " + token, new NotSerializableFailure("unserializable " + token));
+    jul.config("jul config " + token);
+    jul.fine("jul fine " + token);
+    jul.finest("jul finest " + token);
+    System.Logger q = System.getLogger(quiet);
+    q.log(System.Logger.Level.DEBUG, "quiet debug " + token);
+    q.log(System.Logger.Level.INFO, "quiet info " + token);
+    System.out.print("before " + token + " ");
+    jul.info("middle " + token);
+    System.out.println("after " + token);
+    return pid() + " " + Thread.currentThread().getName();
+  }
+
   /** Creates the file {@code path} (the task's observable side effect); returns {@code true}. */
   public static boolean touch(String path) throws IOException {
     Files.writeString(Path.of(path), "touched", StandardCharsets.UTF_8);

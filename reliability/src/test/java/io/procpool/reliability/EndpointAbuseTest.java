@@ -37,7 +37,7 @@ import org.junit.jupiter.api.extension.ExtendWith;
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class EndpointAbuseTest {
   /** pool-core's worker protocol version (WorkerProtocol.VERSION), which a fake worker claims. */
-  private static final int WORKER_PROTOCOL = 2;
+  private static final int WORKER_PROTOCOL = 3;
   static final Duration CLOSE_WAIT = Duration.ofSeconds(5);
   static final long HEAP_GROWTH_LIMIT = 64L << 20;
 

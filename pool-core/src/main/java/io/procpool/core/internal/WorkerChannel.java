@@ -22,6 +22,8 @@ final class WorkerChannel implements Connection.Listener {
   private final Payloads payloads;
   /** Set by the HELLO; only this channel's (single) transport thread touches it. */
   private WorkerHandle worker;
+  /** Whether a LOG that could not be re-emitted was reported (once per worker). */
+  private boolean reemitFailureReported;
 
   WorkerChannel(Connection connection, Scheduler scheduler, WorkerSupervisor supervisor, Payloads payloads) {
     this.connection = connection;
@@ -51,6 +53,17 @@ final class WorkerChannel implements Connection.Listener {
         case WorkerProtocol.OUTPUT:
           print(WorkerProtocol.decodeOutput(m));
           break;
+        case WorkerProtocol.LOG: {
+          WorkerProtocol.Log record = WorkerProtocol.decodeLog(m, payloads);
+          Throwable failure = reemit(worker.pid, record);
+          if (failure != null && !reemitFailureReported) {
+            reemitFailureReported = true;
+            System.err.println("procpool: a log record of " + worker + " for logger '" + record.loggerName()
+                + "' could not be re-emitted (the logging backend threw " + failure + "); the worker goes on,"
+                + " and further such failures of this worker are not reported");
+          }
+          break;
+        }
         case WorkerProtocol.RECALLED:
           scheduler.onRecalled(worker, WorkerProtocol.decodeRecalled(m));
           break;
@@ -100,6 +113,52 @@ final class WorkerChannel implements Connection.Listener {
     PrintStream out = output.stream() == WorkerProtocol.STREAM_ERR ? System.err : System.out;
     out.write(output.bytes(), 0, output.bytes().length);
     out.flush();
+  }
+
+  /**
+   * Re-emits a worker's log record through {@code System.getLogger} under its logger's name (the
+   * root logger's, {@code ""}, for an anonymous one) with the mapped level (see {@link #level}) and its
+   * exception, the message prefixed with {@code "[worker PID THREAD] "}. Never throws. The new
+   * record has this JVM's time and thread (System.Logger cannot carry the worker's; records arrive
+   * within milliseconds) and the logging backend may name this class as its source.
+   *
+   * @return null, or what the logging backend threw
+   */
+  static Throwable reemit(long pid, WorkerProtocol.Log record) {
+    try {
+      System.Logger logger = System.getLogger(record.loggerName() == null ? "" : record.loggerName());
+      System.Logger.Level level = level(record.level());
+      if (logger.isLoggable(level)) {
+        String message = "[worker " + pid + " " + record.threadName() + "] " + record.message();
+        if (record.thrown() == null) {
+          logger.log(level, message);
+        } else {
+          logger.log(level, message, record.thrown());
+        }
+      }
+      return null;
+    } catch (RuntimeException | LinkageError | StackOverflowError e) {
+      return e;
+    }
+  }
+
+  /**
+   * The {@code System.Logger} level of a {@code java.util.logging} level value: SEVERE → ERROR,
+   * WARNING → WARNING, INFO → INFO, CONFIG and FINE → DEBUG, FINER and FINEST → TRACE; a custom level
+   * maps as the standard level at or below it.
+   */
+  static System.Logger.Level level(int julLevel) {
+    if (julLevel >= java.util.logging.Level.SEVERE.intValue()) {
+      return System.Logger.Level.ERROR;
+    } else if (julLevel >= java.util.logging.Level.WARNING.intValue()) {
+      return System.Logger.Level.WARNING;
+    } else if (julLevel >= java.util.logging.Level.INFO.intValue()) {
+      return System.Logger.Level.INFO;
+    } else if (julLevel >= java.util.logging.Level.FINE.intValue()) {
+      return System.Logger.Level.DEBUG;
+    } else {
+      return System.Logger.Level.TRACE;
+    }
   }
 
   @Override

@@ -3,6 +3,8 @@ package io.procpool.core.internal;
 import io.procpool.api.TaskSerializationException;
 import io.procpool.api.spi.ProtocolException;
 import java.nio.ByteBuffer;
+import java.time.DateTimeException;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -26,6 +28,12 @@ import java.util.List;
  *                  run) and the task it was running when it did
  *   SECRET       u8 type, i64 requestId, i32 len, fingerprint bytes: asks the parent for the manager
  *                  key with this fingerprint (see {@link Secrets}); answered by one SECRET_REPLY
+ *   LOG          u8 type, i64 epochSecond, i32 nano, i32 level, string logger, string message,
+ *                string thread, u8 thrown (0 = none, 1 = an error follows), [error]
+ *                  a java.util.logging record of the worker (see {@link LogForwardingHandler}):
+ *                  level is its Level.intValue(), message is formatted (parameters and resource
+ *                  bundle applied), thread names the thread that logged it; sent after the output
+ *                  that thread printed before it, and before the result of the task that logged it
  * parent → worker
  *   INIT         u8 type, string codec, string serialFilter, u8 captureOutput, i64 maxMemory,
  *                i32 len, initializer bytes
@@ -51,7 +59,8 @@ import java.util.List;
 final class WorkerProtocol {
   private WorkerProtocol() {}
 
-  static final int VERSION = 2;
+  /** 3: LOG messages (a parent of version 2 would close a worker that sends one). */
+  static final int VERSION = 3;
 
   static final byte HELLO = 1;
   static final byte READY = 2;
@@ -61,6 +70,7 @@ final class WorkerProtocol {
   static final byte RETIRE = 6;
   static final byte RECALLED = 7;
   static final byte SECRET = 8;
+  static final byte LOG = 9;
 
   static final byte INIT = 20;
   static final byte DEFINE = 21;
@@ -151,6 +161,63 @@ final class WorkerProtocol {
     byte[] bytes = new byte[m.remaining()];
     m.get(bytes);
     return new Output(stream, bytes);
+  }
+
+  // ------------------------------------------------------------------ LOG
+
+  /**
+   * A decoded LOG: a worker's log record. {@code level} is a {@code java.util.logging.Level}'s
+   * {@code intValue()}; {@code loggerName} is null for an anonymous logger; {@code thrown} is the
+   * record's exception (rebuilt, or a {@link io.procpool.api.RemoteException}) or null.
+   */
+  record Log(Instant time, int level, String loggerName, String message, String threadName, Throwable thrown) {}
+
+  /** A LOG message; {@code thrown} (or null) is written as an error record with {@code payloads}. */
+  static ByteBuffer log(Payloads payloads, Instant time, int level, String loggerName, String message,
+      String threadName, Throwable thrown) {
+    Buf b = new Buf(64 + (message == null ? 0 : message.length())).put(LOG).putLong(time.getEpochSecond())
+        .putInt(time.getNano()).putInt(level).putString(loggerName).putString(message).putString(threadName);
+    if (thrown == null) {
+      b.put(0);
+    } else {
+      b.put(1);
+      payloads.encodeError(thrown, ORIGIN_TASK, b);
+    }
+    return b.toByteBuffer();
+  }
+
+  static Log decodeLog(ByteBuffer m, Payloads payloads) throws ProtocolException {
+    if (m.remaining() < 16) {
+      throw new ProtocolException("truncated LOG (" + m.remaining() + " bytes after the type, expected at least 16)");
+    }
+    long seconds = m.getLong();
+    int nano = m.getInt();
+    if (nano < 0 || nano > 999_999_999) {
+      throw new ProtocolException("bad nanosecond " + nano + " in LOG");
+    }
+    Instant time;
+    try {
+      time = Instant.ofEpochSecond(seconds, nano);
+    } catch (DateTimeException e) {
+      throw new ProtocolException("bad time " + seconds + " s in LOG", e);
+    }
+    int level = m.getInt();
+    String logger = Buf.getString(m);
+    String message = Buf.getString(m);
+    String thread = Buf.getString(m);
+    byte flag = m.get();
+    Throwable thrown;
+    if (flag == 0) {
+      thrown = null;
+    } else if (flag == 1) {
+      thrown = payloads.decodeError(m).error;
+    } else {
+      throw new ProtocolException("bad thrown flag " + flag + " in LOG");
+    }
+    if (m.hasRemaining()) {
+      throw new ProtocolException(m.remaining() + " bytes after the end of a LOG");
+    }
+    return new Log(time, level, logger, message, thread, thrown);
   }
 
   // ------------------------------------------------------------------ RECALL, RECALLED

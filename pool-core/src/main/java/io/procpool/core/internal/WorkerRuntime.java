@@ -340,6 +340,23 @@ public final class WorkerRuntime implements Connection.Listener {
     }
   }
 
+  /**
+   * Has the flusher send what another thread wrote (a log record), without blocking that thread;
+   * once the protocol loop has ended, flushes at once.
+   */
+  private void flushSoon() {
+    unflushed.incrementAndGet();
+    if (stopped || flusher == null) {
+      try {
+        flushConnection();
+      } catch (IOException e) {
+        // onClosed handles it
+      }
+    } else {
+      armFlusher();
+    }
+  }
+
   private void flushResults() throws IOException {
     if (processWorker) {
       System.out.flush();
@@ -375,8 +392,12 @@ public final class WorkerRuntime implements Connection.Listener {
       // Queue items a task takes in this worker pass the pool's pattern too.
       SerialFilters.workerPattern(init.serialFilter(), processWorker);
       if (init.captureOutput() && processWorker) {
+        PrintStream processErr = System.err;
         System.setOut(new PrintStream(new ForwardingStream(WorkerProtocol.STREAM_OUT), true));
         System.setErr(new PrintStream(new ForwardingStream(WorkerProtocol.STREAM_ERR), true));
+        // Log records travel as records (before the initializer, so that its records do too).
+        LogForwardingHandler.install(new LogForwardingHandler(connection, payloads, maxFrameSize,
+            Thread.currentThread(), this::flushSoon, processErr));
       }
       if (init.initializer() != null) {
         SerializableRunnable initializer = (SerializableRunnable) payloads.decode(init.initializer(), "the initializer");

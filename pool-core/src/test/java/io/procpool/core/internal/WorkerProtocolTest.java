@@ -19,6 +19,7 @@ import io.procpool.core.JavaSerializationCodec;
 import java.io.Serializable;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -100,7 +101,7 @@ class WorkerProtocolTest {
     byte[] types = {WorkerProtocol.HELLO, WorkerProtocol.READY, WorkerProtocol.INIT_FAILED, WorkerProtocol.RESULT,
         WorkerProtocol.OUTPUT, WorkerProtocol.RETIRE, WorkerProtocol.RECALLED, WorkerProtocol.INIT,
         WorkerProtocol.DEFINE, WorkerProtocol.FORGET, WorkerProtocol.TASK, WorkerProtocol.SHUTDOWN,
-        WorkerProtocol.RECALL};
+        WorkerProtocol.RECALL, WorkerProtocol.SECRET, WorkerProtocol.SECRET_REPLY, WorkerProtocol.LOG};
     assertEquals(types.length, new String(types, StandardCharsets.ISO_8859_1).chars().distinct().count(),
         "two message types share a byte: " + Arrays.toString(types));
   }
@@ -149,6 +150,81 @@ class WorkerProtocolTest {
             WorkerProtocol.OUTPUT));
     assertEquals(WorkerProtocol.STREAM_OUT, empty.stream());
     assertEquals(0, empty.bytes().length, "an empty OUTPUT has no bytes");
+  }
+
+  // ------------------------------------------------------------------ LOG
+
+  @Test
+  void logRoundTripWithAndWithoutException() throws Exception {
+    Instant t = Instant.ofEpochSecond(1_800_000_000L, 999_999_999);
+    ByteBuffer b = body(WorkerProtocol.log(payloads, t, 900, "com.example.Job", "ünïcode ✓ {0}", "main",
+        new IllegalStateException("bad row", new ArithmeticException("cause"))), WorkerProtocol.LOG);
+    WorkerProtocol.Log log = WorkerProtocol.decodeLog(b, payloads);
+    assertFalse(b.hasRemaining(), "LOG decoder must consume the whole message");
+    assertEquals(t, log.time());
+    assertEquals(900, log.level());
+    assertEquals("com.example.Job", log.loggerName());
+    assertEquals("ünïcode ✓ {0}", log.message());
+    assertEquals("main", log.threadName());
+    IllegalStateException e = assertInstanceOf(IllegalStateException.class, log.thrown());
+    assertEquals("bad row", e.getMessage());
+    assertInstanceOf(ArithmeticException.class, e.getCause(), "the cause chain travels");
+
+    WorkerProtocol.Log plain = WorkerProtocol.decodeLog(body(WorkerProtocol.log(payloads, Instant.EPOCH,
+        Integer.MIN_VALUE, null, null, null, null), WorkerProtocol.LOG), payloads);
+    assertEquals(new WorkerProtocol.Log(Instant.EPOCH, Integer.MIN_VALUE, null, null, null, null), plain);
+  }
+
+  @Test
+  void logWithUnserializableExceptionCarriesARemoteException() throws Exception {
+    class Local extends RuntimeException {
+      private static final long serialVersionUID = 1L;
+      @SuppressWarnings({"unused", "serial"})
+      private final Object notSerializable = new Object();
+
+      Local() {
+        super("cannot travel");
+      }
+    }
+    WorkerProtocol.Log log = WorkerProtocol.decodeLog(body(WorkerProtocol.log(payloads, Instant.EPOCH, 1000, "x",
+        "m", "t", new Local()), WorkerProtocol.LOG), payloads);
+    RemoteException remote = assertInstanceOf(RemoteException.class, log.thrown());
+    assertEquals(Local.class.getName(), remote.remoteClassName());
+    assertEquals("cannot travel", remote.remoteMessage());
+  }
+
+  /** A LOG body after its type byte: time, level, logger, message, thread, then {@code tail}. */
+  private static ByteBuffer logBody(long seconds, int nano, byte... tail) {
+    Buf b = new Buf(64).putLong(seconds).putInt(nano).putInt(800).putString("l").putString("m").putString("t");
+    b.write(tail, 0, tail.length);
+    return b.toByteBuffer();
+  }
+
+  @Test
+  void malformedLogsAreRejectedWithTheirReason() {
+    ProtocolException nano = assertThrows(ProtocolException.class,
+        () -> WorkerProtocol.decodeLog(logBody(0, 1_000_000_000, (byte) 0), payloads));
+    assertEquals("bad nanosecond 1000000000 in LOG", nano.getMessage());
+    assertThrows(ProtocolException.class, () -> WorkerProtocol.decodeLog(logBody(0, -1, (byte) 0), payloads),
+        "negative nanosecond");
+    ProtocolException time = assertThrows(ProtocolException.class,
+        () -> WorkerProtocol.decodeLog(logBody(Long.MAX_VALUE, 0, (byte) 0), payloads));
+    assertTrue(time.getMessage().contains("bad time"), time.getMessage());
+    ProtocolException flag = assertThrows(ProtocolException.class,
+        () -> WorkerProtocol.decodeLog(logBody(0, 0, (byte) 2), payloads));
+    assertEquals("bad thrown flag 2 in LOG", flag.getMessage());
+    ProtocolException trailing = assertThrows(ProtocolException.class,
+        () -> WorkerProtocol.decodeLog(logBody(0, 0, (byte) 0, (byte) 7, (byte) 7), payloads));
+    assertEquals("2 bytes after the end of a LOG", trailing.getMessage());
+    ProtocolException truncated = assertThrows(ProtocolException.class,
+        () -> WorkerProtocol.decodeLog(ByteBuffer.allocate(15), payloads));
+    assertTrue(truncated.getMessage().contains("truncated LOG"), truncated.getMessage());
+    // a logger name claiming 2^30 bytes: a runtime exception, no 1 GiB allocation
+    ByteBuffer huge = new Buf(64).putLong(0).putInt(0).putInt(800).putInt(1 << 30).put('x').toByteBuffer();
+    assertRejected(() -> WorkerProtocol.decodeLog(huge, payloads), "LOG with a 2^30-byte logger name");
+    ByteBuffer deep = new Buf(64).putLong(0).putInt(0).putInt(800).putString("l").putString("m").putString("t")
+        .put(1).put(0).putString("x.Y").putString("m").putInt(1 << 30).toByteBuffer();
+    assertRejected(() -> WorkerProtocol.decodeLog(deep, payloads), "LOG whose error has stack depth 2^30");
   }
 
   // ------------------------------------------------------------------ RECALL, RECALLED
@@ -651,6 +727,10 @@ class WorkerProtocolTest {
     l.add(new Object[] {"OUTPUT", WorkerProtocol.output(WorkerProtocol.STREAM_OUT, new byte[] {1, 2}, 0, 2),
         (Decoder) WorkerProtocol::decodeOutput});
     l.add(new Object[] {"FORGET", WorkerProtocol.forget(5), (Decoder) WorkerProtocol::decodeForget});
+    l.add(new Object[] {"LOG", WorkerProtocol.log(payloads, Instant.ofEpochSecond(5, 6), 800, "a.b", "text", "main",
+        null), (Decoder) b -> WorkerProtocol.decodeLog(b, payloads)});
+    l.add(new Object[] {"LOG thrown", WorkerProtocol.log(payloads, Instant.ofEpochSecond(5, 6), 1000, "a.b", "text",
+        "main", shallow(new IllegalStateException("x"))), (Decoder) b -> WorkerProtocol.decodeLog(b, payloads)});
     l.add(new Object[] {"SECRET", WorkerProtocol.secret(7, new byte[32]), (Decoder) WorkerProtocol::decodeSecret});
     l.add(new Object[] {"SECRET_REPLY", WorkerProtocol.secretReply(7, new byte[] {1, 2, 3}),
         (Decoder) WorkerProtocol::decodeSecretReply});
@@ -683,7 +763,7 @@ class WorkerProtocolTest {
   void truncatedFixedSizeMessagesAreAlwaysRejected() {
     for (Object[] sample : sampleMessages()) {
       String name = (String) sample[0];
-      if (!List.of("HELLO", "RECALL", "RECALLED", "FORGET", "TASK", "SECRET", "SECRET_REPLY").contains(name)) {
+      if (!List.of("HELLO", "RECALL", "RECALLED", "FORGET", "TASK", "SECRET", "SECRET_REPLY", "LOG").contains(name)) {
         continue; // the others may legitimately end early (e.g. OUTPUT bytes to the end)
       }
       byte[] full = bytes((ByteBuffer) sample[1]);
