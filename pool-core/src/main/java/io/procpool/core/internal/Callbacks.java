@@ -58,13 +58,25 @@ final class Callbacks {
 
   /** The user's executor: callbacks fed to it one at a time, views completed on it directly. */
   static Callbacks on(Executor executor) {
-    return new Callbacks(MoreExecutors.newSequentialExecutor(executor), null, executor, null);
+    Executor views = r -> executor.execute(() -> {
+      IN_VIEW.set(Boolean.TRUE);
+      try {
+        r.run();
+      } finally {
+        IN_VIEW.remove();
+      }
+    });
+    return new Callbacks(MoreExecutors.newSequentialExecutor(executor), null, views, null);
   }
+
+  /** Set while a view stage runs on the user's executor (close() there must not wait for callbacks). */
+  private static final ThreadLocal<Boolean> IN_VIEW = new ThreadLocal<>();
 
   /** Whether the current thread runs one of this pool's callbacks or (own pool) views. */
   boolean onCallbackThread() {
     Thread current = Thread.currentThread();
     return current == running
+        || IN_VIEW.get() != null
         || (ownViews != null && current instanceof ForkJoinWorkerThread
             && ((ForkJoinWorkerThread) current).getPool() == ownViews);
   }
