@@ -1,0 +1,210 @@
+package io.procpool.micrometer;
+
+import io.micrometer.core.instrument.FunctionCounter;
+import io.micrometer.core.instrument.FunctionTimer;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Tag;
+import io.micrometer.core.instrument.Tags;
+import io.micrometer.core.instrument.binder.BaseUnits;
+import io.micrometer.core.instrument.binder.MeterBinder;
+import io.procpool.api.PoolStats;
+import io.procpool.api.ProcessPool;
+import io.procpool.api.WorkerStats;
+import java.time.Duration;
+import java.util.Objects;
+import java.util.concurrent.TimeUnit;
+import java.util.function.LongSupplier;
+import java.util.function.ToDoubleFunction;
+
+/**
+ * Micrometer meters for one {@link ProcessPool}, read from its {@link ProcessPool#stats()}
+ * snapshots. Every meter is function-based: nothing runs per task, and a value is read only when a
+ * registry asks for it (a scrape or a publish). The meters of one scrape share one snapshot: it is
+ * taken at most once per {@value #SNAPSHOT_TTL_MILLIS} ms, so a scrape of all meters calls
+ * {@code stats()} once.
+ *
+ * <pre>{@code
+ * ProcessPool pool = ProcessPool.create(4);
+ * new ProcessPoolMetrics(pool, "thumbnails", Tags.of("app", "gallery")).bindTo(registry);
+ * }</pre>
+ *
+ * <p>The meters, each tagged {@code pool=<name>} plus the given tags (names as Micrometer writes
+ * them; a Prometheus registry shows {@code procpool.tasks.completed} as
+ * {@code procpool_tasks_completed_total}):
+ *
+ * <table class="striped">
+ *   <caption>Meters</caption>
+ *   <thead><tr><th>name</th><th>type</th><th>base unit</th><th>value</th></tr></thead>
+ *   <tbody>
+ *   <tr><td>{@code procpool.tasks.submitted}</td><td>function counter</td><td>tasks</td>
+ *       <td>{@link PoolStats#submitted()}: tasks accepted (a map item counts as one task)</td></tr>
+ *   <tr><td>{@code procpool.tasks.completed}</td><td>function counter</td><td>tasks</td>
+ *       <td>{@link PoolStats#completed()}: tasks that returned a value</td></tr>
+ *   <tr><td>{@code procpool.tasks.failed}</td><td>function counter</td><td>tasks</td>
+ *       <td>{@link PoolStats#failed()}: tasks that threw, crashed, timed out or were terminated</td></tr>
+ *   <tr><td>{@code procpool.tasks.cancelled}</td><td>function counter</td><td>tasks</td>
+ *       <td>{@link PoolStats#cancelled()}</td></tr>
+ *   <tr><td>{@code procpool.tasks.queued}</td><td>gauge</td><td>tasks</td>
+ *       <td>{@link PoolStats#queued()}: waiting in the pool for a worker</td></tr>
+ *   <tr><td>{@code procpool.tasks.running}</td><td>gauge</td><td>tasks</td>
+ *       <td>{@link PoolStats#running()}: held by a worker</td></tr>
+ *   <tr><td>{@code procpool.tasks.run}</td><td>function timer</td><td>seconds (the registry's)</td>
+ *       <td>total {@link PoolStats#runTime()}; count {@code completed + failed}</td></tr>
+ *   <tr><td>{@code procpool.tasks.wait}</td><td>function timer</td><td>seconds (the registry's)</td>
+ *       <td>total {@link PoolStats#waitTime()}; count {@code completed + failed}</td></tr>
+ *   <tr><td>{@code procpool.workers.alive}</td><td>gauge</td><td>workers</td>
+ *       <td>live workers: the size of {@link PoolStats#workers()}</td></tr>
+ *   <tr><td>{@code procpool.workers.busy}</td><td>gauge</td><td>workers</td>
+ *       <td>live workers in state {@link WorkerStats.State#BUSY}</td></tr>
+ *   <tr><td>{@code procpool.workers.started}</td><td>function counter</td><td>workers</td>
+ *       <td>{@link PoolStats#workersStarted()}, replacements included</td></tr>
+ *   <tr><td>{@code procpool.workers.lost}</td><td>function counter</td><td>workers</td>
+ *       <td>{@link PoolStats#workersLost()}: crashed or killed</td></tr>
+ *   <tr><td>{@code procpool.bytes.sent}</td><td>function counter</td><td>bytes</td>
+ *       <td>{@link PoolStats#bytesSent()}: tasks and functions written to workers</td></tr>
+ *   <tr><td>{@code procpool.bytes.received}</td><td>function counter</td><td>bytes</td>
+ *       <td>{@link PoolStats#bytesReceived()}</td></tr>
+ *   </tbody>
+ * </table>
+ *
+ * <p>The two timers divide a total by {@code completed + failed}, so their mean is per task (per
+ * map item), averaged over the tasks with an outcome; a task lost with its worker adds to the count
+ * but not to the run time. They have no percentiles: the pool keeps totals, not a histogram.
+ *
+ * <p>The registry does not keep the pool alive: like Micrometer's own binders, the meters hold the
+ * pool through a weak reference; once it has been garbage-collected the gauges report {@code NaN}
+ * and the counters and timers keep the last value they read. A
+ * closed pool that is still referenced keeps reporting its final counts; remove its meters from
+ * the registry when it no longer matters. This object holds the pool until it is itself dropped.
+ *
+ * <p>Thread-safe; {@link #bindTo} may be called for several registries.
+ */
+public final class ProcessPoolMetrics implements MeterBinder {
+  /** How long one {@code stats()} snapshot serves the meters: one scrape reads all of them. */
+  static final long SNAPSHOT_TTL_MILLIS = 50;
+
+  private final ProcessPool pool;
+  private final Tags tags;
+  private final Snapshots snapshots;
+
+  /**
+   * Meters for {@code pool}, tagged {@code pool=<name>} and with {@code tags}.
+   *
+   * @param pool the pool to observe
+   * @param name the value of the {@code pool} tag, to tell several pools apart
+   * @param tags more tags for every meter
+   * @throws IllegalArgumentException if {@code name} is blank
+   */
+  public ProcessPoolMetrics(ProcessPool pool, String name, Iterable<Tag> tags) {
+    this(pool, name, tags, System::nanoTime);
+  }
+
+  /**
+   * Meters for {@code pool}, tagged {@code pool=<name>}.
+   *
+   * @param pool the pool to observe
+   * @param name the value of the {@code pool} tag, to tell several pools apart
+   * @throws IllegalArgumentException if {@code name} is blank
+   */
+  public ProcessPoolMetrics(ProcessPool pool, String name) {
+    this(pool, name, Tags.empty());
+  }
+
+  /** With the clock that times the snapshot cache (for tests). */
+  ProcessPoolMetrics(ProcessPool pool, String name, Iterable<Tag> tags, LongSupplier nanoClock) {
+    this.pool = Objects.requireNonNull(pool, "pool");
+    Objects.requireNonNull(name, "name");
+    if (name.isBlank()) {
+      throw new IllegalArgumentException("the pool name (the value of the 'pool' tag) must not be blank");
+    }
+    this.tags = Tags.concat(Objects.requireNonNull(tags, "tags"), Tags.of("pool", name));
+    this.snapshots = new Snapshots(nanoClock, TimeUnit.MILLISECONDS.toNanos(SNAPSHOT_TTL_MILLIS));
+  }
+
+  @Override
+  public void bindTo(MeterRegistry registry) {
+    Objects.requireNonNull(registry, "registry");
+    // The lambdas capture only `snapshots`, which holds no reference to the pool: Micrometer passes
+    // the pool in from its weak reference, so the registry never keeps it alive.
+    Snapshots s = snapshots;
+    counter(registry, "procpool.tasks.submitted", BaseUnits.TASKS, "Tasks submitted to the pool (a map item is a task)",
+        p -> s.of(p).submitted());
+    counter(registry, "procpool.tasks.completed", BaseUnits.TASKS, "Tasks that returned a value",
+        p -> s.of(p).completed());
+    counter(registry, "procpool.tasks.failed", BaseUnits.TASKS,
+        "Tasks that ended without a value: threw, crashed with their worker, timed out or were terminated",
+        p -> s.of(p).failed());
+    counter(registry, "procpool.tasks.cancelled", BaseUnits.TASKS, "Tasks cancelled before they had an outcome",
+        p -> s.of(p).cancelled());
+    gauge(registry, "procpool.tasks.queued", BaseUnits.TASKS, "Tasks waiting in the pool for a worker",
+        p -> s.of(p).queued());
+    gauge(registry, "procpool.tasks.running", BaseUnits.TASKS, "Tasks held by a worker, running or queued on it",
+        p -> s.of(p).running());
+    timer(registry, "procpool.tasks.run", "Time workers spent running tasks", s, PoolStats::runTime);
+    timer(registry, "procpool.tasks.wait",
+        "Time tasks spent between submission and their outcome while not running: queued and in transit",
+        s, PoolStats::waitTime);
+    gauge(registry, "procpool.workers.alive", "workers", "Live worker processes (starting, ready or retiring)",
+        p -> s.of(p).workers().size());
+    gauge(registry, "procpool.workers.busy", "workers", "Live workers holding at least one task",
+        p -> s.of(p).workers().stream().filter(w -> w.state() == WorkerStats.State.BUSY).count());
+    counter(registry, "procpool.workers.started", "workers", "Workers that became ready, replacements included",
+        p -> s.of(p).workersStarted());
+    counter(registry, "procpool.workers.lost", "workers",
+        "Workers that ended without the pool asking them to: crashed or killed", p -> s.of(p).workersLost());
+    counter(registry, "procpool.bytes.sent", BaseUnits.BYTES, "Bytes of tasks and functions written to workers",
+        p -> s.of(p).bytesSent());
+    counter(registry, "procpool.bytes.received", BaseUnits.BYTES, "Bytes of messages received from workers",
+        p -> s.of(p).bytesReceived());
+  }
+
+  private void counter(MeterRegistry registry, String name, String unit, String description,
+      ToDoubleFunction<ProcessPool> value) {
+    FunctionCounter.builder(name, pool, value).baseUnit(unit).description(description).tags(tags).register(registry);
+  }
+
+  private void gauge(MeterRegistry registry, String name, String unit, String description,
+      ToDoubleFunction<ProcessPool> value) {
+    Gauge.builder(name, pool, value).baseUnit(unit).description(description).tags(tags).register(registry);
+  }
+
+  private void timer(MeterRegistry registry, String name, String description, Snapshots s,
+      java.util.function.Function<PoolStats, Duration> total) {
+    FunctionTimer.builder(name, pool,
+            p -> {
+              PoolStats stats = s.of(p);
+              return stats.completed() + stats.failed();
+            },
+            p -> total.apply(s.of(p)).toNanos(), TimeUnit.NANOSECONDS)
+        .description(description)
+        .tags(tags)
+        .register(registry);
+  }
+
+  /**
+   * The latest snapshot and when it was taken. Holds no reference to the pool (the meters pass it
+   * in), so that the meters' weak references are the only way the registry reaches the pool.
+   */
+  static final class Snapshots {
+    private final LongSupplier nanoClock;
+    private final long ttlNanos;
+    private PoolStats last;
+    private long takenAt;
+
+    Snapshots(LongSupplier nanoClock, long ttlNanos) {
+      this.nanoClock = nanoClock;
+      this.ttlNanos = ttlNanos;
+    }
+
+    /** The snapshot of {@code pool}, fresh unless one was taken less than the TTL ago. */
+    synchronized PoolStats of(ProcessPool pool) {
+      long now = nanoClock.getAsLong();
+      if (last == null || now - takenAt >= ttlNanos) {
+        last = pool.stats();
+        takenAt = now;
+      }
+      return last;
+    }
+  }
+}
