@@ -23,9 +23,13 @@ import java.util.Objects;
  * @param workersLost workers that ended without the pool asking them to: crashed, or killed for a
  *     task timeout, a cancel with interruption or a protocol error (not: retired, stopped by
  *     {@code close()}, killed by {@code terminate()})
- * @param runTime the total time workers spent running the tasks that have an outcome
- * @param waitTime the total time those tasks spent not running between submission and the arrival
- *     of their outcome: queued in the pool or in a worker, and in transit
+ * @param runTime the total time workers spent running the completed and failed tasks (as the
+ *     worker measured it; for a task whose worker died or was killed while running it, from when the
+ *     worker was free for it until the loss was noticed)
+ * @param waitTime the total time the completed and failed tasks spent not running between
+ *     submission and their outcome: queued in the pool or in a worker, and in transit (an item of a
+ *     chunk counts its chunk's wait). With {@code runTime}, it covers exactly
+ *     {@code completed() + failed()} tasks; cancelled tasks are in neither
  * @param bytesSent bytes of tasks and functions written to workers
  * @param bytesReceived bytes of messages received from workers
  * @param workers the live workers, in the order they were started

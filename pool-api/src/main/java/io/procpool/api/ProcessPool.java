@@ -181,8 +181,9 @@ public interface ProcessPool extends AutoCloseable {
 
   /**
    * {@code imap} with options: a chunk size (default 1), a {@link ProgressListener} (its total is
-   * {@code -1} unless the input is a {@link java.util.Collection}). Progress counts results as they
-   * arrive from the workers, whether or not the iterator has handed them out yet.
+   * {@code -1} until the input ends, unless the input is a {@link java.util.Collection}). Progress
+   * counts results as they arrive from the workers, whether or not the iterator has handed them out
+   * yet.
    */
   <T, R> Iterator<R> imap(SerializableFunction<T, R> fn, Iterable<? extends T> items, MapOptions options);
 
@@ -224,8 +225,9 @@ public interface ProcessPool extends AutoCloseable {
    * A snapshot of the pool's counters and of each live worker, taken atomically: how many tasks were
    * submitted, completed, failed, cancelled, are queued or running, how many workers started and
    * were lost, and per worker its pid, tasks, busy time and state. Cheap (no I/O, no waiting for
-   * workers, a few microseconds): it may be called every 100 ms for the whole life of a busy pool,
-   * also after it was closed.
+   * workers; it holds the pool's scheduling lock for well under a microsecond): it may be called every
+   * 100 ms for the whole life of a busy pool, also after it was closed. Do not call it in a tight
+   * loop: a thread that does competes for that lock with the threads that deliver results.
    */
   PoolStats stats();
 
@@ -406,8 +408,12 @@ public interface ProcessPool extends AutoCloseable {
      * view pool. Callbacks and progress calls still run one at a time, in completion order (the
      * pool feeds them to {@code executor} one after another); views complete on it as they come.
      * The pool never shuts {@code executor} down; {@code close()} returns once the callbacks it
-     * queued there have run. An executor that rejects a task makes the pool run it on the thread
-     * that completed the result.
+     * queued there have run. If {@code executor} rejects a callback (shut down, saturated), the pool
+     * logs a warning and runs callbacks on a thread of its own from then on, still one at a time.
+     *
+     * <p>A callback that waits for another task's {@code toCompletableFuture()} needs that view to
+     * complete on another thread of {@code executor}: with a single-thread executor it would wait
+     * for itself (the pool's own threads keep views apart from callbacks, so this works there).
      */
     public Builder callbackExecutor(Executor executor) {
       options.callbackExecutor(executor);

@@ -11,9 +11,11 @@ import java.util.Optional;
  * @param completed items whose function returned a value
  * @param failed items that did not produce a value: the function threw, its worker crashed or
  *     timed out, or the pool was terminated (a chunk that fails at one item counts the items after
- *     it in the chunk as failed too: they never ran)
- * @param total the number of input items, or {@code -1} while it is unknown (the input of an
- *     {@code imap} that is not a {@link java.util.Collection}: it may be infinite)
+ *     it in the chunk as failed too: they never ran); when a {@code map} fails (at its first failing
+ *     item) or is cancelled, its final call counts every item without a value as failed, so that
+ *     {@code done() == total()} at the end
+ * @param total the number of input items, or {@code -1} while it is unknown: the input of an
+ *     {@code imap} that is not a {@link java.util.Collection} (it may be infinite), until it ends
  * @param elapsed the time since the call that submitted the work
  */
 public record Progress(long completed, long failed, long total, Duration elapsed) {

@@ -11,7 +11,9 @@ package io.procpool.api;
  * call comes after the last result has arrived and before the map's result is complete: when
  * {@code map} returns, {@code mapAsync}'s result is ready or an {@code imap} iterator's
  * {@code hasNext()} returns {@code false}, the listener has seen the final counts, and it is never
- * called again. An {@code imap} whose input never ends has no final call.
+ * called again. An {@code imap} whose input has not ended gets its final call when the pool is
+ * closed or terminated, before {@code close()}/{@code terminate()} return (its total may still be
+ * {@code -1}); nothing is called after the pool has ended.
  *
  * <p>A listener that throws is logged and called again with the next update; it cannot affect the
  * work. It should return quickly: it shares the callback executor with the pool's other callbacks.

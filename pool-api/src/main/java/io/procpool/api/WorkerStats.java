@@ -24,7 +24,10 @@ public record WorkerStats(long pid, long tasksCompleted, long tasksFailed, Durat
     STARTING,
     /** Ready, holding no task. */
     IDLE,
-    /** Holding at least one task. */
+    /**
+     * Holding at least one task (possibly one that was cancelled: being given back, or running to its
+     * end).
+     */
     BUSY,
     /** Leaving: retiring ({@code maxTasksPerChild}, {@code maxMemoryPerChild}) or stopping. */
     RETIRING

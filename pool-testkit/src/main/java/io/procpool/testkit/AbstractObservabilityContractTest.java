@@ -292,9 +292,11 @@ public abstract class AbstractObservabilityContractTest extends AbstractContract
         assertTrue(f.waitFor(PATIENCE));
         assertFalse(f.successful());
       }
-      awaitCondition("nothing queued or running", () -> {
+      // Workers may still hold withdrawn chunks until they confirm they dropped them.
+      awaitCondition("nothing queued or running, every worker idle", () -> {
         PoolStats s = pool.stats();
-        return s.queued() == 0 && s.running() == 0;
+        return s.queued() == 0 && s.running() == 0
+            && s.workers().stream().allMatch(w -> w.state() == WorkerStats.State.IDLE);
       });
       if (crash) {
         awaitCondition("the lost worker replaced", () -> pool.stats().workersStarted() >= 3);

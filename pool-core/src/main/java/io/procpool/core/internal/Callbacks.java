@@ -26,6 +26,8 @@ final class Callbacks {
   final Executor views;
   private final ExecutorService ownCallbacks;
   private final ForkJoinPool ownViews;
+  /** With a user's executor that rejected a callback: the pool's own thread, used from then on. */
+  private volatile ExecutorService fallback;
   /** The thread running a callback now, if any. */
   private volatile Thread running;
 
@@ -33,7 +35,7 @@ final class Callbacks {
     this.ownCallbacks = ownCallbacks;
     this.ownViews = ownViews;
     this.views = views;
-    this.sequential = r -> serial.execute(() -> {
+    Executor tracked = r -> serial.execute(() -> {
       running = Thread.currentThread();
       try {
         r.run();
@@ -41,6 +43,41 @@ final class Callbacks {
         running = null;
       }
     });
+    if (ownCallbacks != null) {
+      this.sequential = tracked;
+    } else {
+      // The user's executor may reject (shut down, saturated): callbacks then go on, still one at a
+      // time and in order, on a thread of the pool's own rather than on transport threads.
+      this.sequential = r -> {
+        ExecutorService f = fallback;
+        if (f == null) {
+          try {
+            tracked.execute(r);
+            return;
+          } catch (RejectedExecutionException e) {
+            f = fallback();
+          }
+        }
+        f.execute(() -> {
+          running = Thread.currentThread();
+          try {
+            r.run();
+          } finally {
+            running = null;
+          }
+        });
+      };
+    }
+  }
+
+  private synchronized ExecutorService fallback() {
+    if (fallback == null) {
+      LOG.log(System.Logger.Level.WARNING, "procpool: the pool's callbackExecutor rejected a callback; callbacks"
+          + " run on a thread of the pool's own from now on");
+      fallback = Executors.newSingleThreadExecutor(new ThreadFactoryBuilder().setDaemon(true)
+          .setNameFormat("procpool-callbacks-fallback").build());
+    }
+    return fallback;
   }
 
   /** The pool's own callback thread and view pool. */
@@ -99,16 +136,18 @@ final class Callbacks {
           LOG.log(System.Logger.Level.WARNING, "procpool: a CompletableFuture stage still runs 30 s after the"
               + " pool ended; close() returns without it");
         }
-      } else if (wait) {
-        CountDownLatch drained = new CountDownLatch(1);
-        try {
+      } else {
+        if (wait) {
+          CountDownLatch drained = new CountDownLatch(1);
           sequential.execute(drained::countDown);
-        } catch (RejectedExecutionException e) {
-          return; // the user's executor was shut down: nothing more will run there
+          if (!drained.await(30, TimeUnit.SECONDS)) {
+            LOG.log(System.Logger.Level.WARNING, "procpool: the callbacks queued on the pool's callbackExecutor"
+                + " did not run within 30 s after the pool ended; close() returns without them");
+          }
         }
-        if (!drained.await(30, TimeUnit.SECONDS)) {
-          LOG.log(System.Logger.Level.WARNING, "procpool: the callbacks queued on the pool's callbackExecutor"
-              + " did not run within 30 s after the pool ended; close() returns without them");
+        ExecutorService f = fallback;
+        if (f != null) {
+          f.shutdown();
         }
       }
     } catch (InterruptedException e) {

@@ -65,6 +65,9 @@ public final class DefaultProcessPool implements ProcessPool {
   private final Scheduler scheduler;
   private final WorkerSupervisor supervisor;
   private final TransportServer server;
+  /** imaps with a progress listener: their final call comes at the latest when the pool ends. */
+  private final java.util.Set<ImapIterator<?>> imapsWithProgress =
+      java.util.Collections.synchronizedSet(java.util.Collections.newSetFromMap(new java.util.WeakHashMap<>()));
 
   private DefaultProcessPool(PoolOptions options) throws IOException {
     this.options = options;
@@ -406,7 +409,12 @@ public final class DefaultProcessPool implements ProcessPool {
     }
     ProgressTracker tracker = progress == null ? null : new ProgressTracker(progress, callbacks.sequential, clock,
         items instanceof java.util.Collection ? ((java.util.Collection<?>) items).size() : -1);
-    return new ImapIterator<>(scheduler, encoder, fn, items, chunksize, ordered, window(), tracker, callbacks);
+    ImapIterator<R> imap = new ImapIterator<>(scheduler, encoder, fn, items, chunksize, ordered, window(), tracker,
+        callbacks);
+    if (tracker != null) {
+      imapsWithProgress.add(imap);
+    }
+    return imap;
   }
 
   private int window() {
@@ -441,6 +449,12 @@ public final class DefaultProcessPool implements ProcessPool {
     scheduler.finished();
     server.close();
     clock.shutdown();
+    List<ImapIterator<?>> imaps;
+    synchronized (imapsWithProgress) {
+      imaps = new ArrayList<>(imapsWithProgress);
+      imapsWithProgress.clear();
+    }
+    imaps.forEach(ImapIterator::poolEnded);
     callbacks.finish();
   }
 

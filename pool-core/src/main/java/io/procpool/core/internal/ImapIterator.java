@@ -33,6 +33,7 @@ final class ImapIterator<R> implements Iterator<R> {
   private final FunctionTable.Entry function;
   private final Iterator<?> input;
   private final boolean finite;
+  private final long collectionSize;
   private final int chunksize;
   private final boolean ordered;
   private final int window;
@@ -42,7 +43,8 @@ final class ImapIterator<R> implements Iterator<R> {
   private final LinkedBlockingQueue<Outcome> completed = new LinkedBlockingQueue<>();
   /** Chunks submitted (or failed at encoding) and not yet taken by the consumer. Guarded by this. */
   private int outstanding;
-  private long submittedItems;
+  /** Written under this, read by {@link #poolEnded} without it. */
+  private volatile long submittedItems;
   private boolean inputDone;
   private RuntimeException submitFailure;
   private Outcome current;
@@ -55,6 +57,8 @@ final class ImapIterator<R> implements Iterator<R> {
   /** The number of input items once the input has ended, else -1 (progress). */
   private volatile long inputItems = -1;
   private final java.util.concurrent.atomic.AtomicBoolean finishing = new java.util.concurrent.atomic.AtomicBoolean();
+  /** No more input will be submitted (progress). */
+  private final java.util.concurrent.atomic.AtomicBoolean ended = new java.util.concurrent.atomic.AtomicBoolean();
   /** Completes after the final progress call. */
   private final CompletableFuture<Void> progressDone = new CompletableFuture<>();
 
@@ -80,6 +84,7 @@ final class ImapIterator<R> implements Iterator<R> {
     this.function = encoder.function(fn);
     this.input = items.iterator();
     this.finite = items instanceof Collection;
+    this.collectionSize = finite ? ((Collection<?>) items).size() : -1;
     this.chunksize = chunksize;
     this.ordered = ordered;
     this.window = window;
@@ -96,7 +101,7 @@ final class ImapIterator<R> implements Iterator<R> {
       if (!input.hasNext()) {
         inputDone = true;
         scheduler.imapDone(this);
-        inputEnded();
+        inputEnded(true);
         return;
       }
       List<Object> items = new java.util.ArrayList<>(chunksize);
@@ -119,11 +124,16 @@ final class ImapIterator<R> implements Iterator<R> {
       } catch (RuntimeException e) {
         inputDone = true;
         scheduler.imapDone(this);
-        submitFailure = e instanceof io.procpool.api.PoolClosedException
-            ? new io.procpool.api.PoolClosedException(e.getMessage() + "; this imap's input is not a Collection,"
-                + " so close() finished only the " + submittedItems + " items submitted before it")
-            : e;
-        inputEnded();
+        if (scheduler.terminated()) {
+          submitFailure = new io.procpool.api.PoolTerminatedException("the pool was terminated; the rest of this"
+              + " imap's input, after the " + submittedItems + " items submitted before, never ran");
+        } else if (e instanceof io.procpool.api.PoolClosedException && !finite) {
+          submitFailure = new io.procpool.api.PoolClosedException(e.getMessage() + "; this imap's input is not a"
+              + " Collection, so close() finished only the " + submittedItems + " items submitted before it");
+        } else {
+          submitFailure = e;
+        }
+        inputEnded(false);
         return;
       }
       submittedItems += items.size();
@@ -178,16 +188,35 @@ final class ImapIterator<R> implements Iterator<R> {
     }
   }
 
-  /** The input has ended (or cannot go on): every item submitted so far is the whole input. */
-  private void inputEnded() {
-    if (progress == null) {
+  /**
+   * No more input will be submitted: it ran out ({@code exhausted}; then its size is known), or the
+   * pool stopped taking it (a collection's items that never ran count as failed).
+   */
+  private void inputEnded(boolean exhausted) {
+    if (progress == null || !ended.compareAndSet(false, true)) {
       return;
     }
-    progress.total(submittedItems);
+    if (exhausted) {
+      progress.total(submittedItems);
+    } else if (finite) {
+      progress.add(0, Math.max(0, collectionSize - submittedItems));
+    }
     inputItems = submittedItems;
     if (outcomes.get() >= submittedItems) {
       finishProgress();
     }
+  }
+
+  /**
+   * The pool has ended (after close() or terminate(), every submitted item has its outcome): the
+   * listener gets its final call now, also when the input had not ended.
+   */
+  void poolEnded() {
+    if (progress == null) {
+      return;
+    }
+    inputEnded(false);
+    finishProgress();
   }
 
   private void finishProgress() {

@@ -18,6 +18,8 @@ final class MapResult<R> implements ChunkTask.Sink, AsyncResultImpl.Canceller {
   private final ProgressTracker progress;
   /** The outcome is decided (it may complete a little later, after the final progress call). */
   private boolean decided;
+  /** Items counted in {@link #progress}. */
+  private long counted;
   private final Object[] values;
   private List<ChunkTask> chunks;
   private int remaining;
@@ -34,6 +36,14 @@ final class MapResult<R> implements ChunkTask.Sink, AsyncResultImpl.Canceller {
     this.values = new Object[n];
     this.result = new AsyncResultImpl<>(callbacks, views, this);
     this.progress = progress;
+  }
+
+  /** The map failed or was cancelled: the items without an outcome will never have a value. */
+  private void countRestAsFailed() {
+    if (progress != null && counted < values.length) {
+      progress.add(0, values.length - counted);
+      counted = values.length;
+    }
   }
 
   /** Completes the result, after the final progress call if there is a listener. */
@@ -75,6 +85,7 @@ final class MapResult<R> implements ChunkTask.Sink, AsyncResultImpl.Canceller {
       done[chunk.index] = true;
       if (progress != null && !(failure instanceof java.util.concurrent.CancellationException)) {
         progress.add(chunkValues.size(), chunk.size - chunkValues.size());
+        counted += chunk.size;
       }
       if (failure == null) {
         int at = offsets[chunk.index];
@@ -96,6 +107,9 @@ final class MapResult<R> implements ChunkTask.Sink, AsyncResultImpl.Canceller {
         failByTask = firstFailureByTask;
       }
       decided = failWith != null || complete;
+      if (failWith != null) {
+        countRestAsFailed();
+      }
     }
     if (withdraw) {
       for (ChunkTask c : chunks) {
@@ -123,6 +137,7 @@ final class MapResult<R> implements ChunkTask.Sink, AsyncResultImpl.Canceller {
         return false;
       }
       decided = true;
+      countRestAsFailed();
     }
     if (!result.markCancelled()) {
       return false;

@@ -463,9 +463,7 @@ final class Scheduler {
         w.tasksCompleted += ok;
         w.tasksFailed += failed;
         w.busyNanos += r.execNanos();
-        runNanos += r.execNanos();
-        waited = Math.max(0, w.lastProgressNanos - t.submittedNanos - r.execNanos());
-        waitNanos += waited * t.items;
+        waited = timedLocked(t, r.execNanos(), w.lastProgressNanos);
       }
       if (t.timeout != null) {
         t.timeout.cancel();
@@ -487,6 +485,30 @@ final class Scheduler {
           : r.thrownByTask() ? "failed" : "error");
       deliverResult(t, r);
     }
+  }
+
+  /**
+   * Adds a task that has its outcome to the run and wait totals: {@code run} nanoseconds in a worker,
+   * the rest of the time since it was submitted (until {@code now}) waiting. Returns the wait.
+   */
+  private long timedLocked(Task t, long run, long now) {
+    long waited = Math.max(0, now - t.submittedNanos - run);
+    runNanos += run;
+    waitNanos += waited * t.items;
+    return waited;
+  }
+
+  /**
+   * Times a task that failed in {@code w} without a result (crash, timeout, termination): the one it
+   * was running ran from when the worker was free for it (its last result, or the submission if it
+   * idled) until now; those queued behind it only waited.
+   */
+  private void timeLostLocked(WorkerHandle w, Task t, long now) {
+    long run = 0;
+    if (t == w.inflight.peekFirst()) {
+      run = Math.max(0, now - Math.max(t.submittedNanos, w.lastProgressNanos));
+    }
+    timedLocked(t, run, now);
   }
 
   private void deliverResult(Task t, WorkerProtocol.Result r) {
@@ -695,6 +717,7 @@ final class Scheduler {
       workers.remove(w.id);
       List<Task> lost = new ArrayList<>(w.inflight.size());
       List<Task> retried = new ArrayList<>();
+      long now = clock.nanoTime();
       boolean retryable = (state == PoolState.RUNNING || state == PoolState.CLOSING) && broken == null
           && (w.killReason == null || w.killReason.allowsRetry());
       for (Task t : w.inflight) {
@@ -711,6 +734,7 @@ final class Scheduler {
         } else {
           t.done = true;
           failedItems += t.items;
+          timeLostLocked(w, t, now);
           lost.add(t);
         }
       }
@@ -808,9 +832,11 @@ final class Scheduler {
   private List<Task> drainPendingLocked() {
     List<Task> drained = new ArrayList<>(pending);
     pending.clear();
+    long now = clock.nanoTime();
     for (Task t : drained) {
       t.done = true;
       failedItems += t.items;
+      timedLocked(t, 0, now);
     }
     return drained;
   }
@@ -865,10 +891,12 @@ final class Scheduler {
         state = PoolState.TERMINATED;
         failed.addAll(drainPendingLocked());
         for (WorkerHandle w : workers.values()) {
+          long now = clock.nanoTime();
           for (Task t : w.inflight) {
             if (!t.done) {
               t.done = true;
               failedItems += t.items;
+              timeLostLocked(w, t, now);
               failed.add(t);
             }
           }
@@ -895,6 +923,16 @@ final class Scheduler {
       if (state != PoolState.TERMINATED) {
         state = PoolState.CLOSED;
       }
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Whether terminate() was called. */
+  boolean terminated() {
+    lock.lock();
+    try {
+      return state == PoolState.TERMINATED;
     } finally {
       lock.unlock();
     }

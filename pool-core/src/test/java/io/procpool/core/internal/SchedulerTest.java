@@ -437,6 +437,49 @@ class SchedulerTest {
 
   // ================================================================== dispatch and credit
 
+  /**
+   * Statistics: a task lost with its worker counts as failed with the time it ran until the loss
+   * (the task queued behind it only waited); a result counts the worker's run time; a cancelled
+   * task is in neither total; the counts add up at every step.
+   */
+  @Test
+  void statsTimeEveryTaskWithAnOutcomeIncludingThoseLostWithTheirWorker() throws Exception {
+    start(1);
+    WorkerHandle w = ready(0);
+    SingleTask<Object> a = submit("a");
+    result(w, a, 10_000); // learned fast (10 µs): the next tasks are pipelined
+    clock.advance(TimeUnit.MILLISECONDS.toNanos(10));
+    SingleTask<Object> b = submit("b");
+    SingleTask<Object> c = submit("c");
+    SingleTask<Object> d = submit("d");
+    assertEquals(ids(a, b, c, d), sent(w));
+    assertTrue(d.result.cancel(false));
+    io.procpool.api.PoolStats s = scheduler.stats();
+    assertEquals(4, s.submitted());
+    assertEquals(1, s.completed());
+    assertEquals(1, s.cancelled());
+    assertEquals(2, s.running(), "b and c are held by the worker: " + s);
+    assertEquals(0, s.queued(), s.toString());
+    assertEquals(io.procpool.api.WorkerStats.State.BUSY, s.workers().get(0).state());
+
+    clock.advance(TimeUnit.MILLISECONDS.toNanos(500)); // b runs 500 ms, then the worker dies
+    scheduler.workerLost(w, new IOException("killed"));
+    s = scheduler.stats();
+    assertEquals(4, s.submitted());
+    assertEquals(1, s.completed());
+    assertEquals(2, s.failed(), s.toString());
+    assertEquals(1, s.cancelled());
+    assertEquals(0, s.queued() + s.running(), s.toString());
+    assertEquals(1, s.workersLost());
+    assertEquals(1, s.workersStarted());
+    // a ran 10 µs (as the worker measured); b from its submission (after a's result) until the loss; c not at all.
+    assertEquals(Duration.ofMillis(500).plusNanos(10_000), s.runTime(), s.toString());
+    // c waited from its submission until the loss; a and b did not wait (fake clock: no time passed).
+    assertEquals(Duration.ofMillis(500), s.waitTime(), s.toString());
+    assertTrue(s.workers().isEmpty() || s.workers().get(0).state() == io.procpool.api.WorkerStats.State.STARTING,
+        "only a replacement may be listed: " + s);
+  }
+
   @Test
   void dispatchSpreadsOverIdleWorkersInTheOrderTheyLastGotWork() throws Exception {
     start(3);
