@@ -47,7 +47,10 @@ class PipesJfrEventsTest {
             pool.map((Integer x) -> x, IntStream.range(0, 20).boxed().collect(Collectors.toList()), 5));
         assertThrows(TaskFailedException.class, () -> pool.apply(() -> ContractTasks.<Integer>fail("expected")));
         ExecutionException crash = assertThrows(ExecutionException.class,
-            () -> pool.applyAsync(() -> ContractTasks.<Integer>exit(7)).get(60, TimeUnit.SECONDS));
+            () -> pool.applyAsync(() -> {
+              Thread.sleep(300);
+              return ContractTasks.<Integer>exit(7);
+            }).get(60, TimeUnit.SECONDS));
         assertTrue(crash.getCause() instanceof WorkerCrashedException, String.valueOf(crash.getCause()));
         pids = pool.workerPids();
       }
@@ -70,9 +73,12 @@ class PipesJfrEventsTest {
         assertTrue(e.getDuration("queueWait").compareTo(Duration.ofMinutes(1)) < 0, e.toString());
       }
     }
+    RecordedEvent crashed = tasks.stream().filter(e -> e.getString("outcome").equals("crashed")).findFirst().orElseThrow();
+    assertTrue(crashed.getDuration("runTime").toMillis() >= 250, "it ran ~300 ms before its worker died: " + crashed);
     List<RecordedEvent> lost = byType.getOrDefault("io.procpool.WorkerLost", List.of());
     assertEquals(1, lost.size(), "WorkerLost events: " + lost);
     assertEquals(7, lost.get(0).getInt("exitCode"), lost.toString());
+    assertTrue(lost.get(0).getLong("tasksCompleted") <= 20 && lost.get(0).getLong("tasksFailed") <= 1, lost.toString());
     assertTrue(byType.getOrDefault("io.procpool.WorkerStarted", List.of()).size() >= 3,
         "2 workers and a replacement started: " + byType.get("io.procpool.WorkerStarted"));
     List<Long> exited = byType.getOrDefault("io.procpool.WorkerExited", List.of()).stream()

@@ -57,7 +57,8 @@ final class Events {
     long bytesIn;
 
     @Label("Outcome")
-    @Description("completed, failed (the task threw), error (procpool could not decode the result), crashed, timeout, failed by the pool")
+    @Description("completed, failed (the task threw), error (procpool could not decode the result), crashed, timeout,"
+        + " failed by the pool; a cancelled task has no event")
     String outcome;
   }
 
@@ -93,7 +94,12 @@ final class Events {
     String reason;
 
     @Label("Tasks Completed")
+    @Description("Tasks (map items) it ran that returned a value")
     long tasksCompleted;
+
+    @Label("Tasks Failed")
+    @Description("Tasks (map items) it ran that threw")
+    long tasksFailed;
   }
 
   /** A worker left after the pool told it to (retired or stopped by close). */
@@ -106,7 +112,12 @@ final class Events {
     long workerPid;
 
     @Label("Tasks Completed")
+    @Description("Tasks (map items) it ran that returned a value")
     long tasksCompleted;
+
+    @Label("Tasks Failed")
+    @Description("Tasks (map items) it ran that threw")
+    long tasksFailed;
 
     @Label("Busy")
     @Timespan(Timespan.NANOSECONDS)
@@ -143,7 +154,8 @@ final class Events {
       return;
     }
     long pid = w.pid;
-    long tasks = w.tasksCompleted + w.tasksFailed;
+    long completed = w.tasksCompleted;
+    long failed = w.tasksFailed;
     String reason = why != null ? why.kind.name().toLowerCase(java.util.Locale.ROOT)
         : cause != null ? "crashed: " + cause.getMessage() : "crashed";
     WorkerLauncher.Launched p = w.process;
@@ -155,7 +167,8 @@ final class Events {
       e.workerPid = pid;
       e.exitCode = code == null ? -1 : code;
       e.reason = reason;
-      e.tasksCompleted = tasks;
+      e.tasksCompleted = completed;
+      e.tasksFailed = failed;
       e.commit();
     });
   }
@@ -164,7 +177,8 @@ final class Events {
     WorkerExitedEvent e = new WorkerExitedEvent();
     if (e.shouldCommit()) {
       e.workerPid = w.pid;
-      e.tasksCompleted = w.tasksCompleted + w.tasksFailed;
+      e.tasksCompleted = w.tasksCompleted;
+      e.tasksFailed = w.tasksFailed;
       e.busy = w.busyNanos;
       e.commit();
     }

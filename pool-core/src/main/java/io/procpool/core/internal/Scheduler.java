@@ -495,6 +495,8 @@ final class Scheduler {
     long waited = Math.max(0, now - t.submittedNanos - run);
     runNanos += run;
     waitNanos += waited * t.items;
+    t.runNanos = run;
+    t.waitNanos = waited;
     return waited;
   }
 
@@ -800,7 +802,7 @@ final class Scheduler {
           failure = new WorkerCrashedException("worker pid " + w.pid + " " + how + " " + what
               + (cause != null ? " (" + cause.getMessage() + ")" : ""), w.pid, code, cause);
         }
-        Events.task(t, w.pid, 0, 0, 0, failure instanceof TaskTimeoutException ? "timeout"
+        Events.task(t, w.pid, t.waitNanos, t.runNanos, 0, failure instanceof TaskTimeoutException ? "timeout"
             : failure instanceof WorkerCrashedException ? "crashed" : "failed by the pool");
         deliverFailure(t, failure, false);
       }

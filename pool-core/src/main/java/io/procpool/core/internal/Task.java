@@ -15,6 +15,9 @@ abstract class Task {
   final int items;
   /** When it was first queued ({@code nanoTime}); a retry keeps it. */
   long submittedNanos;
+  /** Once it has an outcome (not cancelled): the time it ran and the time it waited (statistics). */
+  long runNanos;
+  long waitNanos;
   /** The worker holding it, or null while queued. */
   WorkerHandle worker;
   /** Set once its outcome is decided (completed, failed or cancelled). */
