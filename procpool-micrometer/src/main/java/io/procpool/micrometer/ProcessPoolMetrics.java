@@ -69,8 +69,8 @@ import java.util.function.ToDoubleFunction;
  * </table>
  *
  * <p>The two timers divide a total by {@code completed + failed}, so their mean is per task (per
- * map item), averaged over the tasks with an outcome; a task lost with its worker adds to the count
- * but not to the run time. They have no percentiles: the pool keeps totals, not a histogram.
+ * map item), averaged over the tasks with an outcome (a task lost with its worker counts the time it
+ * ran until the loss). They have no percentiles: the pool keeps totals, not a histogram.
  *
  * <p>The registry does not keep the pool alive: like Micrometer's own binders, the meters hold the
  * pool through a weak reference; once it has been garbage-collected the gauges report {@code NaN}
