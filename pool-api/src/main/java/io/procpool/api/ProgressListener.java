@@ -17,6 +17,8 @@ package io.procpool.api;
  *
  * <p>A listener that throws is logged and called again with the next update; it cannot affect the
  * work. It should return quickly: it shares the callback executor with the pool's other callbacks.
+ * (A map started from a callback or a listener, which waits for it there, has its listener called
+ * on the pool's view threads instead, still one call at a time.)
  */
 @FunctionalInterface
 public interface ProgressListener {

@@ -115,6 +115,39 @@ class ProgressEdgeCasesTest {
   }
 
   /**
+   * A map with a listener started from a callback (which waits for it on the callback thread)
+   * completes: its listener runs elsewhere, and its final call still comes before it returns.
+   */
+  @Test
+  void aMapWithAListenerStartedFromACallbackCompletes() throws Exception {
+    List<Progress> calls = Collections.synchronizedList(new ArrayList<>());
+    java.util.concurrent.CompletableFuture<List<Integer>> inner = new java.util.concurrent.CompletableFuture<>();
+    try (ProcessPool pool = pool(2)) {
+      pool.applyAsync(() -> 1, x -> {
+        try {
+          inner.complete(pool.map((Integer y) -> y, range(50), MapOptions.defaults().chunksize(5).onProgress(calls::add)));
+        } catch (Throwable t) {
+          inner.completeExceptionally(t);
+        }
+      }, null);
+      assertEquals(range(50), inner.get(60, TimeUnit.SECONDS));
+      assertEquals(50, calls.get(calls.size() - 1).done());
+    }
+  }
+
+  /** With a callbackExecutor, close() returns after the future stages queued on it have run. */
+  @Test
+  void closeWaitsForFutureStagesOnTheCallbackExecutor() {
+    java.util.concurrent.Executor slow =
+        r -> java.util.concurrent.CompletableFuture.delayedExecutor(300, TimeUnit.MILLISECONDS).execute(r);
+    java.util.concurrent.atomic.AtomicBoolean ran = new java.util.concurrent.atomic.AtomicBoolean();
+    try (ProcessPool pool = ProcessPool.builder().transport("threads").processes(1).callbackExecutor(slow).build()) {
+      pool.applyAsync(() -> 1).toCompletableFuture().thenRun(() -> ran.set(true));
+    }
+    assertTrue(ran.get(), "close() returned before the view's stage ran");
+  }
+
+  /**
    * A callbackExecutor that starts rejecting (shut down): callbacks go on, one at a time and in
    * order, on the pool's own thread, not on the threads that deliver results.
    */

@@ -49,12 +49,14 @@ public abstract class AbstractContractTest {
   protected abstract Set<Capability> capabilities();
 
   /**
-   * A builder for a pool of the transport under test, with no other option set. Override to add
+   * A builder for a pool of the transport under test, with no other option set but the worker
+   * classpath ({@link TestClasspath#jarred()}). Override to add
    * transport-specific options (JVM options, transport properties); tests set {@code processes(n)}
    * and the other options themselves, so it must not set those.
    */
   protected ProcessPool.Builder builder() {
-    return ProcessPool.builder().transport(transport());
+    // Jars rather than Maven's class directories: workers then start with class-data sharing.
+    return ProcessPool.builder().transport(transport()).workerClasspath(TestClasspath.jarred());
   }
 
   /** A pool of the transport under test with {@code processes} workers and no other option. */

@@ -109,7 +109,7 @@ public abstract class AbstractManagedQueueContractTest {
 
   @BeforeAll
   void startManager() {
-    manager = Manager.builder().transport(transport()).build();
+    manager = Manager.builder().transport(transport()).classpath(TestClasspath.jarred()).build();
   }
 
   @AfterAll
@@ -376,7 +376,7 @@ public abstract class AbstractManagedQueueContractTest {
     ManagedQueue<String> q = manager.queue();
     CompletableFuture<String> get = inThread(q::get);
     assertBlocked(get);
-    try (ProcessPool pool = ProcessPool.builder().processes(1).transport(transport()).build()) {
+    try (ProcessPool pool = ProcessPool.builder().processes(1).transport(transport()).workerClasspath(TestClasspath.jarred()).build()) {
       long workerPid = pool.workerPids().get(0);
       assertEquals("ok", pool.apply(AbstractManagedQueueContractTest::putFromWorker, q));
       assertEquals("from " + workerPid, get.get(5, TimeUnit.SECONDS));
@@ -387,7 +387,7 @@ public abstract class AbstractManagedQueueContractTest {
   void aClientThatDiesWhileBlockedInGetLeavesNoStuckState() throws Exception {
     ManagedQueue<Long> ready = manager.queue();
     ManagedQueue<String> q = manager.queue();
-    try (ProcessPool pool = ProcessPool.builder().processes(1).transport(transport()).build()) {
+    try (ProcessPool pool = ProcessPool.builder().processes(1).transport(transport()).workerClasspath(TestClasspath.jarred()).build()) {
       AsyncResult<String> dead = pool.applyAsync(AbstractManagedQueueContractTest::blockingGet, new Args(ready, q));
       long workerPid = ready.get(Duration.ofSeconds(30));
       Thread.sleep(200); // let the worker's get reach the manager
@@ -427,7 +427,7 @@ public abstract class AbstractManagedQueueContractTest {
   void hundredThousandItemsFromTwoProducersToTwoConsumersArriveExactlyOnce() throws Exception {
     int perProducer = 50_000;
     ManagedQueue<Integer> q = manager.queue(1000);
-    try (ProcessPool pool = ProcessPool.builder().processes(4).transport(transport()).build()) {
+    try (ProcessPool pool = ProcessPool.builder().processes(4).transport(transport()).workerClasspath(TestClasspath.jarred()).build()) {
       long t0 = System.nanoTime();
       AsyncResult<ArrayList<Integer>> c1 = pool.applyAsync(AbstractManagedQueueContractTest::consume,
           new Consume(q, perProducer));
@@ -480,8 +480,8 @@ public abstract class AbstractManagedQueueContractTest {
   @Test
   void killingTheManagerFailsABlockedWorkerGetWithin2Seconds() throws Exception {
     ManagerProbe probe = probe("the manager process's pid");
-    Manager own = Manager.builder().transport(transport()).build();
-    try (ProcessPool pool = ProcessPool.builder().processes(1).transport(transport()).build()) {
+    Manager own = Manager.builder().transport(transport()).classpath(TestClasspath.jarred()).build();
+    try (ProcessPool pool = ProcessPool.builder().processes(1).transport(transport()).workerClasspath(TestClasspath.jarred()).build()) {
       ManagedQueue<Long> ready = own.queue();
       ManagedQueue<String> q = own.queue();
       AsyncResult<String> r = pool.applyAsync(AbstractManagedQueueContractTest::blockingGet, new Args(ready, q));
@@ -558,7 +558,7 @@ public abstract class AbstractManagedQueueContractTest {
   @Test
   void closeEndsTheManagerProcess() throws Exception {
     ManagerProbe probe = probe("the manager process's pid");
-    Manager own = Manager.builder().transport(transport()).build();
+    Manager own = Manager.builder().transport(transport()).classpath(TestClasspath.jarred()).build();
     long pid = probe.pid(own);
     ManagedQueue<String> q = own.queue();
     q.put("x");
@@ -702,7 +702,7 @@ public abstract class AbstractManagedQueueContractTest {
   void theEndOfAClientsConnectionReleasesItsQueues() {
     ManagerProbe probe = probe("whether the manager still holds a queue");
     long id;
-    try (ProcessPool pool = ProcessPool.builder().processes(1).transport(transport()).build()) {
+    try (ProcessPool pool = ProcessPool.builder().processes(1).transport(transport()).workerClasspath(TestClasspath.jarred()).build()) {
       id = probe.queueId(pool.apply(AbstractManagedQueueContractTest::openAndKeepInWorker,
           new String[] {manager.address(), Base64.getEncoder().encodeToString(manager.authKey())}));
       assertTrue(exists(probe, id), "the worker's queue exists while the worker lives");
@@ -723,7 +723,7 @@ public abstract class AbstractManagedQueueContractTest {
     ManagerProbe probe = probe("whether the manager still holds a queue");
     String gateName = "gate-" + UUID.randomUUID();
     ManagedQueue<String> gate = manager.queue(gateName);
-    try (ProcessPool pool = ProcessPool.builder().processes(1).transport(transport()).build()) {
+    try (ProcessPool pool = ProcessPool.builder().processes(1).transport(transport()).workerClasspath(TestClasspath.jarred()).build()) {
       AsyncResult<String> busy = pool.applyAsync(AbstractManagedQueueContractTest::waitForGate, gate);
       ManagedQueue<String> q = manager.queue();
       q.put("still here");
@@ -911,8 +911,8 @@ public abstract class AbstractManagedQueueContractTest {
 
   @Test
   void aProxyOfAManagerStartedAfterThePoolWorks() throws Exception {
-    try (ProcessPool pool = ProcessPool.builder().processes(2).transport(transport()).build();
-        Manager late = Manager.builder().transport(transport()).build()) {
+    try (ProcessPool pool = ProcessPool.builder().processes(2).transport(transport()).workerClasspath(TestClasspath.jarred()).build();
+        Manager late = Manager.builder().transport(transport()).classpath(TestClasspath.jarred()).build()) {
       ManagedQueue<String> q = late.queue();
       q.put("one");
       q.put("two");

@@ -20,9 +20,10 @@ import java.util.function.ToDoubleFunction;
 /**
  * Micrometer meters for one {@link ProcessPool}, read from its {@link ProcessPool#stats()}
  * snapshots. Every meter is function-based: nothing runs per task, and a value is read only when a
- * registry asks for it (a scrape or a publish). The meters of one scrape share one snapshot: it is
- * taken at most once per {@value #SNAPSHOT_TTL_MILLIS} ms, so a scrape of all meters calls
- * {@code stats()} once.
+ * registry asks for it (a scrape or a publish). The meters of one scrape share one snapshot, so
+ * their values add up ({@code submitted = completed + failed + cancelled + queued + running}): a new
+ * snapshot is taken when a meter that has read the current one reads again (the next scrape) and
+ * the snapshot is at least {@value #SNAPSHOT_TTL_MILLIS} ms old, or when it is a second old.
  *
  * <pre>{@code
  * ProcessPool pool = ProcessPool.create(4);
@@ -30,8 +31,9 @@ import java.util.function.ToDoubleFunction;
  * }</pre>
  *
  * <p>The meters, each tagged {@code pool=<name>} plus the given tags (names as Micrometer writes
- * them; a Prometheus registry shows {@code procpool.tasks.completed} as
- * {@code procpool_tasks_completed_total}):
+ * them; a Prometheus registry appends the base unit and shows {@code procpool.tasks.completed} as
+ * {@code procpool_tasks_completed_tasks_total}, {@code procpool.tasks.queued} as
+ * {@code procpool_tasks_queued_tasks}):
  *
  * <table class="striped">
  *   <caption>Meters</caption>
@@ -81,7 +83,7 @@ import java.util.function.ToDoubleFunction;
  * <p>Thread-safe; {@link #bindTo} may be called for several registries.
  */
 public final class ProcessPoolMetrics implements MeterBinder {
-  /** How long one {@code stats()} snapshot serves the meters: one scrape reads all of them. */
+  /** How old a snapshot must be before a meter reading it again takes a new one. */
   static final long SNAPSHOT_TTL_MILLIS = 50;
 
   private final ProcessPool pool;
@@ -128,35 +130,48 @@ public final class ProcessPoolMetrics implements MeterBinder {
     // The lambdas capture only `snapshots`, which holds no reference to the pool: Micrometer passes
     // the pool in from its weak reference, so the registry never keeps it alive.
     Snapshots s = snapshots;
+    // Each function reads as its own reader: a reader that reads again starts a new snapshot.
+    int r1 = s.reader();
+    int r2 = s.reader();
+    int r3 = s.reader();
+    int r4 = s.reader();
+    int r5 = s.reader();
+    int r6 = s.reader();
+    int r7 = s.reader();
+    int r8 = s.reader();
+    int r9 = s.reader();
+    int r10 = s.reader();
+    int r11 = s.reader();
+    int r12 = s.reader();
     counter(registry, "procpool.tasks.submitted", BaseUnits.TASKS, "Tasks submitted to the pool (a map item is a task)",
-        p -> s.of(p).submitted());
+        p -> s.of(p, r1).submitted());
     counter(registry, "procpool.tasks.completed", BaseUnits.TASKS, "Tasks that returned a value",
-        p -> s.of(p).completed());
+        p -> s.of(p, r2).completed());
     counter(registry, "procpool.tasks.failed", BaseUnits.TASKS,
         "Tasks that ended without a value: threw, crashed with their worker, timed out or were terminated",
-        p -> s.of(p).failed());
+        p -> s.of(p, r3).failed());
     counter(registry, "procpool.tasks.cancelled", BaseUnits.TASKS, "Tasks cancelled before they had an outcome",
-        p -> s.of(p).cancelled());
+        p -> s.of(p, r4).cancelled());
     gauge(registry, "procpool.tasks.queued", BaseUnits.TASKS, "Tasks waiting in the pool for a worker",
-        p -> s.of(p).queued());
+        p -> s.of(p, r5).queued());
     gauge(registry, "procpool.tasks.running", BaseUnits.TASKS, "Tasks held by a worker, running or queued on it",
-        p -> s.of(p).running());
+        p -> s.of(p, r6).running());
     timer(registry, "procpool.tasks.run", "Time workers spent running tasks", s, PoolStats::runTime);
     timer(registry, "procpool.tasks.wait",
         "Time tasks spent between submission and their outcome while not running: queued and in transit",
         s, PoolStats::waitTime);
     gauge(registry, "procpool.workers.alive", "workers", "Live worker processes (starting, ready or retiring)",
-        p -> s.of(p).workers().size());
+        p -> s.of(p, r7).workers().size());
     gauge(registry, "procpool.workers.busy", "workers", "Live workers holding at least one task",
-        p -> s.of(p).workers().stream().filter(w -> w.state() == WorkerStats.State.BUSY).count());
+        p -> s.of(p, r8).workers().stream().filter(w -> w.state() == WorkerStats.State.BUSY).count());
     counter(registry, "procpool.workers.started", "workers", "Workers that became ready, replacements included",
-        p -> s.of(p).workersStarted());
+        p -> s.of(p, r9).workersStarted());
     counter(registry, "procpool.workers.lost", "workers",
-        "Workers that ended without the pool asking them to: crashed or killed", p -> s.of(p).workersLost());
+        "Workers that ended without the pool asking them to: crashed or killed", p -> s.of(p, r10).workersLost());
     counter(registry, "procpool.bytes.sent", BaseUnits.BYTES, "Bytes of tasks and functions written to workers",
-        p -> s.of(p).bytesSent());
+        p -> s.of(p, r11).bytesSent());
     counter(registry, "procpool.bytes.received", BaseUnits.BYTES, "Bytes of messages received from workers",
-        p -> s.of(p).bytesReceived());
+        p -> s.of(p, r12).bytesReceived());
   }
 
   private void counter(MeterRegistry registry, String name, String unit, String description,
@@ -171,24 +186,34 @@ public final class ProcessPoolMetrics implements MeterBinder {
 
   private void timer(MeterRegistry registry, String name, String description, Snapshots s,
       java.util.function.Function<PoolStats, Duration> total) {
+    int countReader = s.reader();
+    int totalReader = s.reader();
     FunctionTimer.builder(name, pool,
             p -> {
-              PoolStats stats = s.of(p);
+              PoolStats stats = s.of(p, countReader);
               return stats.completed() + stats.failed();
             },
-            p -> total.apply(s.of(p)).toNanos(), TimeUnit.NANOSECONDS)
+            p -> total.apply(s.of(p, totalReader)).toNanos(), TimeUnit.NANOSECONDS)
         .description(description)
         .tags(tags)
         .register(registry);
   }
 
   /**
-   * The latest snapshot and when it was taken. Holds no reference to the pool (the meters pass it
-   * in), so that the meters' weak references are the only way the registry reaches the pool.
+   * The latest snapshot and when it was taken, shared by the meters so that one scrape reads one
+   * snapshot: each meter function is a reader, and a new snapshot is taken when a reader that has
+   * already read the current one reads again (a new scrape) once it is {@code ttl} old, or when it is
+   * older than {@link #MAX_AGE_NANOS}. Holds no reference to the pool (the meters pass it in), so
+   * that the meters' weak references are the only way the registry reaches the pool.
    */
   static final class Snapshots {
+    /** A snapshot older than this is renewed whoever reads. */
+    static final long MAX_AGE_NANOS = TimeUnit.SECONDS.toNanos(1);
+
     private final LongSupplier nanoClock;
     private final long ttlNanos;
+    private final java.util.BitSet read = new java.util.BitSet();
+    private int readers;
     private PoolStats last;
     private long takenAt;
 
@@ -197,13 +222,21 @@ public final class ProcessPoolMetrics implements MeterBinder {
       this.ttlNanos = ttlNanos;
     }
 
-    /** The snapshot of {@code pool}, fresh unless one was taken less than the TTL ago. */
-    synchronized PoolStats of(ProcessPool pool) {
+    /** A new reader id, for one meter function. */
+    synchronized int reader() {
+      return readers++;
+    }
+
+    /** The snapshot of {@code pool} for {@code reader}; see the class documentation for when it is new. */
+    synchronized PoolStats of(ProcessPool pool, int reader) {
       long now = nanoClock.getAsLong();
-      if (last == null || now - takenAt >= ttlNanos) {
+      long age = now - takenAt;
+      if (last == null || age >= MAX_AGE_NANOS || (read.get(reader) && age >= ttlNanos)) {
         last = pool.stats();
         takenAt = now;
+        read.clear();
       }
+      read.set(reader);
       return last;
     }
   }

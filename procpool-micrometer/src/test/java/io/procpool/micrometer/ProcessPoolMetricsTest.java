@@ -166,6 +166,37 @@ class ProcessPoolMetricsTest {
     assertEquals(2, counter(registry, "procpool.tasks.completed"));
   }
 
+  /**
+   * The meters of one scrape read one snapshot, so their values add up, even when the scrape takes
+   * longer than the snapshot's TTL; the next scrape reads a new one.
+   */
+  @Test
+  void oneScrapeReadsOneSnapshotEvenWhenItIsSlow() {
+    AtomicInteger taken = new AtomicInteger();
+    AtomicLong clock = new AtomicLong();
+    ProcessPool varying = (ProcessPool) Proxy.newProxyInstance(ProcessPoolMetricsTest.class.getClassLoader(),
+        new Class<?>[] {ProcessPool.class}, (proxy, method, args) -> {
+          if (method.getName().equals("stats")) {
+            int n = taken.incrementAndGet();
+            return new PoolStats(n, n, 0, 0, 0, 0, n, 0, Duration.ofMillis(n), Duration.ofMillis(n), n, n, List.of());
+          }
+          throw new UnsupportedOperationException(method.getName());
+        });
+    SimpleMeterRegistry registry = new SimpleMeterRegistry();
+    new ProcessPoolMetrics(varying, "varying", Tags.empty(), clock::get).bindTo(registry);
+    List<String> counters = List.of("procpool.tasks.submitted", "procpool.tasks.completed", "procpool.workers.started",
+        "procpool.bytes.sent", "procpool.bytes.received");
+    for (int scrape = 1; scrape <= 3; scrape++) {
+      List<Double> values = new java.util.ArrayList<>();
+      for (String name : counters) {
+        clock.addAndGet(TimeUnit.MILLISECONDS.toNanos(30)); // a slow scrape: 150 ms in all
+        values.add(counter(registry, name));
+      }
+      assertEquals(List.of((double) scrape, (double) scrape, (double) scrape, (double) scrape, (double) scrape), values,
+          "scrape " + scrape + " mixed snapshots");
+    }
+  }
+
   @Test
   void aBlankNameIsRefused() {
     ProcessPool standIn = standIn(null);

@@ -20,6 +20,11 @@ import java.util.concurrent.TimeoutException;
 /** The worker's side: drives a {@link ClientCall} on a channel of its own, closed with it. */
 final class ClientConnection extends GrpcConnection {
   private final ManagedChannel channel;
+  /** The channel's own event loop, ended with it. */
+  private final io.grpc.netty.shaded.io.netty.channel.EventLoopGroup group;
+  private final java.util.concurrent.atomic.AtomicBoolean released = new java.util.concurrent.atomic.AtomicBoolean();
+  /** Counted down when the call has ended. */
+  private final java.util.concurrent.CountDownLatch ended = new java.util.concurrent.CountDownLatch(1);
   private final ClientCall<Frames, Frames> call;
   private final String address;
   /** Completes when the server accepted the stream (its ack batch arrived). */
@@ -30,9 +35,11 @@ final class ClientConnection extends GrpcConnection {
   /** Set on the callback executor once the server proved the key and our proof was sent. */
   private volatile boolean serverVerified;
 
-  private ClientConnection(ManagedChannel channel, String address, int maxFrameSize, boolean tls, byte[] authKey) {
+  private ClientConnection(ManagedChannel channel, io.grpc.netty.shaded.io.netty.channel.EventLoopGroup group,
+      String address, int maxFrameSize, boolean tls, byte[] authKey) {
     super(maxFrameSize, "grpc" + (tls ? "+tls" : "") + ":" + address);
     this.channel = channel;
+    this.group = group;
     this.address = address;
     this.authKey = authKey;
     this.call = channel.newCall(WorkerChannelGrpc.getOpenMethod(), CallOptions.DEFAULT);
@@ -43,9 +50,9 @@ final class ClientConnection extends GrpcConnection {
    * empty proof without checking the server's) and waits until the server accepted it. The key
    * itself is never sent.
    */
-  static ClientConnection open(ManagedChannel channel, String address, int maxFrameSize, boolean tls,
-      byte[] authKey, long timeoutMillis) throws IOException {
-    ClientConnection c = new ClientConnection(channel, address, maxFrameSize, tls, authKey);
+  static ClientConnection open(ManagedChannel channel, io.grpc.netty.shaded.io.netty.channel.EventLoopGroup group,
+      String address, int maxFrameSize, boolean tls, byte[] authKey, long timeoutMillis) throws IOException {
+    ClientConnection c = new ClientConnection(channel, group, address, maxFrameSize, tls, authKey);
     Metadata headers = new Metadata();
     headers.put(Handshake.VERSION_KEY, Handshake.PROTOCOL_VERSION);
     headers.put(Handshake.CLIENT_NONCE, c.clientNonce);
@@ -195,6 +202,39 @@ final class ClientConnection extends GrpcConnection {
 
   @Override
   void afterTerminated() {
-    channel.shutdownNow();
+    ended.countDown();
+    release();
+  }
+
+  /**
+   * Closes the stream, then ends the channel and its event loop (see {@link ClientEventLoops}),
+   * waiting a moment for the stream's end to be sent and for the loop's thread to finish.
+   */
+  @Override
+  public void close() {
+    super.close();
+    awaitEndThenRelease();
+  }
+
+  @Override
+  public void close(Throwable reason) {
+    super.close(reason);
+    awaitEndThenRelease();
+  }
+
+  private void awaitEndThenRelease() {
+    try {
+      ended.await(200, TimeUnit.MILLISECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    release();
+  }
+
+  private void release() {
+    if (released.compareAndSet(false, true)) {
+      channel.shutdownNow();
+    }
+    ClientEventLoops.shutdown(group); // idempotent; waits for the loop's thread unless on it
   }
 }

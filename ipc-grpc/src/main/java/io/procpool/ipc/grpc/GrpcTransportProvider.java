@@ -112,12 +112,14 @@ public final class GrpcTransportProvider extends TransportProvider {
     if (tls && p.containsKey(Tls.AUTHORITY)) {
       builder.overrideAuthority(p.get(Tls.AUTHORITY));
     }
-    ManagedChannel channel = builder.build();
+    io.grpc.netty.shaded.io.netty.channel.EventLoopGroup[] group = new io.grpc.netty.shaded.io.netty.channel.EventLoopGroup[1];
+    ManagedChannel channel = ClientEventLoops.use(builder, group).build();
     try {
-      return ClientConnection.open(channel, address, options.maxFrameSize(), tls, authKey,
+      return ClientConnection.open(channel, group[0], address, options.maxFrameSize(), tls, authKey,
           settings.connectTimeoutMillis);
     } catch (IOException | RuntimeException e) {
       channel.shutdownNow();
+      ClientEventLoops.shutdown(group[0]);
       throw e;
     }
   }

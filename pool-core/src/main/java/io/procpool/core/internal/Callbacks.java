@@ -95,19 +95,70 @@ final class Callbacks {
 
   /** The user's executor: callbacks fed to it one at a time, views completed on it directly. */
   static Callbacks on(Executor executor) {
-    Executor views = r -> executor.execute(() -> {
-      IN_VIEW.set(Boolean.TRUE);
+    ViewTracker tracker = new ViewTracker();
+    Executor views = r -> {
+      tracker.started();
       try {
-        r.run();
-      } finally {
-        IN_VIEW.remove();
+        executor.execute(() -> {
+          IN_VIEW.set(Boolean.TRUE);
+          try {
+            r.run();
+          } finally {
+            IN_VIEW.remove();
+            tracker.ended();
+          }
+        });
+      } catch (RuntimeException e) {
+        tracker.ended();
+        throw e;
       }
-    });
-    return new Callbacks(MoreExecutors.newSequentialExecutor(executor), null, views, null);
+    };
+    Callbacks c = new Callbacks(MoreExecutors.newSequentialExecutor(executor), null, views, null);
+    c.viewTracker = tracker;
+    return c;
   }
+
+  /** View stages handed to the user's executor and not finished yet: close() waits for them. */
+  private static final class ViewTracker {
+    private int inFlight;
+
+    synchronized void started() {
+      inFlight++;
+    }
+
+    synchronized void ended() {
+      if (--inFlight == 0) {
+        notifyAll();
+      }
+    }
+
+    /** Waits until no view stage runs or waits to run; false if that took longer than the limit. */
+    synchronized boolean awaitNone(long millis) throws InterruptedException {
+      long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis);
+      while (inFlight > 0) {
+        long left = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
+        if (left <= 0) {
+          return false;
+        }
+        wait(left);
+      }
+      return true;
+    }
+  }
+
+  private ViewTracker viewTracker;
 
   /** Set while a view stage runs on the user's executor (close() there must not wait for callbacks). */
   private static final ThreadLocal<Boolean> IN_VIEW = new ThreadLocal<>();
+
+  /**
+   * Where a new map's progress calls run: the callback executor, unless the map is started from a
+   * callback (which then waits for the map, so the callback executor cannot make its calls): then
+   * one at a time on the view executor.
+   */
+  Executor forProgress() {
+    return onCallbackThread() ? MoreExecutors.newSequentialExecutor(views) : sequential;
+  }
 
   /** Whether the current thread runs one of this pool's callbacks or (own pool) views. */
   boolean onCallbackThread() {
@@ -143,6 +194,10 @@ final class Callbacks {
           if (!drained.await(30, TimeUnit.SECONDS)) {
             LOG.log(System.Logger.Level.WARNING, "procpool: the callbacks queued on the pool's callbackExecutor"
                 + " did not run within 30 s after the pool ended; close() returns without them");
+          }
+          if (!viewTracker.awaitNone(30_000)) {
+            LOG.log(System.Logger.Level.WARNING, "procpool: CompletableFuture stages on the pool's"
+                + " callbackExecutor still run 30 s after the pool ended; close() returns without them");
           }
         }
         ExecutorService f = fallback;

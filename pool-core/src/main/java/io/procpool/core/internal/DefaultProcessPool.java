@@ -306,7 +306,7 @@ public final class DefaultProcessPool implements ProcessPool {
     int size = chunksize > 0 ? chunksize : defaultChunksize(n);
     FunctionTable.Entry entry = encoder.function(fn);
     MapResult<R> map = new MapResult<>(scheduler, n, callbacks.sequential, callbacks.views,
-        progress == null ? null : new ProgressTracker(progress, callbacks.sequential, clock, n));
+        progress == null ? null : new ProgressTracker(progress, callbacks.forProgress(), clock, n));
     List<ChunkTask> chunks = new ArrayList<>(n / size + 1);
     if (chunksize > 0) {
       for (int from = 0, index = 0; from < n; from += size, index++) {
@@ -407,7 +407,7 @@ public final class DefaultProcessPool implements ProcessPool {
     if (items == null) {
       throw new NullPointerException("items");
     }
-    ProgressTracker tracker = progress == null ? null : new ProgressTracker(progress, callbacks.sequential, clock,
+    ProgressTracker tracker = progress == null ? null : new ProgressTracker(progress, callbacks.forProgress(), clock,
         items instanceof java.util.Collection ? ((java.util.Collection<?>) items).size() : -1);
     ImapIterator<R> imap = new ImapIterator<>(scheduler, encoder, fn, items, chunksize, ordered, window(), tracker,
         callbacks);

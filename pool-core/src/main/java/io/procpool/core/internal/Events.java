@@ -91,7 +91,12 @@ final class Events {
     int exitCode;
 
     @Label("Reason")
+    @Description("crashed, timeout, cancel (a cancel with interruption) or protocol_error")
     String reason;
+
+    @Label("Detail")
+    @Description("What the pool saw: the error that ended the connection, if any")
+    String detail;
 
     @Label("Tasks Completed")
     @Description("Tasks (map items) it ran that returned a value")
@@ -156,8 +161,8 @@ final class Events {
     long pid = w.pid;
     long completed = w.tasksCompleted;
     long failed = w.tasksFailed;
-    String reason = why != null ? why.kind.name().toLowerCase(java.util.Locale.ROOT)
-        : cause != null ? "crashed: " + cause.getMessage() : "crashed";
+    String reason = why != null ? why.kind.name().toLowerCase(java.util.Locale.ROOT) : "crashed";
+    String detail = cause == null ? null : String.valueOf(cause.getMessage());
     WorkerLauncher.Launched p = w.process;
     java.util.concurrent.CompletableFuture<Integer> exit = p == null
         ? java.util.concurrent.CompletableFuture.completedFuture(null)
@@ -167,6 +172,7 @@ final class Events {
       e.workerPid = pid;
       e.exitCode = code == null ? -1 : code;
       e.reason = reason;
+      e.detail = detail;
       e.tasksCompleted = completed;
       e.tasksFailed = failed;
       e.commit();
