@@ -13,7 +13,8 @@ package io.procpool.api;
  * {@code hasNext()} returns {@code false}, the listener has seen the final counts, and it is never
  * called again. An {@code imap} whose input has not ended gets its final call when the pool is
  * closed or terminated, before {@code close()}/{@code terminate()} return (its total may still be
- * {@code -1}); nothing is called after the pool has ended.
+ * {@code -1}); nothing is called after the pool has ended (if the listener or a callback itself
+ * closes the pool, the final call comes right after it returns).
  *
  * <p>A listener that throws is logged and called again with the next update; it cannot affect the
  * work. It should return quickly: it shares the callback executor with the pool's other callbacks.

@@ -94,7 +94,9 @@ public final class ProcessPoolMetrics implements MeterBinder {
    * Meters for {@code pool}, tagged {@code pool=<name>} and with {@code tags}.
    *
    * @param pool the pool to observe
-   * @param name the value of the {@code pool} tag, to tell several pools apart
+   * @param name the value of the {@code pool} tag, to tell several pools apart: give each pool bound
+   *     to one registry its own name (Micrometer keeps the first meter registered under a name and
+   *     tags, so a second pool bound under the same name would not be measured)
    * @param tags more tags for every meter
    * @throws IllegalArgumentException if {@code name} is blank
    */
