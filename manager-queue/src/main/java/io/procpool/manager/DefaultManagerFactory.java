@@ -71,7 +71,8 @@ public final class DefaultManagerFactory implements ManagerFactory {
         throw new ManagerUnreachableException("cannot start the manager process: " + e.getMessage(), null, e);
       }
       jvm = ChildJvm.start("procpool-manager", ManagerMain.class, plan,
-          options.jvmOptions(), args, key, options.transportProperties());
+          io.procpool.core.internal.DefaultProcessPool.childJvmOptions(TransportRegistry.get(transport),
+              options.jvmOptions()), args, key, options.transportProperties());
       List<String> lines = awaitAddress(jvm, addressFile, plan);
       String address = lines.get(0).trim();
       int colon = address.indexOf(':');

@@ -86,6 +86,20 @@ public final class GrpcTransportProvider extends TransportProvider {
     return GrpcServer.start(options, acceptor);
   }
 
+  /**
+   * Turns off Netty's Flight Recorder support in workers and managers: detecting it loads and
+   * initializes JFR, about 300 ms of every gRPC child's start (measured here: a pool of two built in
+   * ~0.8 s instead of ~1.1 s). A user's {@code jvmOptions("-Dio.grpc.netty.shaded.io.netty.jfr.enabled=true")}
+   * turns it back on.
+   */
+  @Override
+  public java.util.List<String> childJvmOptions() {
+    return java.util.List.of("-D" + NETTY_JFR + "=false");
+  }
+
+  /** Netty's (shaded) switch for its JFR events. */
+  static final String NETTY_JFR = "io.grpc.netty.shaded.io.netty.jfr.enabled";
+
   @Override
   public Connection connect(String address, TransportOptions options) throws IOException {
     Objects.requireNonNull(options, "options");

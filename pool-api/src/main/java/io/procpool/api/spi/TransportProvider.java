@@ -1,6 +1,7 @@
 package io.procpool.api.spi;
 
 import java.io.IOException;
+import java.util.List;
 
 /**
  * A transport: how the parent and its workers exchange messages. Found with
@@ -57,6 +58,16 @@ public abstract class TransportProvider {
    */
   public boolean workersInProcess() {
     return false;
+  }
+
+  /**
+   * JVM options for the worker and manager JVMs that procpool starts to connect with this transport
+   * (for instance, to turn off a library feature that slows a child's start). They come before the
+   * user's {@code jvmOptions}, so that the user's win where the JVM takes the last value (a
+   * {@code -D} property set twice). Default: none.
+   */
+  public List<String> childJvmOptions() {
+    return List.of();
   }
 
   /**

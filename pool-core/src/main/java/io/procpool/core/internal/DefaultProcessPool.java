@@ -109,9 +109,17 @@ public final class DefaultProcessPool implements ProcessPool {
         c -> c.start(new WorkerChannel(c, scheduler, sv[0], payloads)));
     WorkerLauncher launcher = provider.workersInProcess()
         ? new ThreadLauncher(provider, key, options.maxFrameSize())
-        : new ProcessLauncher(provider.name(), plan, options.jvmOptions(), key, options.maxFrameSize(), childProperties(options, server));
+        : new ProcessLauncher(provider.name(), plan, childJvmOptions(provider, options.jvmOptions()), key,
+            options.maxFrameSize(), childProperties(options, server));
     this.supervisor = new WorkerSupervisor(scheduler, launcher, server::address, provider.workersInProcess(), init);
     sv[0] = supervisor;
+  }
+
+  /** The transport's options for child JVMs, then the user's (which win where the JVM takes the last). */
+  public static List<String> childJvmOptions(TransportProvider provider, List<String> user) {
+    List<String> all = new ArrayList<>(provider.childJvmOptions());
+    all.addAll(user);
+    return List.copyOf(all);
   }
 
   /** The pool's transport properties, plus what its server says a local worker needs to reach it. */
