@@ -163,11 +163,7 @@ final class Events {
     long failed = w.tasksFailed;
     String reason = why != null ? why.kind.name().toLowerCase(java.util.Locale.ROOT) : "crashed";
     String detail = cause == null ? null : String.valueOf(cause.getMessage());
-    WorkerLauncher.Launched p = w.process;
-    java.util.concurrent.CompletableFuture<Integer> exit = p == null
-        ? java.util.concurrent.CompletableFuture.completedFuture(null)
-        : p.onExit().copy().completeOnTimeout(null, 1, java.util.concurrent.TimeUnit.SECONDS).exceptionally(x -> null);
-    exit.thenAccept(code -> {
+    w.exitCodeSoon().thenAccept(code -> {
       WorkerLostEvent e = new WorkerLostEvent();
       e.workerPid = pid;
       e.exitCode = code == null ? -1 : code;

@@ -21,7 +21,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.WeakHashMap;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.Condition;
@@ -785,11 +784,7 @@ final class Scheduler {
   }
 
   private void failLostTasks(WorkerHandle w, List<Task> lost, Throwable cause) {
-    WorkerLauncher.Launched p = w.process;
-    CompletableFuture<Integer> exit = p == null
-        ? CompletableFuture.completedFuture(null)
-        : p.onExit().copy().completeOnTimeout(null, 1, TimeUnit.SECONDS).exceptionally(e -> null);
-    exit.thenAccept(code -> {
+    w.exitCodeSoon().thenAccept(code -> {
       String how = code == null ? "died" : WorkerCrashedException.describeExitCode(code);
       KillReason reason = w.killReason;
       Task head = lost.get(0); // the one it was running, or had started last

@@ -174,6 +174,17 @@ final class WorkerHandle {
     t.worker = null;
   }
 
+  /**
+   * Its process's exit code once it has exited, or {@code null} if that is not known within a second
+   * (no process, or it has not exited yet).
+   */
+  java.util.concurrent.CompletableFuture<Integer> exitCodeSoon() {
+    WorkerLauncher.Launched p = process;
+    return p == null
+        ? java.util.concurrent.CompletableFuture.completedFuture(null)
+        : p.onExit().copy().completeOnTimeout(null, 1, java.util.concurrent.TimeUnit.SECONDS).exceptionally(e -> null);
+  }
+
   @Override
   public String toString() {
     return (external ? "external worker " : "worker ") + id + " (pid " + pid + ")";
