@@ -11,9 +11,11 @@
 module io.procpool.api {
   exports io.procpool.api;
   exports io.procpool.api.spi;
+  exports io.procpool.api.cluster;
 
   uses io.procpool.api.spi.PoolFactory;
   uses io.procpool.api.spi.ManagerFactory;
   uses io.procpool.api.spi.TransportProvider;
   uses io.procpool.api.spi.Codec;
+  uses io.procpool.api.cluster.ClusterProvider;
 }

@@ -231,8 +231,24 @@ public interface ProcessPool extends AutoCloseable {
    */
   PoolStats stats();
 
-  /** The configured number of worker processes. */
+  /** The configured number of local worker processes (those the pool starts on this machine). */
   int processes();
+
+  /**
+   * Changes how many workers the pool's cluster keeps ({@link Builder#cluster}), at run time. More:
+   * the engine is asked for the new ones at once (one request). Fewer: pending jobs are cancelled
+   * first, then idle workers are told to exit, then busy ones retire once their tasks are done; no
+   * task is cut off. Returns without waiting for the engine.
+   *
+   * @param clusterWorkers the new count, {@code >= 0}
+   * @throws UnsupportedOperationException if the pool has no cluster
+   * @throws IllegalArgumentException if {@code clusterWorkers} is negative, or 0 while the pool has
+   *     no local worker
+   * @throws PoolClosedException if the pool was closed or terminated
+   */
+  default void scale(int clusterWorkers) {
+    throw new UnsupportedOperationException("this pool has no cluster: set ProcessPool.builder().cluster(...)");
+  }
 
   /** The name of the transport this pool uses, such as {@code "pipes"}. */
   String transport();
@@ -258,7 +274,10 @@ public interface ProcessPool extends AutoCloseable {
 
     Builder() {}
 
-    /** The number of worker processes ({@code >= 1}); default: available processors. */
+    /**
+     * The number of local worker processes, started on this machine ({@code >= 1}, or {@code >= 0}
+     * with a {@link #cluster cluster}); default: available processors, or 0 with a cluster.
+     */
     public Builder processes(int processes) {
       options.processes(processes);
       return this;
@@ -417,6 +436,32 @@ public interface ProcessPool extends AutoCloseable {
      */
     public Builder callbackExecutor(Executor executor) {
       options.callbackExecutor(executor);
+      return this;
+    }
+
+    /**
+     * Workers placed by a cluster engine, such as Slurm ({@code io.procpool.cluster.slurm.SlurmCluster}
+     * in the {@code cluster-slurm} module), beside or instead of local ones; set how many with
+     * {@link #clusterWorkers(int)} and change it with {@link ProcessPool#scale(int)}.
+     *
+     * <p>Cluster workers connect back to the pool over the network, so the transport must listen
+     * where the nodes reach it: {@code transport("grpc")} with {@link #listenAddress(String)} (TLS
+     * properties are required when that address is not a loopback one). The pool asks the engine
+     * for its workers in one request, replaces those that die, tells the engine to cancel every job it
+     * launched (pending ones included) when it is closed or terminated or its JVM exits, and names
+     * those jobs {@code procpool-<id>} so that forgotten ones can be found. Without local workers
+     * ({@code processes(0)}, the default with a cluster), {@code build()} waits until the first
+     * cluster worker is ready, however long its job waits in the engine's queue (the wait can be
+     * interrupted), and fails with {@link WorkerStartException} if the jobs cannot start.
+     */
+    public Builder cluster(io.procpool.api.cluster.Cluster cluster) {
+      options.cluster(cluster);
+      return this;
+    }
+
+    /** How many workers the {@link #cluster cluster} keeps at first ({@code >= 0}); see {@link ProcessPool#scale}. */
+    public Builder clusterWorkers(int workers) {
+      options.clusterWorkers(workers);
       return this;
     }
 

@@ -12,6 +12,7 @@ public class WorkerCrashedException extends ProcPoolException {
 
   private final long workerPid;
   private final Integer exitCode;
+  private final String verdict;
 
   /**
    * @param message what happened, including the pid and exit code
@@ -20,9 +21,31 @@ public class WorkerCrashedException extends ProcPoolException {
    * @param cause an underlying failure (such as a protocol error), or {@code null}
    */
   public WorkerCrashedException(String message, long workerPid, Integer exitCode, Throwable cause) {
+    this(message, workerPid, exitCode, null, cause);
+  }
+
+  /**
+   * @param message what happened, including the pid, exit code and verdict
+   * @param workerPid the pid of the dead worker ({@code -1} if unknown)
+   * @param exitCode its exit code, or {@code null} if unknown
+   * @param verdict how the cluster engine says the worker's job ended (e.g. {@code CANCELLED},
+   *     {@code TIMEOUT}, {@code NODE_FAIL}, {@code OUT_OF_MEMORY}), or {@code null}
+   * @param cause an underlying failure (such as a protocol error), or {@code null}
+   */
+  public WorkerCrashedException(String message, long workerPid, Integer exitCode, String verdict, Throwable cause) {
     super(message, cause);
     this.workerPid = workerPid;
     this.exitCode = exitCode;
+    this.verdict = verdict;
+  }
+
+  /**
+   * For a worker placed by a cluster engine, how the engine says its job ended, in the engine's words
+   * (Slurm: {@code CANCELLED}, {@code TIMEOUT}, {@code NODE_FAIL}, {@code OUT_OF_MEMORY}, {@code FAILED},
+   * ...), when it was known within about a second of the loss.
+   */
+  public java.util.Optional<String> verdict() {
+    return java.util.Optional.ofNullable(verdict);
   }
 
   /** The pid of the worker that died, or {@code -1} if unknown. */

@@ -1,6 +1,7 @@
 package io.procpool.api.spi;
 
 import io.procpool.api.SerializableRunnable;
+import io.procpool.api.cluster.Cluster;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -27,9 +28,24 @@ public final class PoolOptions {
   private final byte[] authKey;
   private final Map<String, String> transportProperties;
   private final Executor callbackExecutor;
+  private final Cluster cluster;
+  private final int clusterWorkers;
 
   private PoolOptions(Builder b) {
-    this.processes = b.processes != null ? b.processes : Runtime.getRuntime().availableProcessors();
+    if (b.clusterWorkers != null && b.cluster == null) {
+      throw new IllegalArgumentException("clusterWorkers(" + b.clusterWorkers + ") needs a cluster: set cluster(...)");
+    }
+    if (b.processes != null && b.processes == 0 && b.cluster == null) {
+      throw new IllegalArgumentException("processes must be at least 1, got 0 (0 is allowed only with a cluster)");
+    }
+    this.cluster = b.cluster;
+    this.clusterWorkers = b.clusterWorkers != null ? b.clusterWorkers : 0;
+    // With a cluster the workers are the cluster's unless local ones are asked for.
+    this.processes = b.processes != null ? b.processes
+        : b.cluster != null ? 0 : Runtime.getRuntime().availableProcessors();
+    if (processes + clusterWorkers == 0) {
+      throw new IllegalArgumentException("a pool needs at least one worker: set clusterWorkers(n) (and/or processes(k))");
+    }
     this.transport = b.transport != null ? b.transport : "pipes";
     this.initializer = b.initializer;
     this.maxTasksPerChild = b.maxTasksPerChild != null ? b.maxTasksPerChild : 0;
@@ -121,12 +137,23 @@ public final class PoolOptions {
     return Optional.ofNullable(callbackExecutor);
   }
 
+  /** The engine that places the pool's cluster workers, if any. */
+  public Optional<Cluster> cluster() {
+    return Optional.ofNullable(cluster);
+  }
+
+  /** How many workers the cluster keeps at first; 0 without a cluster. */
+  public int clusterWorkers() {
+    return clusterWorkers;
+  }
+
   @Override
   public String toString() {
     return "PoolOptions{processes=" + processes + ", transport=" + transport + ", initializer="
         + (initializer != null) + ", maxTasksPerChild=" + maxTasksPerChild + ", maxMemoryPerChild=" + maxMemoryPerChild
         + ", retryOnCrash=" + retryOnCrash + ", taskTimeout=" + taskTimeout
-        + ", jvmOptions=" + jvmOptions + ", codec=" + codec + ", maxFrameSize=" + maxFrameSize + "}";
+        + ", jvmOptions=" + jvmOptions + ", codec=" + codec + ", maxFrameSize=" + maxFrameSize
+        + (cluster != null ? ", cluster=" + cluster.name() + ", clusterWorkers=" + clusterWorkers : "") + "}";
   }
 
   /** Collects options; each may be set once, and each setter validates its value at once. */
@@ -147,6 +174,8 @@ public final class PoolOptions {
     private byte[] authKey;
     private final Map<String, String> transportProperties = new LinkedHashMap<>();
     private Executor callbackExecutor;
+    private Cluster cluster;
+    private Integer clusterWorkers;
 
     private Builder() {}
 
@@ -158,8 +187,8 @@ public final class PoolOptions {
 
     public Builder processes(int processes) {
       once(this.processes, "processes");
-      if (processes < 1) {
-        throw new IllegalArgumentException("processes must be at least 1, got " + processes);
+      if (processes < 0) {
+        throw new IllegalArgumentException("processes must be at least 1 (or 0 with a cluster), got " + processes);
       }
       this.processes = processes;
       return this;
@@ -289,6 +318,23 @@ public final class PoolOptions {
     public Builder callbackExecutor(Executor executor) {
       once(this.callbackExecutor, "callbackExecutor");
       this.callbackExecutor = Objects.requireNonNull(executor, "callbackExecutor");
+      return this;
+    }
+
+    /** The engine that places cluster workers. */
+    public Builder cluster(Cluster cluster) {
+      once(this.cluster == null ? null : this.cluster.name(), "cluster");
+      this.cluster = Objects.requireNonNull(cluster, "cluster");
+      return this;
+    }
+
+    /** How many workers the cluster keeps ({@code >= 0}). */
+    public Builder clusterWorkers(int workers) {
+      once(this.clusterWorkers, "clusterWorkers");
+      if (workers < 0) {
+        throw new IllegalArgumentException("clusterWorkers must be at least 0, got " + workers);
+      }
+      this.clusterWorkers = workers;
       return this;
     }
 
