@@ -11,6 +11,8 @@ module io.procpool.core {
   // RuntimeMXBean: the module options a child JVM on the module path inherits.
   requires java.management;
   requires jdk.jfr;
+  // sun.misc.Signal: a cluster worker retires on the engine's SIGUSR1 before its walltime.
+  requires jdk.unsupported;
   // @GuardedBy (class retention): needed to compile, not at run time.
   requires static com.google.errorprone.annotations;
 

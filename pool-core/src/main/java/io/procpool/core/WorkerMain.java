@@ -1,5 +1,6 @@
 package io.procpool.core;
 
+import io.procpool.api.cluster.WorkerCommand;
 import io.procpool.api.spi.Connection;
 import io.procpool.api.spi.TransportOptions;
 import io.procpool.api.spi.TransportProvider;
@@ -51,6 +52,13 @@ import java.util.Map;
  * variable {@code PROCPOOL_AUTH_KEY}; {@code --property} passes transport settings such as
  * {@code grpc.tls.trustCerts=/path/ca.pem}. Such a worker exits when its connection to the pool ends.
  *
+ * <p>A worker placed by a cluster engine ({@code ProcessPool.Builder.cluster}) is started by the
+ * engine's job with {@code --handover-file FILE} (the key and transport properties, written by the pool
+ * with owner-only permissions) and the environment variable {@code PROCPOOL_LAUNCH_ID} (its job's id,
+ * sent to the pool so that it knows which job connected). On {@code SIGUSR1} (which the engine sends
+ * before the job's walltime) such a worker retires: it takes no new task, finishes the ones it holds,
+ * exits, and the pool asks the engine for a replacement.
+ *
  * <p>A bad command line is reported on stderr with the usage, and the worker exits with code 2.
  */
 public final class WorkerMain {
@@ -58,9 +66,11 @@ public final class WorkerMain {
   public static final String AUTH_KEY_ENV = "PROCPOOL_AUTH_KEY";
 
   private static final ChildArgs.Syntax SYNTAX = new ChildArgs.Syntax("--transport NAME --connect ADDRESS"
-      + " [--worker-id N --parent-pid P] [--max-frame-size B] [--auth-key-file F] [--property K=V]...")
+      + " [--worker-id N --parent-pid P] [--max-frame-size B] [--auth-key-file F | --handover-file F]"
+      + " [--property K=V]...")
       .required("--transport", "--connect")
-      .optional("--worker-id", ChildMain.PARENT_PID, "--max-frame-size", "--auth-key-file")
+      .optional("--worker-id", ChildMain.PARENT_PID, "--max-frame-size", "--auth-key-file",
+          WorkerCommand.HANDOVER_FILE_OPTION)
       .ints("--worker-id", "--max-frame-size")
       .longs(ChildMain.PARENT_PID)
       .properties();
@@ -91,15 +101,37 @@ public final class WorkerMain {
       // The pool's transport properties (e.g. trust in its TLS certificate) come the same way as the
       // key; a --property on the command line still wins.
       handover.properties.forEach(properties::putIfAbsent);
+    } else if (args.has(WorkerCommand.HANDOVER_FILE_OPTION)) {
+      ChildMain.Handover handover = ChildMain.readHandover(Path.of(args.get(WorkerCommand.HANDOVER_FILE_OPTION)));
+      key = handover.secret;
+      handover.properties.forEach(properties::putIfAbsent);
     } else {
       key = handStartedKey(args.get("--auth-key-file"));
+    }
+    String launchId = System.getenv(WorkerCommand.LAUNCH_ID_ENV);
+    if (launchId != null && launchId.isBlank()) {
+      launchId = null;
     }
     TransportProvider provider = TransportRegistry.get(args.get("--transport"));
     Connection connection = provider.connect(args.get("--connect"),
         new TransportOptions(key, maxFrame, null, properties));
-    boolean shutdown = new WorkerRuntime(connection, workerId, maxFrame, true).run();
+    WorkerRuntime runtime = new WorkerRuntime(connection, workerId, maxFrame, true, launchId);
+    if (launchId != null) {
+      retireOnSignal(runtime);
+    }
+    boolean shutdown = runtime.run();
     connection.close();
     return shutdown ? 0 : 1;
+  }
+
+  /** The engine's warning before the walltime (Slurm: {@code --signal=B:USR1@N}) retires the worker. */
+  private static void retireOnSignal(WorkerRuntime runtime) {
+    try {
+      sun.misc.Signal.handle(new sun.misc.Signal("USR1"), s -> runtime.requestRetire());
+    } catch (IllegalArgumentException e) {
+      System.err.println("procpool worker: cannot handle SIGUSR1 (" + e.getMessage()
+          + "); it will not retire before its job's walltime");
+    }
   }
 
   private static byte[] handStartedKey(String file) throws IOException {

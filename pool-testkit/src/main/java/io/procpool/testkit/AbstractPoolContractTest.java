@@ -1276,7 +1276,9 @@ public abstract class AbstractPoolContractTest extends AbstractContractTest {
   @Test
   @Timeout(value = 60, threadMode = SEPARATE_THREAD)
   void builderRejectsBadValuesAtOnce() {
-    assertThrows(IllegalArgumentException.class, () -> builder().processes(0));
+    // 0 is allowed only with a cluster: without one, build() refuses it before starting anything.
+    IllegalArgumentException zero = assertThrows(IllegalArgumentException.class, () -> builder().processes(0).build());
+    assertTrue(zero.getMessage().contains("only with a cluster"), zero.getMessage());
     assertThrows(IllegalArgumentException.class, () -> builder().processes(-1));
     assertThrows(IllegalArgumentException.class, () -> builder().maxTasksPerChild(0));
     assertThrows(IllegalArgumentException.class, () -> builder().taskTimeout(Duration.ZERO));

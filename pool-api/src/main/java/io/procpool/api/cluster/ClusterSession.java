@@ -61,6 +61,15 @@ public interface ClusterSession extends AutoCloseable {
   }
 
   /**
+   * How long a job may stay pending for a reason the engine calls permanent
+   * ({@link JobStatus#permanent()}) before the pool cancels it and reports a start failure naming
+   * that reason (some engines report such reasons briefly while they reconfigure).
+   */
+  default Duration pendingGrace() {
+    return Duration.ofSeconds(10);
+  }
+
+  /**
    * A short description of the job for messages, e.g. {@code "Slurm job 4242_3"}.
    */
   default String describe(String launchId) {

@@ -71,6 +71,16 @@ public abstract class TransportProvider {
   }
 
   /**
+   * Transport properties for a pool whose workers a cluster engine places on other machines
+   * ({@code ProcessPool.Builder.cluster}): the pool's server uses them and hands them to those workers,
+   * under any the user set. For instance a faster detection of a peer whose machine was cut off than
+   * suits local workers. Default: none.
+   */
+  public java.util.Map<String, String> clusterProperties() {
+    return java.util.Map.of();
+  }
+
+  /**
    * Parent side: opens a listening endpoint. Every worker connection that proves
    * {@link TransportOptions#authKey()} is passed to {@code acceptor}; others are refused with a clear
    * error on the worker side and never reach the pool.

@@ -20,6 +20,7 @@ import io.procpool.api.spi.TransportProvider;
 import io.procpool.api.spi.TransportRegistry;
 import io.procpool.api.spi.TransportServer;
 import io.procpool.core.WorkerMain;
+import io.procpool.core.internal.process.ChildJvm;
 import io.procpool.core.internal.process.LaunchPlan;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -54,6 +55,8 @@ public final class DefaultProcessPool implements ProcessPool {
   private static final AtomicInteger POOL_IDS = new AtomicInteger();
   private static final Duration BUILD_TIMEOUT = Duration.ofSeconds(120);
   private static final int MAX_IN_FLIGHT = Scheduler.MAX_IN_FLIGHT;
+  /** How long close() and terminate() wait for the cluster engine to confirm that the pool's jobs ended. */
+  private static final Duration CLUSTER_CANCEL_WAIT = Duration.ofSeconds(30);
 
   private final PoolOptions options;
   private final int poolId = POOL_IDS.incrementAndGet();
@@ -65,6 +68,9 @@ public final class DefaultProcessPool implements ProcessPool {
   private final Scheduler scheduler;
   private final WorkerSupervisor supervisor;
   private final TransportServer server;
+  /** The pool's cluster workers, or null. */
+  private final ClusterWorkers cluster;
+  private Thread clusterShutdownHook;
   /** imaps with a progress listener: their final call comes at the latest when the pool ends. */
   private final java.util.Set<ImapIterator<?>> imapsWithProgress =
       java.util.Collections.synchronizedSet(java.util.Collections.newSetFromMap(new java.util.WeakHashMap<>()));
@@ -102,17 +108,81 @@ public final class DefaultProcessPool implements ProcessPool {
       new SecureRandom().nextBytes(k);
       return k;
     });
+    Map<String, String> transportProperties = new HashMap<>(options.transportProperties());
+    if (options.cluster().isPresent()) {
+      if (provider.workersInProcess()) {
+        throw new IllegalArgumentException("the '" + provider.name() + "' transport runs workers in this JVM; a"
+            + " cluster needs one that workers on other machines reach, such as transport(\"grpc\")");
+      }
+      provider.clusterProperties().forEach(transportProperties::putIfAbsent);
+    }
     WorkerSupervisor[] sv = new WorkerSupervisor[1];
     this.server = provider.listen(
         new TransportOptions(key, options.maxFrameSize(), options.listenAddress().orElse(null),
-            options.transportProperties()),
+            Map.copyOf(transportProperties)),
         c -> c.start(new WorkerChannel(c, scheduler, sv[0], payloads)));
+    Map<String, String> childProperties = new HashMap<>(transportProperties);
+    server.clientProperties().forEach(childProperties::putIfAbsent);
+    List<String> childJvmOptions = childJvmOptions(provider, options.jvmOptions());
     WorkerLauncher launcher = provider.workersInProcess()
         ? new ThreadLauncher(provider, key, options.maxFrameSize())
-        : new ProcessLauncher(provider.name(), plan, childJvmOptions(provider, options.jvmOptions()), key,
-            options.maxFrameSize(), childProperties(options, server));
-    this.supervisor = new WorkerSupervisor(scheduler, launcher, server::address, provider.workersInProcess(), init);
+        : new ProcessLauncher(provider.name(), plan, childJvmOptions, key, options.maxFrameSize(), childProperties);
+    ClusterWorkers clusterWorkers = null;
+    if (options.cluster().isPresent()) {
+      try {
+        clusterWorkers = openCluster(options.cluster().get(), plan, childJvmOptions, key, childProperties);
+      } catch (IOException | RuntimeException e) {
+        server.close();
+        clock.shutdown();
+        throw e;
+      }
+    }
+    this.cluster = clusterWorkers;
+    this.supervisor = new WorkerSupervisor(scheduler, launcher, server::address, provider.workersInProcess(), init,
+        clusterWorkers, options.clusterWorkers());
     sv[0] = supervisor;
+  }
+
+  /** Opens the cluster session: how the engine starts this pool's workers. */
+  private ClusterWorkers openCluster(io.procpool.api.cluster.Cluster c, LaunchPlan plan, List<String> jvmOptions,
+      byte[] key, Map<String, String> properties) throws IOException {
+    LaunchPlan.ClusterForm form;
+    try {
+      form = plan.clusterForm(WorkerMain.class);
+    } catch (IllegalStateException e) {
+      throw new WorkerStartException("cannot start cluster workers: " + e.getMessage(), e);
+    }
+    List<String> options = new ArrayList<>(ChildJvm.procpoolOptions(jvmOptions, List.of()));
+    options.addAll(jvmOptions);
+    options.addAll(form.jvmOptions());
+    String jobName = "procpool-" + ProcessHandle.current().pid() + "-" + poolId;
+    io.procpool.api.cluster.WorkerCommand command = new io.procpool.api.cluster.WorkerCommand(jobName, ChildJvm.java(),
+        options, form.classpath(), form.mainClass(),
+        List.of("--transport", provider.name(), "--connect", reachableAddress(server.address()),
+            "--max-frame-size", Integer.toString(this.options.maxFrameSize())),
+        key, properties);
+    io.procpool.api.cluster.ClusterSession session;
+    try {
+      session = c.open(command);
+    } catch (IOException e) {
+      throw new WorkerStartException("cannot use the " + c.name() + " cluster: " + e.getMessage(), e);
+    }
+    return new ClusterWorkers(session, c.name(), poolId);
+  }
+
+  /** A wildcard listen address is not one to connect to: the nodes reach this host by its name. */
+  static String reachableAddress(String address) {
+    for (String wildcard : new String[] {"0.0.0.0:", "[::]:", "*:"}) {
+      if (address.startsWith(wildcard)) {
+        try {
+          return java.net.InetAddress.getLocalHost().getCanonicalHostName() + ":" + address.substring(wildcard.length());
+        } catch (java.net.UnknownHostException e) {
+          throw new WorkerStartException("the pool listens on " + address + " but this host's name is unknown ("
+              + e.getMessage() + "); set listenAddress to an address the cluster's nodes reach", e);
+        }
+      }
+    }
+    return address;
   }
 
   /** The transport's options for child JVMs, then the user's (which win where the JVM takes the last). */
@@ -120,13 +190,6 @@ public final class DefaultProcessPool implements ProcessPool {
     List<String> all = new ArrayList<>(provider.childJvmOptions());
     all.addAll(user);
     return List.copyOf(all);
-  }
-
-  /** The pool's transport properties, plus what its server says a local worker needs to reach it. */
-  private static Map<String, String> childProperties(PoolOptions options, TransportServer server) {
-    Map<String, String> p = new HashMap<>(options.transportProperties());
-    server.clientProperties().forEach(p::putIfAbsent);
-    return p;
   }
 
   /** Starts a pool and waits until its first worker can take tasks. */
@@ -140,8 +203,19 @@ public final class DefaultProcessPool implements ProcessPool {
     for (int i = 0; i < options.processes(); i++) {
       pool.supervisor.spawn();
     }
+    if (pool.cluster != null) {
+      pool.clusterShutdownHook = new Thread(() -> pool.cluster.shutdown(CLUSTER_CANCEL_WAIT),
+          "procpool-" + pool.poolId + "-cluster-cleanup");
+      Runtime.getRuntime().addShutdownHook(pool.clusterShutdownHook);
+      pool.supervisor.ensureCluster();
+    }
     try {
-      pool.supervisor.firstReady().get(BUILD_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+      if (options.processes() == 0) {
+        // Only cluster workers: their jobs may wait in the engine's queue for as long as it decides.
+        pool.supervisor.firstReady().get();
+      } else {
+        pool.supervisor.firstReady().get(BUILD_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+      }
     } catch (ExecutionException e) {
       pool.terminate();
       Throwable cause = e.getCause();
@@ -245,9 +319,9 @@ public final class DefaultProcessPool implements ProcessPool {
 
   // ------------------------------------------------------------------ map
 
-  private static int defaultChunksize(int n, int processes) {
-    int chunks = processes * 4;
-    return Math.max(1, n / chunks + (n % chunks == 0 ? 0 : 1));
+  /** The workers the pool keeps: local ones plus those its cluster is asked for now (at least 1). */
+  private int workers() {
+    return Math.max(1, options.processes() + supervisor.clusterTarget());
   }
 
   @Override
@@ -346,7 +420,7 @@ public final class DefaultProcessPool implements ProcessPool {
     if (options.taskTimeout().isPresent()) {
       return 1;
     }
-    int chunks = options.processes() * 4;
+    int chunks = workers() * 4;
     return Math.max(1, n / chunks + (n % chunks == 0 ? 0 : 1));
   }
 
@@ -426,7 +500,7 @@ public final class DefaultProcessPool implements ProcessPool {
   }
 
   private int window() {
-    return Math.max(16, options.processes() * 2 * MAX_IN_FLIGHT);
+    return Math.max(16, workers() * 2 * MAX_IN_FLIGHT);
   }
 
 
@@ -455,6 +529,14 @@ public final class DefaultProcessPool implements ProcessPool {
   /** After close() or terminate(): stops the transport and the pool's threads, once callbacks ran. */
   private void finish() {
     scheduler.finished();
+    if (cluster != null) {
+      cluster.shutdown(CLUSTER_CANCEL_WAIT);
+      try {
+        Runtime.getRuntime().removeShutdownHook(clusterShutdownHook);
+      } catch (IllegalStateException e) {
+        // the JVM is exiting: the hook runs (and finds the session ended)
+      }
+    }
     server.close();
     clock.shutdown();
     List<ImapIterator<?>> imaps;
@@ -474,6 +556,17 @@ public final class DefaultProcessPool implements ProcessPool {
   @Override
   public int processes() {
     return options.processes();
+  }
+
+  @Override
+  public void scale(int clusterWorkers) {
+    if (cluster == null) {
+      throw new UnsupportedOperationException("this pool has no cluster: set ProcessPool.builder().cluster(...)");
+    }
+    if (clusterWorkers < 0) {
+      throw new IllegalArgumentException("clusterWorkers must be at least 0, got " + clusterWorkers);
+    }
+    supervisor.scale(clusterWorkers);
   }
 
   @Override

@@ -20,7 +20,12 @@ final class KillReason {
     /** It broke the protocol. */
     PROTOCOL_ERROR,
     /** It did not become ready in time, or the pool cannot use it. */
-    START
+    START,
+    /**
+     * The pool no longer needs it and it holds no task: a cluster job still waiting when the pool
+     * closes, or one beyond the count asked for by {@code scale}. Not a start failure; not replaced.
+     */
+    UNNEEDED
   }
 
   final Kind kind;
@@ -55,9 +60,13 @@ final class KillReason {
     return new KillReason(Kind.START, null, null);
   }
 
+  static KillReason unneeded() {
+    return new KillReason(Kind.UNNEEDED, null, null);
+  }
+
   /** Whether tasks it held may run again elsewhere (retryOnCrash): not after a decision about them. */
   boolean allowsRetry() {
-    return kind == Kind.PROTOCOL_ERROR || kind == Kind.START;
+    return kind == Kind.PROTOCOL_ERROR || kind == Kind.START || kind == Kind.UNNEEDED;
   }
 
   /**

@@ -684,6 +684,9 @@ final class Scheduler {
       w.gotoState(WorkerHandle.State.RETIRING);
       if (w.inflight.isEmpty() && w.recalls.isEmpty()) {
         supervisor.retireLocked(w, out);
+      } else if (w.cluster) {
+        // A cluster job near its walltime: its replacement may have to wait in the engine's queue.
+        supervisor.ensureClusterLocked(out);
       }
     } finally {
       lock.unlock();
@@ -696,7 +699,11 @@ final class Scheduler {
       return;
     }
     for (WorkerHandle w : workers.values()) {
-      if (w.serving() && w.inflight.isEmpty() && w.recalls.isEmpty() && w.killReason == null) {
+      if (w.cluster && w.is(WorkerHandle.State.STARTING) && w.connection == null && w.killReason == null) {
+        // A job still waiting in the engine's queue: nothing is left for it to do.
+        w.killReason = KillReason.unneeded();
+        out.add(supervisor.killer(w));
+      } else if (w.serving() && w.inflight.isEmpty() && w.recalls.isEmpty() && w.killReason == null) {
         supervisor.stopLocked(w, out);
       }
     }
@@ -785,7 +792,11 @@ final class Scheduler {
 
   private void failLostTasks(WorkerHandle w, List<Task> lost, Throwable cause) {
     w.exitCodeSoon().thenAccept(code -> {
-      String how = code == null ? "died" : WorkerCrashedException.describeExitCode(code);
+      WorkerLauncher.Launched process = w.process;
+      String verdict = process == null ? null : process.verdict();
+      String job = process == null ? null : process.describe();
+      String how = (code == null ? "died" : WorkerCrashedException.describeExitCode(code))
+          + (verdict != null ? " (" + job + " ended " + verdict + ")" : "");
       KillReason reason = w.killReason;
       Task head = lost.get(0); // the one it was running, or had started last
       for (Task t : lost) {
@@ -795,7 +806,7 @@ final class Scheduler {
               : "while task " + t.id + " was queued on it behind task " + head.id + " (it may have started;"
                   + " retryOnCrash runs such tasks again)";
           failure = new WorkerCrashedException("worker pid " + w.pid + " " + how + " " + what
-              + (cause != null ? " (" + cause.getMessage() + ")" : ""), w.pid, code, cause);
+              + (cause != null ? " (" + cause.getMessage() + ")" : ""), w.pid, code, verdict, cause);
         }
         Events.task(t, w.pid, t.waitNanos, t.runNanos, 0, failure instanceof TaskTimeoutException ? "timeout"
             : failure instanceof WorkerCrashedException ? "crashed" : "failed by the pool");

@@ -50,6 +50,8 @@ final class WorkerHandle {
   final int id;
   /** Started by hand, not by the pool: never replaced, never counted as a start failure. */
   final boolean external;
+  /** Placed by the pool's cluster engine (a job), not started on this machine. */
+  final boolean cluster;
   private State state = State.STARTING;
   /** Set once launched; null for external workers. Written under the lock, read anywhere. */
   volatile WorkerLauncher.Launched process;
@@ -95,8 +97,13 @@ final class WorkerHandle {
   }
 
   WorkerHandle(int id, boolean external) {
+    this(id, external, false);
+  }
+
+  WorkerHandle(int id, boolean external, boolean cluster) {
     this.id = id;
     this.external = external;
+    this.cluster = cluster;
   }
 
   State state() {
@@ -182,11 +189,13 @@ final class WorkerHandle {
     WorkerLauncher.Launched p = process;
     return p == null
         ? java.util.concurrent.CompletableFuture.completedFuture(null)
-        : p.onExit().copy().completeOnTimeout(null, 1, java.util.concurrent.TimeUnit.SECONDS).exceptionally(e -> null);
+        : p.exitSoon().copy().completeOnTimeout(null, 1, java.util.concurrent.TimeUnit.SECONDS).exceptionally(e -> null);
   }
 
   @Override
   public String toString() {
-    return (external ? "external worker " : "worker ") + id + " (pid " + pid + ")";
+    WorkerLauncher.Launched p = process;
+    String job = p == null ? null : p.describe();
+    return (external ? "external worker " : "worker ") + id + " (pid " + pid + (job != null ? ", " + job : "") + ")";
   }
 }

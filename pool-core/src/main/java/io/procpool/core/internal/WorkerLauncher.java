@@ -35,5 +35,23 @@ interface WorkerLauncher {
     default String launchFix() {
       return null;
     }
+
+    /**
+     * Like {@link #onExit()}, for a caller about to wait a little for the exit code: a cluster job
+     * asks its engine now rather than at the next poll.
+     */
+    default CompletableFuture<Integer> exitSoon() {
+      return onExit();
+    }
+
+    /** How the cluster engine says the worker's job ended (e.g. CANCELLED, NODE_FAIL), once known; else null. */
+    default String verdict() {
+      return null;
+    }
+
+    /** What the worker is, for messages: e.g. {@code Slurm job 4242_1}; null for a local process. */
+    default String describe() {
+      return null;
+    }
   }
 }

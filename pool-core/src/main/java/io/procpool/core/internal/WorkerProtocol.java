@@ -59,8 +59,11 @@ import java.util.List;
 final class WorkerProtocol {
   private WorkerProtocol() {}
 
-  /** 3: LOG messages (a parent of version 2 would close a worker that sends one). */
-  static final int VERSION = 3;
+  /**
+   * 3: LOG messages (a parent of version 2 would close a worker that sends one). 4: HELLO carries the
+   * launch id of a worker placed by a cluster engine.
+   */
+  static final int VERSION = 4;
 
   static final byte HELLO = 1;
   static final byte READY = 2;
@@ -103,17 +106,41 @@ final class WorkerProtocol {
 
   // ------------------------------------------------------------------ HELLO
 
-  record Hello(int version, int workerId, long pid) {}
+  /**
+   * @param launchId the cluster engine's id of the worker's job ({@code WorkerCommand.LAUNCH_ID_ENV}), or
+   *     null for a worker the pool started itself or one started by hand
+   */
+  record Hello(int version, int workerId, long pid, String launchId) {
+    Hello(int version, int workerId, long pid) {
+      this(version, workerId, pid, null);
+    }
+  }
 
   static ByteBuffer hello(int workerId, long pid) {
-    return new Buf(17).put(HELLO).putInt(VERSION).putInt(workerId).putLong(pid).toByteBuffer();
+    return hello(workerId, pid, null);
+  }
+
+  static ByteBuffer hello(int workerId, long pid, String launchId) {
+    return new Buf(32).put(HELLO).putInt(VERSION).putInt(workerId).putLong(pid).putString(launchId).toByteBuffer();
   }
 
   static Hello decodeHello(ByteBuffer m) throws ProtocolException {
     if (m.remaining() < 16) {
       throw new ProtocolException("truncated HELLO (" + m.remaining() + " bytes after the type, expected 16)");
     }
-    return new Hello(m.getInt(), m.getInt(), m.getLong());
+    int version = m.getInt();
+    int workerId = m.getInt();
+    long pid = m.getLong();
+    // Older workers end here; the version check then names the mismatch.
+    String launchId = null;
+    if (m.remaining() >= 4) {
+      try {
+        launchId = Buf.getString(m);
+      } catch (RuntimeException e) {
+        throw new ProtocolException("malformed HELLO: " + e.getMessage());
+      }
+    }
+    return new Hello(version, workerId, pid, launchId);
   }
 
   // ------------------------------------------------------------------ READY, RETIRE, SHUTDOWN

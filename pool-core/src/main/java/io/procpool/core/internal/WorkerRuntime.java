@@ -59,7 +59,9 @@ public final class WorkerRuntime implements Connection.Listener {
   private volatile boolean shuttingDown;
   private Payloads payloads;
   private long maxMemory;
-  private boolean retireRequested;
+  private final java.util.concurrent.atomic.AtomicBoolean retireRequested =
+      new java.util.concurrent.atomic.AtomicBoolean();
+  private final String launchId;
   /** Results written and not flushed. Incremented after the write, so a concurrent flush never misses one. */
   private final AtomicInteger unflushed = new AtomicInteger();
   private long batchStart;
@@ -80,6 +82,15 @@ public final class WorkerRuntime implements Connection.Listener {
    *     the protocol, and halts the JVM when the parent goes away
    */
   public WorkerRuntime(Connection connection, int workerId, int maxFrameSize, boolean processWorker) {
+    this(connection, workerId, maxFrameSize, processWorker, null);
+  }
+
+  /**
+   * @param launchId the cluster engine's id of this worker's job, sent in HELLO; null when none
+   */
+  public WorkerRuntime(Connection connection, int workerId, int maxFrameSize, boolean processWorker,
+      String launchId) {
+    this.launchId = launchId;
     this.connection = connection;
     this.workerId = workerId;
     this.maxFrameSize = maxFrameSize;
@@ -264,7 +275,7 @@ public final class WorkerRuntime implements Connection.Listener {
 
   private boolean serve() throws IOException, InterruptedException {
     connection.start(this);
-    connection.write(WorkerProtocol.hello(workerId, ProcessHandle.current().pid()));
+    connection.write(WorkerProtocol.hello(workerId, ProcessHandle.current().pid(), launchId));
     connection.flush();
     while (true) {
       ByteBuffer m = take();
@@ -294,8 +305,8 @@ public final class WorkerRuntime implements Connection.Listener {
           }
           runTask(m);
           running = -1;
-          if (maxMemory > 0 && !retireRequested && ResidentMemory.bytes() > maxMemory) {
-            retireRequested = true;
+          if (maxMemory > 0 && !retireRequested.get() && ResidentMemory.bytes() > maxMemory
+              && retireRequested.compareAndSet(false, true)) {
             send(WorkerProtocol.retire());
           }
           if (inbox.isEmpty() || unflushed.get() >= MAX_BATCH || System.nanoTime() - batchStart > MAX_BATCH_AGE_NANOS) {
@@ -368,6 +379,22 @@ public final class WorkerRuntime implements Connection.Listener {
   private void flushConnection() throws IOException {
     if (unflushed.getAndSet(0) > 0) {
       connection.flush();
+    }
+  }
+
+  /**
+   * Asks the parent to retire this worker: it gets no new task, finishes those it holds, is told to
+   * exit, and is replaced. From any thread (e.g. a signal handler: a cluster job near its walltime);
+   * once only.
+   */
+  public void requestRetire() {
+    if (retireRequested.compareAndSet(false, true)) {
+      connection.write(WorkerProtocol.retire());
+      try {
+        connection.flush();
+      } catch (IOException e) {
+        // The connection is gone; onClosed handles it.
+      }
     }
   }
 

@@ -59,9 +59,28 @@ final class WorkerSupervisor {
   private int startFailures;
   @GuardedBy("scheduler.lock")
   private boolean everReady;
+  /** The pool's cluster, or null. */
+  private final ClusterWorkers cluster;
+  /** How many cluster workers the pool keeps ({@code scale}). */
+  @GuardedBy("scheduler.lock")
+  private int clusterTarget;
 
   WorkerSupervisor(Scheduler scheduler, WorkerLauncher launcher, Supplier<String> address, boolean workersInProcess,
       ByteBuffer initMessage) {
+    this(scheduler, launcher, address, workersInProcess, initMessage, null, 0);
+  }
+
+  /**
+   * @param cluster the pool's cluster workers, or null
+   * @param clusterTarget how many cluster workers to keep at first
+   */
+  WorkerSupervisor(Scheduler scheduler, WorkerLauncher launcher, Supplier<String> address, boolean workersInProcess,
+      ByteBuffer initMessage, ClusterWorkers cluster, int clusterTarget) {
+    this.cluster = cluster;
+    this.clusterTarget = clusterTarget;
+    if (cluster != null) {
+      cluster.setSupervisor(this);
+    }
     this.scheduler = scheduler;
     this.launcher = launcher;
     this.address = address;
@@ -122,15 +141,181 @@ final class WorkerSupervisor {
     });
   }
 
-  private void replaceLocked(Outbox out, long delayNanos) {
+  private void replaceLocked(WorkerHandle gone, Outbox out, long delayNanos) {
     if (!scheduler.needsWorkersLocked()) {
       return;
     }
+    Runnable spawn = gone.cluster ? this::ensureCluster : this::spawn;
     if (delayNanos <= 0) {
-      out.add(this::spawn);
+      if (gone.cluster) {
+        ensureClusterLocked(out);
+      } else {
+        out.add(spawn);
+      }
     } else {
-      out.add(() -> clock.schedule(this::spawn, delayNanos));
+      out.add(() -> clock.schedule(spawn, delayNanos));
     }
+  }
+
+  // ------------------------------------------------------------------ cluster workers
+
+  Scheduler scheduler() {
+    return scheduler;
+  }
+
+  /** How many cluster workers the pool keeps now. */
+  int clusterTarget() {
+    scheduler.lock.lock();
+    try {
+      return clusterTarget;
+    } finally {
+      scheduler.lock.unlock();
+    }
+  }
+
+  /** Whether the pool has a cluster. */
+  boolean hasCluster() {
+    return cluster != null;
+  }
+
+  /** Asks the engine for the cluster workers the pool lacks (at build time, or after a delay). */
+  void ensureCluster() {
+    Outbox out = new Outbox();
+    scheduler.lock.lock();
+    try {
+      ensureClusterLocked(out);
+    } finally {
+      scheduler.lock.unlock();
+    }
+    out.run();
+  }
+
+  /** Cluster workers that count toward the target: not leaving, not being killed. */
+  private int clusterCountLocked() {
+    int n = 0;
+    for (WorkerHandle w : scheduler.workersLocked()) {
+      if (w.cluster && w.killReason == null && (w.is(WorkerHandle.State.STARTING) || w.is(WorkerHandle.State.READY))) {
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /**
+   * Brings the cluster workers to the target: asks the engine for the missing ones in one request, or
+   * lets the extra ones go (waiting jobs cancelled first, then idle workers stopped, then busy ones
+   * retired after their tasks).
+   */
+  void ensureClusterLocked(Outbox out) {
+    scheduler.assertLocked();
+    if (cluster == null || !scheduler.needsWorkersLocked()) {
+      return;
+    }
+    int missing = clusterTarget - clusterCountLocked();
+    if (missing > 0) {
+      java.util.List<WorkerHandle> asked = new java.util.ArrayList<>(missing);
+      for (int i = 0; i < missing; i++) {
+        WorkerHandle w = new WorkerHandle(nextWorkerId++, false, true);
+        scheduler.addWorkerLocked(w);
+        asked.add(w);
+      }
+      out.add(() -> cluster.submit(asked));
+      return;
+    }
+    int extra = -missing;
+    for (int pass = 0; pass < 3 && extra > 0; pass++) {
+      for (WorkerHandle w : scheduler.workersLocked()) {
+        if (extra == 0) {
+          break;
+        }
+        if (!w.cluster || w.killReason != null) {
+          continue;
+        }
+        if (pass == 0 && w.is(WorkerHandle.State.STARTING)) {
+          w.killReason = KillReason.unneeded();
+          out.add(killer(w));
+          extra--;
+        } else if (pass == 1 && w.is(WorkerHandle.State.READY) && w.inflight.isEmpty() && w.recalls.isEmpty()) {
+          stopLocked(w, out);
+          extra--;
+        } else if (pass == 2 && w.is(WorkerHandle.State.READY)) {
+          w.gotoState(WorkerHandle.State.RETIRING);
+          extra--;
+        }
+      }
+    }
+  }
+
+  /** {@code pool.scale(n)}. */
+  void scale(int target) {
+    Outbox out = new Outbox();
+    scheduler.lock.lock();
+    try {
+      Scheduler.PoolState s = scheduler.stateLocked();
+      if (s != Scheduler.PoolState.RUNNING) {
+        throw new io.procpool.api.PoolClosedException("the pool is " + s.name().toLowerCase(java.util.Locale.ROOT)
+            + "; it cannot be scaled");
+      }
+      if (target == 0 && !hasLocalWorkersLocked()) {
+        throw new IllegalArgumentException("scale(0) would leave the pool without workers: it has no local"
+            + " ones (processes(0))");
+      }
+      clusterTarget = target;
+      ensureClusterLocked(out);
+    } finally {
+      scheduler.lock.unlock();
+    }
+    out.run();
+  }
+
+  private boolean hasLocalWorkersLocked() {
+    for (WorkerHandle w : scheduler.workersLocked()) {
+      if (!w.cluster && !w.external && !w.is(WorkerHandle.State.DEAD)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** The engine accepted a job for {@code w}: it is now that worker's "process". */
+  void clusterLaunched(WorkerHandle w, WorkerLauncher.Launched job) {
+    boolean tooLate;
+    scheduler.lock.lock();
+    try {
+      w.process = job;
+      tooLate = w.is(WorkerHandle.State.DEAD) || w.killReason != null;
+    } finally {
+      scheduler.lock.unlock();
+    }
+    if (tooLate) {
+      job.kill();
+    }
+    CompletableFuture<Integer> exit = job.onExit();
+    liveProcesses.add(exit);
+    exit.whenComplete((code, e) -> {
+      liveProcesses.remove(exit);
+      onProcessExit(w);
+    });
+  }
+
+  /**
+   * The engine started {@code w}'s job: from now on it has the usual time to connect and initialize
+   * (a job may wait in the engine's queue for as long as the engine decides).
+   */
+  void clusterJobRunning(WorkerHandle w) {
+    scheduler.lock.lock();
+    try {
+      if (w.is(WorkerHandle.State.STARTING) && w.killReason == null && w.startTimeout == null) {
+        w.startTimeout = clock.schedule(() -> startTimedOut(w), START_TIMEOUT.toNanos());
+      }
+    } finally {
+      scheduler.lock.unlock();
+    }
+  }
+
+  /** {@code w}'s job waits for a reason that cannot clear: a start failure, fatal before the pool ever ran. */
+  void clusterJobUnsatisfiable(WorkerHandle w, WorkerStartException failure) {
+    failStart(w, failure, "its job cannot start");
   }
 
   private void startTimedOut(WorkerHandle w) {
@@ -203,8 +388,17 @@ final class WorkerSupervisor {
         if ((s != Scheduler.PoolState.RUNNING && s != Scheduler.PoolState.CLOSING) || scheduler.brokenLocked()) {
           throw new ProtocolException("the pool is shutting down; worker pid " + hello.pid() + " cannot join");
         }
-        w = new WorkerHandle(nextWorkerId++, true);
-        scheduler.addWorkerLocked(w);
+        if (hello.launchId() != null && cluster != null) {
+          ClusterWorkers.Job job = cluster.job(hello.launchId());
+          w = job == null ? null : job.worker;
+          if (w == null || !w.is(WorkerHandle.State.STARTING) || w.connection != null || w.killReason != null) {
+            throw new ProtocolException("unexpected cluster worker with launch id " + hello.launchId() + " (pid "
+                + hello.pid() + "): no waiting job of this pool has that id");
+          }
+        } else {
+          w = new WorkerHandle(nextWorkerId++, true);
+          scheduler.addWorkerLocked(w);
+        }
       } else {
         w = scheduler.workerLocked(hello.workerId());
         if (w == null || !w.is(WorkerHandle.State.STARTING) || w.connection != null
@@ -238,16 +432,24 @@ final class WorkerSupervisor {
 
   /** The worker's initializer failed. */
   void onInitFailed(WorkerHandle w, Throwable error) {
+    failStart(w, new WorkerStartException("the pool's initializer failed in worker pid " + w.pid + ": " + error, error),
+        "the initializer failed");
+  }
+
+  /**
+   * {@code w} cannot start for a reason that another try would not change: before the pool ever ran
+   * this breaks it; after, it counts as a start failure.
+   */
+  private void failStart(WorkerHandle w, WorkerStartException failure, String what) {
     Runnable kill;
     WorkerStartException breakWith = null;
     Outbox out = new Outbox();
+    Throwable error = failure.getCause() != null ? failure.getCause() : failure;
     scheduler.lock.lock();
     try {
       if (!w.is(WorkerHandle.State.STARTING) || w.killReason != null) {
         return;
       }
-      WorkerStartException failure = new WorkerStartException("the pool's initializer failed in worker pid "
-          + w.pid + ": " + error, error);
       if (!everReady && !w.external) {
         breakWith = failure;
         scheduler.breakLocked(failure, out);
@@ -262,7 +464,7 @@ final class WorkerSupervisor {
       scheduler.lock.unlock();
     }
     if (breakWith == null) {
-      LOG.log(System.Logger.Level.WARNING, "procpool: the initializer failed in " + w + "; "
+      LOG.log(System.Logger.Level.WARNING, "procpool: " + what + " in " + w + "; "
           + (w.external ? "it is dropped" : "it will be replaced") + ": " + error);
     }
     kill.run();
@@ -292,7 +494,7 @@ final class WorkerSupervisor {
   void retireLocked(WorkerHandle w, Outbox out) {
     stopLocked(w, out);
     if (!w.external) {
-      replaceLocked(out, 0);
+      replaceLocked(w, out, 0);
     }
   }
 
@@ -325,8 +527,8 @@ final class WorkerSupervisor {
     boolean startFailure = previous == WorkerHandle.State.STARTING
         && (reason == null || reason.kind == KillReason.Kind.START);
     if (!startFailure) {
-      if (reason == null || reason.kind != KillReason.Kind.TERMINATE) {
-        replaceLocked(out, 0);
+      if (reason == null || (reason.kind != KillReason.Kind.TERMINATE && reason.kind != KillReason.Kind.UNNEEDED)) {
+        replaceLocked(w, out, 0);
       }
       return;
     }
@@ -343,7 +545,7 @@ final class WorkerSupervisor {
         killStartingLocked(out);
         return;
       }
-      replaceLocked(out, 0);
+      replaceLocked(w, out, 0);
       return;
     }
     if (startFailures % MAX_START_FAILURES == 0 && !scheduler.hasServingWorkerLocked()) {
@@ -353,7 +555,7 @@ final class WorkerSupervisor {
       out.add(() -> LOG.log(System.Logger.Level.WARNING, "procpool: " + failure.getMessage()));
     }
     long backoff = Math.min(MAX_BACKOFF.toNanos(), FIRST_BACKOFF.toNanos() << Math.min(20, startFailures - 1));
-    replaceLocked(out, backoff);
+    replaceLocked(w, out, backoff);
   }
 
   private WorkerStartException startFailure(WorkerHandle w, Throwable cause) {

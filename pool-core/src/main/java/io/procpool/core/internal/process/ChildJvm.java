@@ -74,15 +74,8 @@ public final class ChildJvm {
   public static ChildJvm start(String name, Class<?> mainClass, LaunchPlan plan, List<String> jvmOptions,
       List<String> args, byte[] secret, Map<String, String> properties) throws IOException {
     List<String> cmd = new ArrayList<>();
-    cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-    cmd.add("-Xlog:disable");
-    cmd.add("-Xlog:all=warning:stderr");
-    cmd.add("-XX:+ExitOnOutOfMemoryError");
-    if (jvmOptions.stream().noneMatch(o -> o.startsWith("-XX:+Use") && o.endsWith("GC"))) {
-      // A child runs one thing at a time: the serial collector starts fastest and fits best.
-      cmd.add("-XX:+UseSerialGC");
-    }
-    cmd.addAll(quietOptions(Runtime.version().feature(), jvmOptions, plan.modular()
+    cmd.add(java().toString());
+    cmd.addAll(procpoolOptions(jvmOptions, plan.modular()
         && ModuleLayer.boot().findModule(SHADED_NETTY).isPresent() ? List.of(SHADED_NETTY) : List.of()));
     ClassDataArchive cds = plan.plainClasspath() == null
         ? ClassDataArchive.NONE
@@ -108,6 +101,29 @@ public final class ChildJvm {
     ChildJvm child = new ChildJvm(process, stdin, name);
     child.exit.thenAccept(cds::onExit);
     return child;
+  }
+
+  /** This JVM's {@code java} executable, which children run. */
+  public static Path java() {
+    return Path.of(System.getProperty("java.home"), "bin", "java");
+  }
+
+  /**
+   * procpool's own options for a child JVM, placed before {@code jvmOptions} (the transport's and the
+   * user's): JVM logging on stderr, exit on OutOfMemoryError, the serial collector unless one is
+   * chosen, and {@link #quietOptions}.
+   */
+  public static List<String> procpoolOptions(List<String> jvmOptions, List<String> nativeModules) {
+    List<String> cmd = new ArrayList<>();
+    cmd.add("-Xlog:disable");
+    cmd.add("-Xlog:all=warning:stderr");
+    cmd.add("-XX:+ExitOnOutOfMemoryError");
+    if (jvmOptions.stream().noneMatch(o -> o.startsWith("-XX:+Use") && o.endsWith("GC"))) {
+      // A child runs one thing at a time: the serial collector starts fastest and fits best.
+      cmd.add("-XX:+UseSerialGC");
+    }
+    cmd.addAll(quietOptions(Runtime.version().feature(), jvmOptions, nativeModules));
+    return cmd;
   }
 
   /**

@@ -81,6 +81,20 @@ public final class ChildMain {
   }
 
   /**
+   * Reads a handover file (the secret, then the transport properties, in the format a parent writes to
+   * a child's standard input): how a worker placed by a cluster engine gets its key.
+   */
+  public static Handover readHandover(java.nio.file.Path file) throws IOException {
+    try (java.io.InputStream in = new java.io.BufferedInputStream(java.nio.file.Files.newInputStream(file))) {
+      byte[] secret = ParentLink.readSecret(in);
+      return new Handover(secret, ParentLink.readProperties(in));
+    } catch (java.nio.file.NoSuchFileException e) {
+      throw new IOException("the handover file " + file + " does not exist (the pool closed, or the staging"
+          + " directory is not shared with this node)", e);
+    }
+  }
+
+  /**
    * Runs a child's body and exits with its code; never returns.
    *
    * @param who names the child in a failure message, e.g. {@code procpool worker 3}

@@ -243,6 +243,35 @@ public final class LaunchPlan {
     return cmd;
   }
 
+  /**
+   * The plan as a cluster engine needs it: classpath entries to make visible on the nodes, options
+   * before the main class, and the class to run.
+   *
+   * @throws IllegalStateException for a module-path launch, which cluster workers do not support
+   */
+  public ClusterForm clusterForm(Class<?> mainClass) {
+    if (modular()) {
+      throw new IllegalStateException("cluster workers run on a classpath, and this JVM runs procpool from the module"
+          + " path; " + fixHint);
+    }
+    int cp = prefix.indexOf("-cp");
+    List<String> options = new ArrayList<>(prefix.subList(0, cp));
+    List<Path> entries = new ArrayList<>();
+    for (String e : prefix.get(cp + 1).split(File.pathSeparator)) {
+      if (!e.isEmpty()) {
+        entries.add(Path.of(e).toAbsolutePath());
+      }
+    }
+    if (launcherClass != null) {
+      options.add(0, "-Dloader.main=" + mainClass.getName());
+      return new ClusterForm(entries, options, launcherClass);
+    }
+    return new ClusterForm(entries, options, mainClass.getName());
+  }
+
+  /** See {@link #clusterForm}. */
+  public record ClusterForm(List<Path> classpath, List<String> jvmOptions, String mainClass) {}
+
   /** Whether the child runs on the module path. */
   boolean modular() {
     return launcherClass == null && classpath == null;
