@@ -4,7 +4,8 @@
 # namespaces and the bridge. Exits 0 even if nothing was up. Prints the time taken.
 set -u
 t0=$(date +%s.%N)
-if timeout 5 squeue -h >/dev/null 2>&1; then
+if [ -s /run/slurm/slurmctld.pid ] && kill -0 "$(cat /run/slurm/slurmctld.pid)" 2>/dev/null \
+    && timeout 5 squeue -h >/dev/null 2>&1; then
   squeue -h -o %A | xargs -r scancel 2>/dev/null
   for i in $(seq 100); do [ -z "$(timeout 5 squeue -h 2>/dev/null)" ] && break; sleep 0.1; done
 fi
@@ -23,12 +24,9 @@ done
 leftovers() {
   local p
   for p in /proc/[0-9]*; do
-    p=${p#/proc/}
-    if [ "$(readlink "/proc/$p/exe" 2>/dev/null)" = /usr/sbin/slurmstepd ] \
-        || tr '\0' '\n' < "/proc/$p/environ" 2>/dev/null | grep -qx 'SLURM_CLUSTER_NAME=procpool-ci'; then
-      echo "$p"
-    fi
+    [ "$p/exe" -ef /usr/sbin/slurmstepd ] 2>/dev/null && echo "${p#/proc/}"
   done
+  grep -lsxz 'SLURM_CLUSTER_NAME=procpool-ci' /proc/[0-9]*/environ | sed 's|^/proc/\([0-9]*\)/environ$|\1|'
 }
 left=$(leftovers)
 if [ -n "$left" ]; then
