@@ -24,8 +24,9 @@ all_nodes_in() { # all_nodes_in REGEX: every node's state matches REGEX
   local states; states=$(node_states) || return 1
   for n in $nodes; do echo "$states" | grep -Eqx "$n ($1)" || return 1; done
 }
+settings() { grep -v -e '^#' -e '^$' || true; } # a configuration without its comments
 healthy() {
-  [ "$(cat /etc/slurm/slurm.conf 2>/dev/null)" = "$conf" ] || return 1
+  [ "$(settings < /etc/slurm/slurm.conf 2>/dev/null)" = "$(echo "$conf" | settings)" ] || return 1
   pid_alive /run/munge/munged.pid && pid_alive /run/slurm/slurmctld.pid || return 1
   for n in $nodes; do pid_alive "/run/slurm/slurmd-$n.pid" || return 1; done
   all_nodes_in 'idle|mixed|allocated|completing'

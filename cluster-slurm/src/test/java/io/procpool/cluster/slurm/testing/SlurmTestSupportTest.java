@@ -92,8 +92,12 @@ class SlurmTestSupportTest {
   void aCommandThatOverrunsItsTimeoutIsKilledWithItsChildren() {
     long t0 = System.nanoTime();
     IllegalStateException e = assertThrows(IllegalStateException.class,
-        () -> SlurmTestCluster.run(List.of("sh", "-c", "echo started; sleep 30 & wait"), Duration.ofMillis(300)));
-    assertTrue(e.getMessage().contains("did not end within") && e.getMessage().contains("started"), e.getMessage());
+        () -> SlurmTestCluster.run(List.of("sh", "-c", "sleep 30 & echo child=$!; wait"), Duration.ofMillis(500)));
+    assertTrue(e.getMessage().contains("did not end within"), e.getMessage());
+    java.util.regex.Matcher m = java.util.regex.Pattern.compile("child=(\\d+)").matcher(e.getMessage());
+    assertTrue(m.find(), e.getMessage());
+    assertFalse(ProcessHandle.of(Long.parseLong(m.group(1))).map(ProcessHandle::isAlive).orElse(false),
+        "the command's child survived");
     assertTrue(System.nanoTime() - t0 < 10_000_000_000L);
     CommandResult ok = SlurmTestCluster.run(List.of("sh", "-c", "echo out; echo err >&2; exit 3"), Duration.ofSeconds(5));
     assertEquals(3, ok.exitCode());
