@@ -52,9 +52,9 @@ import java.util.regex.Pattern;
  * {@code --no-requeue} (the pool replaces workers, Slurm must not restart them),
  * {@code --signal=B:USR1@}<i>retireBefore</i> (the worker retires, finishing its task and taking no new
  * one, when it gets {@code SIGUSR1} that long before its walltime) and an environment of only
- * {@code PATH}, the locale variables and Slurm's own (never the pool's whole environment: Slurm stores
- * the environment of every job). The batch script {@code exec}s {@code java} so that Slurm's signals
- * reach the worker JVM. Its output (stdout and stderr) goes to {@code <session dir>/<job>_<task>.out},
+ * {@code PATH}, {@code HOME}, the user and locale variables and Slurm's own (never the pool's whole
+ * environment: Slurm stores the environment of every job). The batch script {@code exec}s {@code java} so that Slurm's signals
+ * reach the worker JVM (see {@link Builder#exportEnv(String...)} for its environment). Its output (stdout and stderr) goes to {@code <session dir>/<job>_<task>.out},
  * whose last lines appear in start-failure messages.
  *
  * <p><b>Staging.</b> {@link Cluster#open} creates a session directory
@@ -109,6 +109,7 @@ public final class SlurmCluster implements Cluster {
   private final ClasspathStaging classpathStaging;
   private final Duration retireBefore;
   private final Duration pendingGrace;
+  private final List<String> exportEnv;
   private final Path commands;
 
   private SlurmCluster(Builder b) {
@@ -122,6 +123,7 @@ public final class SlurmCluster implements Cluster {
     this.classpathStaging = b.classpathStaging == null ? ClasspathStaging.AUTO : b.classpathStaging;
     this.retireBefore = b.retireBefore != null ? b.retireBefore : defaultRetireBefore(b.time);
     this.pendingGrace = b.pendingGrace == null ? DEFAULT_PENDING_GRACE : b.pendingGrace;
+    this.exportEnv = b.exportEnv == null ? List.of() : b.exportEnv;
     this.commands = b.commands;
   }
 
@@ -203,6 +205,11 @@ public final class SlurmCluster implements Cluster {
     return pendingGrace;
   }
 
+  /** Names of variables of the pool's environment that the workers get besides the standard ones. */
+  public List<String> exportEnv() {
+    return exportEnv;
+  }
+
   /** The directory of Slurm's commands, if set; otherwise they are looked up on the {@code PATH}. */
   public Optional<Path> commands() {
     return Optional.ofNullable(commands);
@@ -254,6 +261,7 @@ public final class SlurmCluster implements Cluster {
     private ClasspathStaging classpathStaging;
     private Duration retireBefore;
     private Duration pendingGrace;
+    private List<String> exportEnv;
     private Path commands;
 
     private Builder() {}
@@ -410,6 +418,26 @@ public final class SlurmCluster implements Cluster {
         throw new IllegalArgumentException("pendingGrace must not be negative, not " + grace);
       }
       this.pendingGrace = grace;
+      return this;
+    }
+
+    /**
+     * Variables of the pool's environment that the workers get, by name (e.g.
+     * {@code "LD_LIBRARY_PATH"}), besides {@code PATH}, {@code HOME}, {@code USER},
+     * {@code LOGNAME}, {@code TZ}, the locale ({@code LANG}, {@code LC_ALL}, {@code LC_CTYPE}) and
+     * Slurm's own ({@code SLURM_*}, {@code SBATCH_*}). Nothing else of the pool's environment reaches
+     * them: Slurm stores the environment of every job, readable by administrators, so never name a
+     * variable holding a secret.
+     */
+    public Builder exportEnv(String... names) {
+      once(this.exportEnv, "exportEnv");
+      for (String n : names) {
+        Objects.requireNonNull(n, "exportEnv element");
+        if (!n.matches("[A-Za-z_][A-Za-z0-9_]*")) {
+          throw new IllegalArgumentException("exportEnv: '" + n + "' is not an environment variable name");
+        }
+      }
+      this.exportEnv = List.of(names);
       return this;
     }
 

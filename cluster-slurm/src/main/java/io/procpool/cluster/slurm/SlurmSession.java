@@ -26,8 +26,15 @@ import java.util.stream.Stream;
 
 /** One pool's use of a {@link SlurmCluster}. */
 final class SlurmSession implements ClusterSession {
-  /** Environment variables passed on to the jobs if the pool has them: none is secret. */
-  static final List<String> EXPORTED_ENV = List.of("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ");
+  /**
+   * Environment variables passed on to the jobs if the pool has them (none is secret), besides those
+   * of {@link SlurmCluster#exportEnv()}. sbatch runs with only these (and {@code SLURM_*},
+   * {@code SBATCH_*}: Slurm's own settings) in its environment and {@code --export=ALL}: any other
+   * {@code --export} makes Slurm load the user's login environment on the node first, which delays
+   * every worker by seconds.
+   */
+  static final List<String> EXPORTED_ENV = List.of("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "HOME", "USER", "LOGNAME");
+  static final List<String> EXPORTED_PREFIXES = List.of("SLURM_", "SBATCH_");
   static final String HANDOVER_FILE = "handover";
   static final String SCRIPT_FILE = "worker.sh";
   private static final Pattern LAUNCH_ID = Pattern.compile("[0-9]+_[0-9]+");
@@ -151,16 +158,17 @@ final class SlurmSession implements ClusterSession {
     a.add("--output=" + dir.resolve("%A_%a.out"));
     a.add("--open-mode=append");
     a.add("--chdir=" + dir);
-    List<String> env = new ArrayList<>();
-    for (String v : EXPORTED_ENV) {
-      if (System.getenv(v) != null) {
-        env.add(v);
-      }
-    }
-    a.add("--export=" + (env.isEmpty() ? "NONE" : String.join(",", env)));
+    a.add("--export=ALL"); // of sbatch's environment, which is jobEnvironment()
     a.addAll(cluster.sbatchArgs());
     a.add(script.toString());
     return a;
+  }
+
+  /** sbatch's environment, which becomes the jobs' (with Slurm's variables added on the node). */
+  Map<String, String> jobEnvironment() {
+    Set<String> keep = new java.util.HashSet<>(EXPORTED_ENV);
+    keep.addAll(cluster.exportEnv());
+    return cli.environment(keep, EXPORTED_PREFIXES);
   }
 
   @Override
@@ -169,7 +177,7 @@ final class SlurmSession implements ClusterSession {
       throw new IllegalArgumentException("count must be at least 1, not " + count);
     }
     checkOpen();
-    SlurmCli.Result r = cli.run("sbatch", sbatchArguments(count));
+    SlurmCli.Result r = cli.run("sbatch", sbatchArguments(count), jobEnvironment());
     String id = r.stdout().strip().split(";", 2)[0];
     if (r.exitCode() != 0 || !JOB_ID.matcher(id).matches()) {
       throw new IOException("sbatch refused " + count + " worker" + (count == 1 ? "" : "s") + " of " + jobName

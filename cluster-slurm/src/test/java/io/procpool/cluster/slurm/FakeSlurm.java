@@ -23,6 +23,7 @@ final class FakeSlurm {
           + "d=$(dirname \"$0\"); t=$(basename \"$0\")\n"
           + "for a in \"$@\"; do printf '%s\\0' \"$a\"; done >> \"$d/$t.args\"\n"
           + "printf '\\n' >> \"$d/$t.args\"\n"
+          + "env > \"$d/$t.env\"\n"
           + "[ -f \"$d/$t.out\" ] && cat \"$d/$t.out\"\n"
           + "[ -f \"$d/$t.err\" ] && cat \"$d/$t.err\" >&2\n"
           + "exit $(cat \"$d/$t.rc\" 2>/dev/null || echo 0)\n");
@@ -55,6 +56,18 @@ final class FakeSlurm {
       all.add(args);
     }
     return all;
+  }
+
+  /** The names of the environment variables of the last call of {@code tool}. */
+  java.util.Set<String> lastEnvironment(String tool) throws IOException {
+    java.util.Set<String> names = new java.util.TreeSet<>();
+    for (String line : Files.readAllLines(bin.resolve(tool + ".env"))) {
+      int eq = line.indexOf('=');
+      if (eq > 0) {
+        names.add(line.substring(0, eq));
+      }
+    }
+    return names;
   }
 
   List<String> lastCall(String tool) throws IOException {

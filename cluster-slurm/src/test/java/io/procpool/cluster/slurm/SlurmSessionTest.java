@@ -89,16 +89,30 @@ class SlurmSessionTest {
           "--partition=net", "--cpus-per-task=2", "--mem=512M", "--time=2", "--signal=B:USR1@30", "--no-requeue",
           "--output=" + dir + "/%A_%a.out", "--open-mode=append", "--chdir=" + dir));
       assertEquals(expected, args.subList(0, expected.size()));
-      String export = args.get(expected.size());
-      assertTrue(export.startsWith("--export="), export);
-      for (String v : export.substring("--export=".length()).split(",")) {
-        assertTrue(v.equals("NONE") || SlurmSession.EXPORTED_ENV.contains(v), export);
-      }
+      assertEquals("--export=ALL", args.get(expected.size()));
       assertEquals(List.of("--account=bio", "--qos", "high", dir.resolve("worker.sh").toString()),
           args.subList(expected.size() + 1, args.size()));
       assertEquals(1, fake.calls("sbatch").size());
       assertEquals("Slurm job 4242_1", s.describe("4242_1"));
       assertEquals(Duration.ofSeconds(10), s.pendingGrace());
+    }
+  }
+
+  @Test
+  void sbatchSeesOnlyTheVariablesJobsMayGet() throws Exception {
+    FakeSlurm fake = fake();
+    SlurmCli cli = new SlurmCli(fake.bin, Map.of("PROCPOOL_TEST_CANARY", "x", "MY_LIB", "y", "SBATCH_ACCOUNT", "bio",
+        "SLURM_CONF", "/etc/slurm/slurm.conf"));
+    try (SlurmSession s = SlurmSession.open(cluster(fake).exportEnv("MY_LIB").build(), command(List.of(), Map.of()), cli)) {
+      s.submit(1);
+      java.util.Set<String> env = fake.lastEnvironment("sbatch");
+      assertTrue(env.containsAll(List.of("MY_LIB", "SBATCH_ACCOUNT", "SLURM_CONF")), env.toString());
+      for (String name : env) {
+        assertTrue(SlurmSession.EXPORTED_ENV.contains(name) || name.equals("MY_LIB") || name.startsWith("SLURM_")
+            || name.startsWith("SBATCH_") || name.equals("PWD") || name.equals("SHLVL") || name.equals("_"), name);
+      }
+      // squeue and scancel see the whole environment (they start no job).
+      assertTrue(fake.lastEnvironment("squeue").contains("PROCPOOL_TEST_CANARY"));
     }
   }
 
