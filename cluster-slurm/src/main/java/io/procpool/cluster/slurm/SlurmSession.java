@@ -193,25 +193,38 @@ final class SlurmSession implements ClusterSession {
     return ids;
   }
 
+  /**
+   * {@inheritDoc}
+   *
+   * <p>A job that squeue no longer lists is reported {@code ENDED} (verdict unknown unless seen before)
+   * once, and left out afterwards: Slurm lists ended jobs for {@code MinJobAge} (minutes), so the pool
+   * has seen the verdict by then, and a long-lived pool does not carry every job it ever had.
+   */
   @Override
   public Map<String, JobStatus> poll() throws IOException {
     Map<String, JobStatus> seen = squeue();
     synchronized (this) {
       Map<String, JobStatus> out = new LinkedHashMap<>();
-      for (Map.Entry<String, JobStatus> e : known.entrySet()) {
+      for (java.util.Iterator<Map.Entry<String, JobStatus>> it = known.entrySet().iterator(); it.hasNext(); ) {
+        Map.Entry<String, JobStatus> e = it.next();
         String id = e.getKey();
         JobStatus last = e.getValue();
         JobStatus now = seen.get(id);
         if (now == null) {
-          // Forgotten by Slurm (ended more than MinJobAge ago, or the controller lost its state).
-          now = last != null && last.phase() == JobStatus.Phase.ENDED ? last
-              : JobStatus.ended(null, null, last == null ? null : last.node());
+          if (last != null && last.phase() == JobStatus.Phase.ENDED) {
+            it.remove(); // reported ended before; Slurm has forgotten it since
+            continue;
+          }
+          // Forgotten by Slurm before we saw it end (the controller lost its state, or it ended and was
+          // purged between two polls).
+          now = JobStatus.ended(null, null, last == null ? null : last.node());
         } else if (now.phase() == JobStatus.Phase.ENDED && now.node() == null && last != null && last.node() != null) {
           now = JobStatus.ended(now.verdict(), now.exitCode(), last.node());
         }
         e.setValue(now);
         out.put(id, now);
       }
+      arrayJobs.removeIf(job -> known.keySet().stream().noneMatch(id -> id.startsWith(job + "_")));
       return out;
     }
   }
@@ -259,9 +272,14 @@ final class SlurmSession implements ClusterSession {
 
   @Override
   public boolean cancelAll(Duration timeout) throws IOException {
-    List<String> ids;
+    List<String> ids = new ArrayList<>();
     synchronized (this) {
-      ids = new ArrayList<>(arrayJobs);
+      for (String job : arrayJobs) {
+        if (known.entrySet().stream().anyMatch(e -> e.getKey().startsWith(job + "_")
+            && (e.getValue() == null || e.getValue().phase() != JobStatus.Phase.ENDED))) {
+          ids.add(job);
+        }
+      }
     }
     if (ids.isEmpty()) {
       return true;

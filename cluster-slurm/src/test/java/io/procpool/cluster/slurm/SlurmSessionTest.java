@@ -202,14 +202,19 @@ class SlurmSessionTest {
       // Not listed (yet or any more): ended, verdict unknown.
       assertEquals(JobStatus.ended(null, null, null), st.get("4242_5"));
       assertEquals("Slurm job 4242_2 (node n1)", s.describe("4242_2"));
-      // Slurm forgets ended jobs: the last word stays; a running job that vanished is ended, node kept.
-      fake.answer("squeue", "", "", 0);
-      st = s.poll();
-      assertEquals(JobStatus.ended("FAILED", 3, "n2"), st.get("4242_3"));
-      assertEquals(JobStatus.ended(null, null, "n1"), st.get("4242_2"));
       fake.answer("squeue", "", "slurm_load_jobs error: Socket timed out\n", 1);
       assertEquals("squeue failed (exit 1): slurm_load_jobs error: Socket timed out",
           assertThrows(IOException.class, s::poll).getMessage());
+      // Slurm forgets ended jobs: those reported ended are left out; a running job that vanished is
+      // ended, node kept, then left out too.
+      fake.answer("squeue", "", "", 0);
+      st = s.poll();
+      assertEquals(Map.of("4242_0", JobStatus.ended(null, null, null), "4242_1", JobStatus.ended(null, null, null),
+          "4242_2", JobStatus.ended(null, null, "n1")), st);
+      assertEquals(Map.of(), s.poll());
+      int scancels = fake.calls("scancel").size();
+      assertTrue(s.cancelAll(Duration.ofSeconds(1)), "nothing left to cancel");
+      assertEquals(scancels, fake.calls("scancel").size());
     }
   }
 
