@@ -68,6 +68,10 @@ final class SlurmSession implements ClusterSession {
       throw new IllegalArgumentException("job name '" + jobName + "' must be letters, digits, '_', '.', '-'");
     }
     Path staging = cluster.stagingDir();
+    if (staging.toString().indexOf('\\') >= 0) {
+      throw new IOException("the Slurm staging directory " + staging + " contains a backslash, which makes Slurm"
+          + " take the job output's file name pattern literally; use another directory");
+    }
     if (!Files.isDirectory(staging)) {
       throw new IOException("the Slurm staging directory " + staging + " does not exist (or is not a directory);"
           + " create it on a file system every node sees at the same path");
@@ -155,7 +159,8 @@ final class SlurmSession implements ClusterSession {
     cluster.timeMinutes().ifPresent(m -> a.add("--time=" + m));
     a.add("--signal=B:USR1@" + cluster.retireBeforeSeconds());
     a.add("--no-requeue");
-    a.add("--output=" + dir.resolve("%A_%a.out"));
+    // %A_%a: the launch id; a '%' of the path itself is written %% in Slurm's file name patterns.
+    a.add("--output=" + dir.toString().replace("%", "%%") + "/%A_%a.out");
     a.add("--open-mode=append");
     a.add("--chdir=" + dir);
     a.add("--export=ALL"); // of sbatch's environment, which is jobEnvironment()
@@ -172,23 +177,26 @@ final class SlurmSession implements ClusterSession {
   }
 
   @Override
-  public synchronized List<String> submit(int count) throws IOException {
+  public List<String> submit(int count) throws IOException {
     if (count < 1) {
       throw new IllegalArgumentException("count must be at least 1, not " + count);
     }
     checkOpen();
+    // Not under the lock: cancel() may run meanwhile.
     SlurmCli.Result r = cli.run("sbatch", sbatchArguments(count), jobEnvironment());
     String id = r.stdout().strip().split(";", 2)[0];
     if (r.exitCode() != 0 || !JOB_ID.matcher(id).matches()) {
       throw new IOException("sbatch refused " + count + " worker" + (count == 1 ? "" : "s") + " of " + jobName
           + " (exit " + r.exitCode() + "): " + (r.message().isEmpty() ? "no message" : r.message()));
     }
-    arrayJobs.add(id);
     List<String> ids = new ArrayList<>(count);
-    for (int i = 0; i < count; i++) {
-      String launchId = id + "_" + i;
-      ids.add(launchId);
-      known.put(launchId, null);
+    synchronized (this) {
+      arrayJobs.add(id);
+      for (int i = 0; i < count; i++) {
+        String launchId = id + "_" + i;
+        ids.add(launchId);
+        known.put(launchId, null);
+      }
     }
     return ids;
   }

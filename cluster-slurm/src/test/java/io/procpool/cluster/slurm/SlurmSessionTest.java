@@ -147,6 +147,18 @@ class SlurmSessionTest {
   }
 
   @Test
+  void aPercentInTheStagingPathIsEscapedInTheOutputPattern() throws Exception {
+    FakeSlurm fake = fake();
+    Path staging = Files.createDirectories(tmp.resolve("100%"));
+    try (SlurmSession s = (SlurmSession) SlurmCluster.builder().stagingDir(staging).commands(fake.bin).build()
+        .open(command(List.of(), Map.of()))) {
+      s.submit(1);
+      assertTrue(fake.lastCall("sbatch").contains("--output=" + tmp + "/100%%/" + s.directory().getFileName() + "/%A_%a.out"),
+          fake.lastCall("sbatch").toString());
+    }
+  }
+
+  @Test
   void anSbatchRefusalIsAnIOExceptionWithSlurmsWords() throws Exception {
     FakeSlurm fake = fake();
     fake.answer("sbatch", "", "sbatch: error: Batch job submission failed: Invalid partition name specified\n", 1);
