@@ -66,7 +66,10 @@ import java.util.regex.Pattern;
  * entries, and transport properties whose value is the absolute path of a regular file (such as a
  * trusted certificate), are used in place when they are on the staging directory's file system, and
  * otherwise copied once into {@code <stagingDir>/cache/<sha256>/<file name>} (directories packed as a
- * jar), where later pools and runs find them (see {@link ClasspathStaging}). The cache is the
+ * jar), where later pools and runs find them (see {@link ClasspathStaging}); a file of a property whose
+ * name says it is secret (containing {@code key}, {@code password}, {@code secret}, {@code token} or
+ * {@code credential}, such as a TLS client's private key) is copied into the session directory
+ * instead, and deleted with it. The cache is the
  * user's: it is created with mode 0700 and refused if someone else owns it or can write to it.
  *
  * <p>Instances are immutable and thread-safe; one may serve several pools, each with its own

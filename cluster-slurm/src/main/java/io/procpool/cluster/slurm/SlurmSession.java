@@ -90,7 +90,7 @@ final class SlurmSession implements ClusterSession {
       List<String> classpath = staged.classpath(command.classpath());
       Map<String, String> props = new LinkedHashMap<>();
       for (Map.Entry<String, String> e : command.transportProperties().entrySet()) {
-        props.put(e.getKey(), staged.property(e.getValue()));
+        props.put(e.getKey(), staged.property(e.getKey(), e.getValue(), dir));
       }
       s.writeHandover(command.handover(props));
       s.writeScript(command, classpath);

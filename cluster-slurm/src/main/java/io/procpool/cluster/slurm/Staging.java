@@ -69,6 +69,17 @@ final class Staging {
    * path the nodes see; otherwise {@code value} unchanged.
    */
   String property(String value) throws IOException {
+    return property("", value, null);
+  }
+
+  /**
+   * A file-valued property: if {@code value} is the absolute path of an existing regular file, the
+   * path the nodes see; otherwise {@code value} unchanged. A file whose property name says it is
+   * secret ({@link #secret(String)}, e.g. a TLS client's private key) is never put in the shared
+   * cache, which outlives the pool: when it must be copied, it goes into {@code privateDir} (the
+   * session directory, deleted when the pool closes), created 0600.
+   */
+  String property(String key, String value, Path privateDir) throws IOException {
     if (value == null || value.isEmpty() || value.indexOf('\0') >= 0) {
       return value;
     }
@@ -81,16 +92,45 @@ final class Staging {
     if (!p.isAbsolute() || !Files.isRegularFile(p)) {
       return value;
     }
-    return stage(p.normalize()).toString();
+    p = p.normalize();
+    if (privateDir != null && secret(key) && stage(p, false) != p) {
+      Path copy = privateDir.resolve("files");
+      try {
+        Files.createDirectory(copy, dir0700());
+      } catch (FileAlreadyExistsException e) {
+        // a second secret file
+      }
+      Path target = copy.resolve(key.replaceAll("[^A-Za-z0-9_.\\-]", "_") + "-" + p.getFileName());
+      try (OutputStream out = Files.newOutputStream(Files.createFile(target, file0600()))) {
+        Files.copy(p, out);
+      }
+      return target.toString();
+    }
+    return stage(p).toString();
+  }
+
+  /** Whether a property's name says its file is secret: a private key, a password, a secret, a token. */
+  static boolean secret(String key) {
+    String k = key.toLowerCase(java.util.Locale.ROOT);
+    return k.contains("key") || k.contains("password") || k.contains("secret") || k.contains("token")
+        || k.contains("credential");
   }
 
   /** An existing file or directory as the nodes see it. */
   Path stage(Path p) throws IOException {
+    return stage(p, true);
+  }
+
+  /** {@code p} itself when it is used in place; otherwise its cached copy, or {@code null} if {@code copy} is false. */
+  private Path stage(Path p, boolean copy) throws IOException {
     if (mode == ClasspathStaging.NEVER) {
       return p;
     }
     if (mode == ClasspathStaging.AUTO && Files.getFileStore(p).equals(stagingStore())) {
       return p;
+    }
+    if (!copy) {
+      return null;
     }
     return Files.isDirectory(p) ? cacheDirectory(p) : cacheFile(p);
   }

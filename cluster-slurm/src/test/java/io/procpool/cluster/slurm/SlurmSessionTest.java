@@ -342,6 +342,30 @@ class SlurmSessionTest {
   }
 
   @Test
+  void aSecretFileIsCopiedIntoTheSessionDirectoryNeverIntoTheSharedCache() throws Exception {
+    FakeSlurm fake = fake();
+    Path key = Files.writeString(tmp.resolve("client.key"), "PRIVATE");
+    Path cert = Files.writeString(tmp.resolve("client.pem"), "PUBLIC");
+    SlurmCluster c = cluster(fake).classpathStaging(SlurmCluster.ClasspathStaging.ALWAYS).build();
+    try (SlurmSession s = (SlurmSession) c.open(command(List.of(), Map.of("grpc.tls.clientPrivateKey", key.toString(),
+        "grpc.tls.clientCertChain", cert.toString())))) {
+      Path copy = s.directory().resolve("files/grpc.tls.clientPrivateKey-client.key");
+      assertEquals("PRIVATE", Files.readString(copy));
+      assertEquals("rw-------", perms(copy));
+      assertEquals("rwx------", perms(copy.getParent()));
+      String handover = Files.readString(s.directory().resolve("handover"));
+      assertTrue(handover.contains(Base64.getEncoder().encodeToString(copy.toString().getBytes(StandardCharsets.UTF_8))));
+      try (Stream<Path> all = Files.walk(staging().resolve("cache"))) {
+        List<String> names = all.map(p -> p.getFileName().toString()).toList();
+        assertTrue(names.contains("client.pem") && !names.contains("client.key"), names.toString());
+      }
+      s.close();
+      assertFalse(Files.exists(copy), "deleted with the session");
+    }
+    assertTrue(Staging.secret("grpc.tls.privateKey") && Staging.secret("db.password") && !Staging.secret("grpc.tls.trustCerts"));
+  }
+
+  @Test
   void autoStagingUsesFilesOnTheStagingFileSystemInPlaceAndCopiesOthers() throws Exception {
     FakeSlurm fake = fake();
     Path jar = Files.writeString(tmp.resolve("app.jar"), "jar bytes");
