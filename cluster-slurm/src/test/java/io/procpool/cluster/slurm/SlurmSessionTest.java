@@ -347,9 +347,10 @@ class SlurmSessionTest {
     Path key = Files.writeString(tmp.resolve("client.key"), "PRIVATE");
     Path cert = Files.writeString(tmp.resolve("client.pem"), "PUBLIC");
     SlurmCluster c = cluster(fake).classpathStaging(SlurmCluster.ClasspathStaging.ALWAYS).build();
+    Path copy;
     try (SlurmSession s = (SlurmSession) c.open(command(List.of(), Map.of("grpc.tls.clientPrivateKey", key.toString(),
         "grpc.tls.clientCertChain", cert.toString())))) {
-      Path copy = s.directory().resolve("files/grpc.tls.clientPrivateKey-client.key");
+      copy = s.directory().resolve("files/grpc.tls.clientPrivateKey-client.key");
       assertEquals("PRIVATE", Files.readString(copy));
       assertEquals("rw-------", perms(copy));
       assertEquals("rwx------", perms(copy.getParent()));
@@ -359,9 +360,8 @@ class SlurmSessionTest {
         List<String> names = all.map(p -> p.getFileName().toString()).toList();
         assertTrue(names.contains("client.pem") && !names.contains("client.key"), names.toString());
       }
-      s.close();
-      assertFalse(Files.exists(copy), "deleted with the session");
     }
+    assertFalse(Files.exists(copy), "deleted with the session");
     assertTrue(Staging.secret("grpc.tls.privateKey") && Staging.secret("db.password") && !Staging.secret("grpc.tls.trustCerts"));
   }
 
