@@ -353,10 +353,8 @@ final class SlurmSession implements ClusterSession {
     return Duration.ofSeconds(1);
   }
 
-  /**
-   * The cluster's {@link SlurmCluster#pendingGrace()}. (Overrides {@code ClusterSession.pendingGrace()}
-   * where the API has it.)
-   */
+  /** The cluster's {@link SlurmCluster#pendingGrace()}. */
+  @Override
   public Duration pendingGrace() {
     return cluster.pendingGrace();
   }
