@@ -22,8 +22,9 @@ import java.util.regex.Pattern;
  * command-line tools are used; they must be on the {@code PATH} of the pool's process (or see
  * {@link Builder#commands(Path)}) and able to reach the cluster's controller.
  *
- * <p>A complete example, a pool of 16 workers placed by Slurm (two CPUs and 4 GB each, for at most
- * eight hours each; the pool replaces workers that end) besides no local one:
+ * <p>A complete example: a pool of 16 workers placed by Slurm (two CPUs and 4 GB each, for at most
+ * eight hours each; the pool replaces workers that end) and no local one. The pool listens where the
+ * nodes reach it, so with TLS:
  *
  * <pre>{@code
  * SlurmCluster slurm = SlurmCluster.builder()
@@ -48,14 +49,23 @@ import java.util.regex.Pattern;
  * }</pre>
  *
  * <p><b>What each worker is.</b> One task of a job array named after the pool
- * ({@code procpool-...}, so forgotten jobs can be found with {@code squeue --name}), submitted with
- * {@code --no-requeue} (the pool replaces workers, Slurm must not restart them),
+ * ({@code procpool-<pid>-<n>}, so forgotten jobs can be found with {@code squeue --name}), submitted
+ * with {@code --no-requeue} (the pool replaces workers; Slurm must not restart them) and
  * {@code --signal=B:USR1@}<i>retireBefore</i> (the worker retires, finishing its task and taking no new
- * one, when it gets {@code SIGUSR1} that long before its walltime) and an environment of only
- * {@code PATH}, {@code HOME}, the user and locale variables and Slurm's own (never the pool's whole
- * environment: Slurm stores the environment of every job). The batch script {@code exec}s {@code java} so that Slurm's signals
- * reach the worker JVM (see {@link Builder#exportEnv(String...)} for its environment). Its output (stdout and stderr) goes to {@code <session dir>/<job>_<task>.out},
- * whose last lines appear in start-failure messages.
+ * one, when it gets {@code SIGUSR1} that long before its walltime). Its environment is only
+ * {@code PATH}, {@code HOME}, the user and locale variables, Slurm's own and those named with
+ * {@link Builder#exportEnv(String...)}, never the pool's whole environment: Slurm stores the
+ * environment of every job. The batch script {@code exec}s {@code java}, so that Slurm's signals reach
+ * the worker JVM. The job's output (stdout and stderr) goes to
+ * {@code <session dir>/<array job>_<task>.out}, whose last lines appear in start-failure messages.
+ *
+ * <p><b>States.</b> The session asks {@code squeue} once per poll for all of its jobs. A job waiting
+ * for a reason that cannot clear as the cluster is configured ({@code PartitionConfig},
+ * {@code PartitionNodeLimit}, {@code PartitionTimeLimit}, {@code BadConstraints},
+ * {@code InvalidAccount}, {@code InvalidQOS}, per-job QOS and association limits, ...) is reported as
+ * such, and the pool gives it up after {@link Builder#pendingGrace(Duration)}. An ended job carries
+ * Slurm's verdict ({@code COMPLETED}, {@code FAILED}, {@code CANCELLED}, {@code TIMEOUT},
+ * {@code NODE_FAIL}, {@code OUT_OF_MEMORY}, ...) and exit code ({@code 128 + n} for signal {@code n}).
  *
  * <p><b>Staging.</b> {@link Cluster#open} creates a session directory
  * {@code <stagingDir>/<job name>-<random>/} (mode 0700) holding the handover file (mode 0600: the pool's
@@ -69,8 +79,8 @@ import java.util.regex.Pattern;
  * jar), where later pools and runs find them (see {@link ClasspathStaging}); a file of a property whose
  * name says it is secret (containing {@code key}, {@code password}, {@code secret}, {@code token} or
  * {@code credential}, such as a TLS client's private key) is copied into the session directory
- * instead, and deleted with it. The cache is the
- * user's: it is created with mode 0700 and refused if someone else owns it or can write to it.
+ * instead, and deleted with it. The cache is the user's: it is created with mode 0700 and refused if
+ * someone else owns it or can write to it.
  *
  * <p>Instances are immutable and thread-safe; one may serve several pools, each with its own
  * session.
