@@ -78,7 +78,12 @@ final class SlurmCli {
    * @throws IOException if it cannot be started or does not end within {@link #TIMEOUT}
    */
   Result run(String tool, List<String> args) throws IOException {
-    return run(tool, args, environment);
+    return run(tool, args, environment, TIMEOUT);
+  }
+
+  /** {@link #run(String, List)} for at most {@code timeout}. */
+  Result run(String tool, List<String> args, Duration timeout) throws IOException {
+    return run(tool, args, environment, timeout);
   }
 
   /**
@@ -87,6 +92,16 @@ final class SlurmCli {
    * @throws IOException if it cannot be started or does not end within {@link #TIMEOUT}
    */
   Result run(String tool, List<String> args, Map<String, String> env) throws IOException {
+    return run(tool, args, env, TIMEOUT);
+  }
+
+  /**
+   * Runs {@code tool args} with exactly {@code env} as its environment, stdin empty, for at most
+   * {@code timeout}.
+   *
+   * @throws IOException if it cannot be started or does not end in time
+   */
+  Result run(String tool, List<String> args, Map<String, String> env, Duration timeout) throws IOException {
     List<String> cmd = new ArrayList<>();
     cmd.add(executable(tool));
     cmd.addAll(args);
@@ -104,9 +119,9 @@ final class SlurmCli {
     CompletableFuture<byte[]> err = reader(p.getErrorStream(), tool);
     CompletableFuture<byte[]> out = reader(p.getInputStream(), tool);
     try {
-      if (!p.waitFor(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)) {
+      if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
         p.destroyForcibly();
-        throw new IOException("Slurm's " + tool + " did not answer within " + TIMEOUT.toSeconds() + " s: " + String.join(" ", cmd));
+        throw new IOException("Slurm's " + tool + " did not answer within " + timeout.toMillis() + " ms: " + String.join(" ", cmd));
       }
       String o = new String(out.get(10, TimeUnit.SECONDS), StandardCharsets.UTF_8);
       String e = new String(err.get(10, TimeUnit.SECONDS), StandardCharsets.UTF_8);

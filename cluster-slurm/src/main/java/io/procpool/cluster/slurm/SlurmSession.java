@@ -76,6 +76,7 @@ final class SlurmSession implements ClusterSession {
       throw new IOException("the Slurm staging directory " + staging + " does not exist (or is not a directory);"
           + " create it on a file system every node sees at the same path");
     }
+    checkStagingDir(staging);
     // Slurm answers? One cheap call, so that a pool without a reachable Slurm fails at build().
     SlurmCli.Result r = cli.run("squeue", List.of("-h", "--name=" + jobName, "-o", "%i"));
     if (r.exitCode() != 0) {
@@ -99,6 +100,26 @@ final class SlurmSession implements ClusterSession {
       throw e;
     }
     return s;
+  }
+
+  /**
+   * Refuses a staging directory that others may write to without the sticky bit: they could rename the
+   * session directory or the cache and put their own batch script or jars in its place.
+   */
+  static void checkStagingDir(Path staging) throws IOException {
+    int mode;
+    try {
+      mode = (Integer) Files.getAttribute(staging, "unix:mode");
+    } catch (UnsupportedOperationException | IllegalArgumentException e) {
+      return; // not a Unix file system: nothing to check
+    }
+    boolean writableByOthers = (mode & 0022) != 0;
+    boolean sticky = (mode & 01000) != 0;
+    if (writableByOthers && !sticky) {
+      throw new IOException("the Slurm staging directory " + staging + " may be written by others (mode "
+          + String.format("%04o", mode & 07777) + ") and lacks the sticky bit: they could replace this pool's files;"
+          + " use a directory of your own (or one with mode 1777, like /tmp)");
+    }
   }
 
   private static byte[] randomBytes(int n) {
@@ -210,7 +231,16 @@ final class SlurmSession implements ClusterSession {
    */
   @Override
   public Map<String, JobStatus> poll() throws IOException {
-    Map<String, JobStatus> seen = squeue();
+    return poll(SlurmCli.TIMEOUT);
+  }
+
+  /** A Slurm call's time limit within a caller's: what is left of it, but at least a second. */
+  private static Duration atLeast(Duration left) {
+    return left.compareTo(Duration.ofSeconds(1)) < 0 ? Duration.ofSeconds(1) : left;
+  }
+
+  private Map<String, JobStatus> poll(Duration timeout) throws IOException {
+    Map<String, JobStatus> seen = squeue(timeout);
     synchronized (this) {
       Map<String, JobStatus> out = new LinkedHashMap<>();
       for (java.util.Iterator<Map.Entry<String, JobStatus>> it = known.entrySet().iterator(); it.hasNext(); ) {
@@ -238,14 +268,14 @@ final class SlurmSession implements ClusterSession {
   }
 
   /** squeue's view of this session's jobs (all of them, by the session's job name). */
-  private Map<String, JobStatus> squeue() throws IOException {
+  private Map<String, JobStatus> squeue(Duration timeout) throws IOException {
     synchronized (this) {
       if (arrayJobs.isEmpty()) {
         return Map.of();
       }
     }
     SlurmCli.Result r = cli.run("squeue", List.of("-h", "-a", "-r", "-t", "all", "--name=" + jobName,
-        "-O", SlurmStates.SQUEUE_FORMAT));
+        "-O", SlurmStates.SQUEUE_FORMAT), timeout);
     if (r.exitCode() != 0) {
       throw new IOException("squeue failed (exit " + r.exitCode() + "): " + r.message());
     }
@@ -266,7 +296,11 @@ final class SlurmSession implements ClusterSession {
   }
 
   private void scancel(List<String> ids) throws IOException {
-    SlurmCli.Result r = cli.run("scancel", ids);
+    scancel(ids, SlurmCli.TIMEOUT);
+  }
+
+  private void scancel(List<String> ids, Duration timeout) throws IOException {
+    SlurmCli.Result r = cli.run("scancel", ids, timeout);
     if (r.exitCode() != 0 && !alreadyGone(r.message())) {
       throw new IOException("scancel " + String.join(" ", ids) + " failed (exit " + r.exitCode() + "): " + r.message());
     }
@@ -293,11 +327,12 @@ final class SlurmSession implements ClusterSession {
       return true;
     }
     long deadline = System.nanoTime() + timeout.toNanos();
-    scancel(ids);
+    scancel(ids, atLeast(timeout));
     long pause = 50;
     while (true) {
       try {
-        if (poll().values().stream().allMatch(s -> s.phase() == JobStatus.Phase.ENDED)) {
+        if (poll(atLeast(Duration.ofNanos(deadline - System.nanoTime()))).values().stream()
+            .allMatch(s -> s.phase() == JobStatus.Phase.ENDED)) {
           return true;
         }
       } catch (IOException e) {

@@ -24,6 +24,7 @@ final class FakeSlurm {
           + "for a in \"$@\"; do printf '%s\\0' \"$a\"; done >> \"$d/$t.args\"\n"
           + "printf '\\n' >> \"$d/$t.args\"\n"
           + "env > \"$d/$t.env\"\n"
+          + "[ -f \"$d/$t.hang\" ] && exec sleep 600\n"
           + "[ -f \"$d/$t.out\" ] && cat \"$d/$t.out\"\n"
           + "[ -f \"$d/$t.err\" ] && cat \"$d/$t.err\" >&2\n"
           + "exit $(cat \"$d/$t.rc\" 2>/dev/null || echo 0)\n");
@@ -38,6 +39,11 @@ final class FakeSlurm {
     Files.writeString(bin.resolve(tool + ".out"), stdout);
     Files.writeString(bin.resolve(tool + ".err"), stderr);
     Files.writeString(bin.resolve(tool + ".rc"), Integer.toString(rc));
+  }
+
+  /** From now on {@code tool} hangs (its process is the {@code sleep}, so killing it ends it). */
+  void hang(String tool) throws IOException {
+    Files.writeString(bin.resolve(tool + ".hang"), "");
   }
 
   /** The argument lists of every call of {@code tool} so far. */

@@ -189,6 +189,20 @@ class SlurmSessionTest {
   }
 
   @Test
+  void aStagingDirectoryOthersMayWriteToNeedsTheStickyBit() throws Exception {
+    FakeSlurm fake = fake();
+    Path staging = staging();
+    Files.setPosixFilePermissions(staging, PosixFilePermissions.fromString("rwxrwxrwx"));
+    IOException e = assertThrows(IOException.class, () -> cluster(fake).build().open(command(List.of(), Map.of())));
+    assertEquals("the Slurm staging directory " + staging + " may be written by others (mode 0777) and lacks the"
+        + " sticky bit: they could replace this pool's files; use a directory of your own (or one with mode 1777,"
+        + " like /tmp)", e.getMessage());
+    Process chmod = new ProcessBuilder("chmod", "1777", staging.toString()).start();
+    assertTrue(chmod.waitFor(10, TimeUnit.SECONDS) && chmod.exitValue() == 0);
+    cluster(fake).build().open(command(List.of(), Map.of())).close();
+  }
+
+  @Test
   void pollTurnsSqueueLinesIntoStatusesOfTheSessionsJobsOnly() throws Exception {
     FakeSlurm fake = fake();
     try (ClusterSession s = cluster(fake).build().open(command(List.of(), Map.of()))) {
@@ -254,6 +268,20 @@ class SlurmSessionTest {
       assertEquals(List.of("4242", "4243"), fake.lastCall("scancel"));
       fake.answer("squeue", "4242_0|CANCELLED|n1|15|None\n4242_1|CANCELLED|n1|15|None\n4243_0|CANCELLED||0|None\n", "", 0);
       assertTrue(s.cancelAll(Duration.ofSeconds(10)));
+    }
+  }
+
+  @Test
+  void cancelAllKeepsToItsTimeoutWhenSlurmHangs() throws Exception {
+    FakeSlurm fake = fake();
+    try (ClusterSession s = cluster(fake).build().open(command(List.of(), Map.of()))) {
+      s.submit(1);
+      fake.hang("scancel");
+      long t0 = System.nanoTime();
+      IOException e = assertThrows(IOException.class, () -> s.cancelAll(Duration.ofMillis(1500)));
+      long ms = (System.nanoTime() - t0) / 1_000_000;
+      assertTrue(e.getMessage().startsWith("Slurm's scancel did not answer within 1500 ms"), e.getMessage());
+      assertTrue(ms < 10_000, ms + " ms");
     }
   }
 
