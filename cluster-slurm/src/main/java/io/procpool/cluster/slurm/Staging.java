@@ -11,6 +11,7 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.FileAttribute;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -22,7 +23,9 @@ import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Set;
+import java.util.Map;
 import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.stream.Stream;
 import java.util.zip.ZipEntry;
 import java.util.zip.ZipOutputStream;
@@ -176,15 +179,27 @@ final class Staging {
     }
   }
 
+  /** SHA-256 of files already hashed in this JVM, by path, size, modification time and inode. */
+  private static final Map<String, String> HASHES = new ConcurrentHashMap<>();
+  private static final int MAX_HASHES = 10_000;
+
   private Path cacheFile(Path file) throws IOException {
-    String sha;
-    try (InputStream in = Files.newInputStream(file)) {
-      MessageDigest md = sha256();
-      byte[] buf = new byte[1 << 16];
-      for (int n; (n = in.read(buf)) > 0; ) {
-        md.update(buf, 0, n);
+    BasicFileAttributes a = Files.readAttributes(file, BasicFileAttributes.class);
+    String id = file + "\0" + a.size() + "\0" + a.lastModifiedTime().toMillis() + "\0" + a.fileKey();
+    String sha = HASHES.get(id);
+    if (sha == null) {
+      try (InputStream in = Files.newInputStream(file)) {
+        MessageDigest md = sha256();
+        byte[] buf = new byte[1 << 16];
+        for (int n; (n = in.read(buf)) > 0; ) {
+          md.update(buf, 0, n);
+        }
+        sha = HexFormat.of().formatHex(md.digest());
       }
-      sha = HexFormat.of().formatHex(md.digest());
+      if (HASHES.size() >= MAX_HASHES) {
+        HASHES.clear();
+      }
+      HASHES.put(id, sha);
     }
     Path target = cache().resolve(sha).resolve(file.getFileName().toString());
     if (Files.isRegularFile(target) && Files.size(target) == Files.size(file)) {

@@ -367,6 +367,14 @@ class SlurmSessionTest {
     try (Stream<Path> all = Files.list(cache)) {
       assertEquals(3, all.count(), "jar, classes, cert; no temporary file left");
     }
+    // The jar changes (same path, new content and time): a new copy under its new hash.
+    Files.writeString(jar, "jar bytes, version 2");
+    Files.setLastModifiedTime(jar, java.nio.file.attribute.FileTime.fromMillis(jarTime + 5_000));
+    try (SlurmSession s = (SlurmSession) c.open(command(List.of(jar), Map.of()))) {
+      Path v2 = cache.resolve(sha256("jar bytes, version 2")).resolve("app.jar");
+      assertTrue(Files.readString(s.directory().resolve("worker.sh")).contains("'-cp' '" + v2 + "'"));
+      assertEquals("jar bytes, version 2", Files.readString(v2));
+    }
   }
 
   @Test
