@@ -250,6 +250,31 @@ public interface ProcessPool extends AutoCloseable {
     throw new UnsupportedOperationException("this pool has no cluster: set ProcessPool.builder().cluster(...)");
   }
 
+  /**
+   * Lets the pool choose how many cluster workers it keeps, between {@code min} and {@code max}, from
+   * its backlog, like Dask's adaptive scaling: about every second it wants one worker per task queued
+   * or running (less the local workers); it asks the engine for more at once, and lets surplus workers
+   * go (pending jobs first, then idle workers) once the surplus has lasted 30 seconds. A later
+   * {@link #scale(int)} turns this off.
+   *
+   * @throws UnsupportedOperationException if the pool has no cluster
+   * @throws IllegalArgumentException if {@code min < 0}, {@code max < min}, or {@code max} is 0 while
+   *     the pool has no local worker
+   * @throws PoolClosedException if the pool was closed or terminated
+   */
+  default void adapt(int min, int max) {
+    adapt(min, max, Duration.ofSeconds(30));
+  }
+
+  /**
+   * {@link #adapt(int, int)} with the time a surplus of workers must last before they are let go.
+   *
+   * @param scaleDownAfter at least 0
+   */
+  default void adapt(int min, int max, Duration scaleDownAfter) {
+    throw new UnsupportedOperationException("this pool has no cluster: set ProcessPool.builder().cluster(...)");
+  }
+
   /** The name of the transport this pool uses, such as {@code "pipes"}. */
   String transport();
 

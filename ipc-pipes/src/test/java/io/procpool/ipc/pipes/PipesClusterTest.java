@@ -105,6 +105,30 @@ class PipesClusterTest {
   }
 
   @Test
+  void adaptGrowsWithTheBacklogAndShrinksOnceTheSurplusLasted() throws Exception {
+    LocalProcessCluster cluster = new LocalProcessCluster(tmp);
+    try (ProcessPool pool = ProcessPool.builder().cluster(cluster).clusterWorkers(1).build()) {
+      assertThrows(IllegalArgumentException.class, () -> pool.adapt(2, 1));
+      assertThrows(IllegalArgumentException.class, () -> pool.adapt(0, 0), "no local worker would be left");
+      pool.adapt(1, 3, Duration.ofMillis(500));
+      List<AsyncResult<Integer>> slow = IntStream.range(0, 6).mapToObj(i -> pool.applyAsync(() -> {
+        Thread.sleep(1500);
+        return i;
+      })).collect(Collectors.toList());
+      await("the backlog brought the pool to its maximum of 3", () -> pool.workerPids().size() == 3);
+      for (int i = 0; i < slow.size(); i++) {
+        assertEquals(i, slow.get(i).get(60, TimeUnit.SECONDS));
+      }
+      await("the idle surplus went back to the minimum", () -> cluster.liveJobs().size() == 1
+          && pool.workerPids().size() == 1);
+      assertTrue(cluster.launchIds().size() <= 3 + 1, "never more than max at once: " + cluster.launchIds());
+      pool.scale(2); // a fixed count ends adaptive scaling
+      await("two workers", () -> pool.workerPids().size() == 2);
+    }
+    assertEquals(0, cluster.liveJobs().size());
+  }
+
+  @Test
   void aRequestTheEngineCanNeverMeetFailsTheBuildNamingTheReason() {
     LocalProcessCluster cluster = new LocalProcessCluster(tmp);
     cluster.holdNext("PartitionConfig", true);

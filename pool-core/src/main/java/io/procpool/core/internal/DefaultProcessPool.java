@@ -574,6 +574,17 @@ public final class DefaultProcessPool implements ProcessPool {
   }
 
   @Override
+  public void adapt(int min, int max, Duration scaleDownAfter) {
+    if (cluster == null) {
+      throw new UnsupportedOperationException("this pool has no cluster: set ProcessPool.builder().cluster(...)");
+    }
+    if (scaleDownAfter == null) {
+      throw new NullPointerException("scaleDownAfter");
+    }
+    supervisor.adapt(min, max, scaleDownAfter);
+  }
+
+  @Override
   public String transport() {
     return provider.name();
   }

@@ -627,6 +627,16 @@ final class Scheduler {
     return workers.values();
   }
 
+  /** Tasks queued or held by a worker: the work that wants a worker now. */
+  int demandLocked() {
+    assertLocked();
+    int n = pending.size();
+    for (WorkerHandle w : workers.values()) {
+      n += w.inflight.size();
+    }
+    return n;
+  }
+
   boolean hasServingWorkerLocked() {
     assertLocked();
     for (WorkerHandle w : workers.values()) {

@@ -246,26 +246,114 @@ final class WorkerSupervisor {
     }
   }
 
-  /** {@code pool.scale(n)}. */
+  /** {@code pool.scale(n)}: a fixed count from now on (adaptive scaling ends). */
   void scale(int target) {
     Outbox out = new Outbox();
     scheduler.lock.lock();
     try {
-      Scheduler.PoolState s = scheduler.stateLocked();
-      if (s != Scheduler.PoolState.RUNNING) {
-        throw new io.procpool.api.PoolClosedException("the pool is " + s.name().toLowerCase(java.util.Locale.ROOT)
-            + "; it cannot be scaled");
-      }
-      if (target == 0 && !hasLocalWorkersLocked()) {
-        throw new IllegalArgumentException("scale(0) would leave the pool without workers: it has no local"
-            + " ones (processes(0))");
-      }
+      checkScalableLocked(target, "scale(0)");
+      adaptive = null;
       clusterTarget = target;
       ensureClusterLocked(out);
     } finally {
       scheduler.lock.unlock();
     }
     out.run();
+  }
+
+  private void checkScalableLocked(int max, String what) {
+    Scheduler.PoolState s = scheduler.stateLocked();
+    if (s != Scheduler.PoolState.RUNNING) {
+      throw new io.procpool.api.PoolClosedException("the pool is " + s.name().toLowerCase(java.util.Locale.ROOT)
+          + "; it cannot be scaled");
+    }
+    if (max == 0 && !hasLocalWorkersLocked()) {
+      throw new IllegalArgumentException(what + " would leave the pool without workers: it has no local ones"
+          + " (processes(0))");
+    }
+  }
+
+  /** Adaptive scaling: bounds and how long a surplus must last. */
+  private record Adaptive(int min, int max, long scaleDownAfterNanos) {}
+
+  @GuardedBy("scheduler.lock")
+  private Adaptive adaptive;
+  /** Since when (nanoTime) the adaptive count has wanted fewer workers than the target, or -1. */
+  @GuardedBy("scheduler.lock")
+  private long surplusSince = -1;
+  @GuardedBy("scheduler.lock")
+  private boolean adaptTicking;
+  static final Duration ADAPT_INTERVAL = Duration.ofSeconds(1);
+
+  /** {@code pool.adapt(min, max, scaleDownAfter)}. */
+  void adapt(int min, int max, Duration scaleDownAfter) {
+    if (min < 0 || max < min) {
+      throw new IllegalArgumentException("adapt needs 0 <= min <= max, got min " + min + ", max " + max);
+    }
+    if (scaleDownAfter.isNegative()) {
+      throw new IllegalArgumentException("scaleDownAfter must not be negative, got " + scaleDownAfter);
+    }
+    Outbox out = new Outbox();
+    scheduler.lock.lock();
+    try {
+      checkScalableLocked(max, "adapt(" + min + ", 0)");
+      adaptive = new Adaptive(min, max, scaleDownAfter.toNanos());
+      surplusSince = -1;
+      clusterTarget = Math.max(min, Math.min(max, clusterTarget));
+      adaptLocked(out);
+      ensureClusterLocked(out);
+      if (!adaptTicking) {
+        adaptTicking = true;
+        out.add(() -> clock.schedule(this::adaptTick, ADAPT_INTERVAL.toNanos()));
+      }
+    } finally {
+      scheduler.lock.unlock();
+    }
+    out.run();
+  }
+
+  private void adaptTick() {
+    Outbox out = new Outbox();
+    scheduler.lock.lock();
+    try {
+      if (adaptive == null || scheduler.stateLocked() != Scheduler.PoolState.RUNNING) {
+        adaptTicking = false;
+        return;
+      }
+      adaptLocked(out);
+      out.add(() -> clock.schedule(this::adaptTick, ADAPT_INTERVAL.toNanos()));
+    } finally {
+      scheduler.lock.unlock();
+    }
+    out.run();
+  }
+
+  /** One worker per task queued or running, less the local workers, within the bounds. */
+  private void adaptLocked(Outbox out) {
+    int local = 0;
+    for (WorkerHandle w : scheduler.workersLocked()) {
+      if (!w.cluster && w.serving()) {
+        local++;
+      }
+    }
+    int wanted = Math.max(adaptive.min(), Math.min(adaptive.max(), scheduler.demandLocked() - local));
+    long now = clock.nanoTime();
+    if (wanted > clusterTarget) {
+      clusterTarget = wanted;
+      surplusSince = -1;
+      ensureClusterLocked(out);
+    } else if (wanted < clusterTarget) {
+      if (surplusSince < 0) {
+        surplusSince = now;
+      }
+      if (now - surplusSince >= adaptive.scaleDownAfterNanos()) {
+        clusterTarget = wanted;
+        surplusSince = -1;
+        ensureClusterLocked(out);
+      }
+    } else {
+      surplusSince = -1;
+    }
   }
 
   private boolean hasLocalWorkersLocked() {
