@@ -61,6 +61,13 @@ class ProcessPoolMetricsTest {
   @Test
   void metersShowTheStatsOfARealPoolAndOneScrapeTakesOneSnapshot() throws Exception {
     try (ProcessPool pool = ProcessPool.builder().processes(2).build()) {
+      // build() returns when the first worker is ready; on a loaded machine the second may still be
+      // starting when the tasks below are done, and the counts of workers below would say 1.
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+      while (pool.workerPids().size() < 2 && System.nanoTime() < deadline) {
+        Thread.sleep(10);
+      }
+      assertEquals(2, pool.workerPids().size(), "both workers started within 60 s");
       List<AsyncResult<Integer>> results = new ArrayList<>();
       for (int i = 0; i < TASKS; i++) {
         int x = i;
