@@ -29,10 +29,17 @@ final class SlurmCli {
   }
 
   private final Path binDir;
+  private final java.util.Map<String, String> extraEnvironment;
 
   /** @param binDir the directory of the tools, or {@code null} for the {@code PATH} */
   SlurmCli(Path binDir) {
+    this(binDir, java.util.Map.of());
+  }
+
+  /** For tests: {@code extraEnvironment} is added to the tools' environment (e.g. a canary that must not reach jobs). */
+  SlurmCli(Path binDir, java.util.Map<String, String> extraEnvironment) {
     this.binDir = binDir;
+    this.extraEnvironment = java.util.Map.copyOf(extraEnvironment);
   }
 
   /** The executable for {@code tool} as run. */
@@ -50,6 +57,7 @@ final class SlurmCli {
     cmd.add(executable(tool));
     cmd.addAll(args);
     ProcessBuilder pb = new ProcessBuilder(cmd).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+    pb.environment().putAll(extraEnvironment);
     Process p;
     try {
       p = pb.start();
