@@ -434,6 +434,13 @@ public final class SlurmCluster implements Cluster {
           throw new IllegalArgumentException("sbatch option --" + name
               + " is set by SlurmCluster itself" + hint(name) + "; it cannot be given in sbatchArgs");
         }
+        // sbatch takes abbreviations of long options (--part=x is --partition=x).
+        for (String own : OWN_LONG_OPTIONS) {
+          if (!name.isEmpty() && own.startsWith(name)) {
+            throw new IllegalArgumentException("sbatch option --" + name + " abbreviates --" + own
+                + ", which SlurmCluster sets itself" + hint(own) + "; it cannot be given in sbatchArgs");
+          }
+        }
       } else if (a.startsWith("-") && a.length() >= 2 && Character.isLetter(a.charAt(1))) {
         char c = a.charAt(1);
         if (OWN_SHORT_OPTIONS.contains(c)) {

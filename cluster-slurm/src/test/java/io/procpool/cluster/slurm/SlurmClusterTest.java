@@ -68,6 +68,12 @@ class SlurmClusterTest {
     assertEquals(List.of("--account=bio", "--qos", "high", "-A", "x", "--constraint=avx2", "--exclusive"),
         b().sbatchArgs("--account=bio", "--qos", "high", "-A", "x", "--constraint=avx2", "--exclusive").build().sbatchArgs());
     assertThrows(IllegalArgumentException.class, () -> b().sbatchArgs("bio"));
+    assertEquals("sbatch option --part abbreviates --partition, which SlurmCluster sets itself (use partition(...));"
+        + " it cannot be given in sbatchArgs", assertThrows(IllegalArgumentException.class, () -> b().sbatchArgs("--part=x"))
+        .getMessage());
+    assertThrows(IllegalArgumentException.class, () -> b().sbatchArgs("--expo=ALL"));
+    assertEquals(List.of("--time-min=5", "--wait-all-nodes=1", "--cpus-per-gpu=2"),
+        b().sbatchArgs("--time-min=5", "--wait-all-nodes=1", "--cpus-per-gpu=2").build().sbatchArgs());
   }
 
   @Test
