@@ -88,6 +88,7 @@ public final class SlurmCluster implements Cluster {
   }
 
   static final Duration DEFAULT_RETIRE_BEFORE = Duration.ofMinutes(2);
+  static final Duration DEFAULT_PENDING_GRACE = Duration.ofSeconds(10);
   /** Slurm's largest {@code --signal} time, in seconds. */
   static final long MAX_SIGNAL_SECONDS = 65535;
   private static final Pattern MEMORY = Pattern.compile("[1-9][0-9]*[KMGTkmgt]?|0");
@@ -107,6 +108,7 @@ public final class SlurmCluster implements Cluster {
   private final Path java;
   private final ClasspathStaging classpathStaging;
   private final Duration retireBefore;
+  private final Duration pendingGrace;
   private final Path commands;
 
   private SlurmCluster(Builder b) {
@@ -119,6 +121,7 @@ public final class SlurmCluster implements Cluster {
     this.java = b.java;
     this.classpathStaging = b.classpathStaging == null ? ClasspathStaging.AUTO : b.classpathStaging;
     this.retireBefore = b.retireBefore != null ? b.retireBefore : defaultRetireBefore(b.time);
+    this.pendingGrace = b.pendingGrace == null ? DEFAULT_PENDING_GRACE : b.pendingGrace;
     this.commands = b.commands;
   }
 
@@ -195,6 +198,11 @@ public final class SlurmCluster implements Cluster {
     return retireBefore;
   }
 
+  /** How long a job may stay pending for a reason that cannot clear before the pool gives it up. */
+  public Duration pendingGrace() {
+    return pendingGrace;
+  }
+
   /** The directory of Slurm's commands, if set; otherwise they are looked up on the {@code PATH}. */
   public Optional<Path> commands() {
     return Optional.ofNullable(commands);
@@ -245,6 +253,7 @@ public final class SlurmCluster implements Cluster {
     private Path java;
     private ClasspathStaging classpathStaging;
     private Duration retireBefore;
+    private Duration pendingGrace;
     private Path commands;
 
     private Builder() {}
@@ -383,6 +392,24 @@ public final class SlurmCluster implements Cluster {
             + MAX_SIGNAL_SECONDS + " s for --signal");
       }
       this.retireBefore = before;
+      return this;
+    }
+
+    /**
+     * How long a worker job may stay pending for a reason that cannot clear as the cluster is
+     * configured ({@code PartitionConfig}, {@code PartitionNodeLimit}, {@code PartitionTimeLimit},
+     * {@code BadConstraints}, {@code InvalidAccount}, {@code QOSMax...PerJobLimit}, ...; e.g. more CPUs
+     * than any node has) before the pool cancels it and fails with that reason. Slurm may show such a
+     * reason briefly while nodes come back or the configuration changes. Default 10 seconds; zero
+     * fails at once.
+     */
+    public Builder pendingGrace(Duration grace) {
+      once(this.pendingGrace, "pendingGrace");
+      Objects.requireNonNull(grace, "pendingGrace");
+      if (grace.isNegative()) {
+        throw new IllegalArgumentException("pendingGrace must not be negative, not " + grace);
+      }
+      this.pendingGrace = grace;
       return this;
     }
 

@@ -319,6 +319,14 @@ final class SlurmSession implements ClusterSession {
     return Duration.ofSeconds(1);
   }
 
+  /**
+   * The cluster's {@link SlurmCluster#pendingGrace()}. (Overrides {@code ClusterSession.pendingGrace()}
+   * where the API has it.)
+   */
+  public Duration pendingGrace() {
+    return cluster.pendingGrace();
+  }
+
   @Override
   public synchronized String describe(String launchId) {
     JobStatus s = known.get(launchId);

@@ -27,6 +27,8 @@ class SlurmClusterTest {
     assertTrue(c.time().isEmpty() && c.partition().isEmpty() && c.memoryPerWorker().isEmpty());
     assertEquals(SlurmCluster.ClasspathStaging.AUTO, c.classpathStaging());
     assertEquals("slurm", c.name());
+    assertEquals(Duration.ofSeconds(10), c.pendingGrace());
+    assertEquals(Duration.ZERO, b().pendingGrace(Duration.ZERO).build().pendingGrace());
     c = b().time(Duration.ofSeconds(90)).build();
     assertEquals(2, c.timeMinutes().getAsInt());
     assertEquals(Duration.ofSeconds(45), c.retireBefore(), "bounded by the walltime: half of it");
@@ -49,6 +51,7 @@ class SlurmClusterTest {
     assertThrows(IllegalArgumentException.class, () -> b().partition("a b"));
     assertThrows(IllegalArgumentException.class, () -> b().retireBefore(Duration.ofSeconds(65536)));
     assertThrows(IllegalArgumentException.class, () -> b().java(Path.of("bin/java")));
+    assertThrows(IllegalArgumentException.class, () -> b().pendingGrace(Duration.ofSeconds(-1)));
     assertEquals("partition was already set",
         assertThrows(IllegalStateException.class, () -> b().partition("a").partition("b")).getMessage());
     assertEquals("retireBefore PT2M must be shorter than the walltime 2 min", assertThrows(IllegalStateException.class,
@@ -80,7 +83,7 @@ class SlurmClusterTest {
   void theProviderIsFoundByNameAndChecksItsProperties() {
     Cluster c = ClusterRegistry.create("slurm", Map.of("stagingDir", "/shared/stage", "partition", "net",
         "cpusPerWorker", "2", "memoryPerWorker", "1G", "time", "90m", "sbatchArgs", " --account=bio  --qos=high ",
-        "retireBefore", "PT30S", "classpathStaging", "always"));
+        "retireBefore", "PT30S", "classpathStaging", "always", "pendingGrace", "3s"));
     SlurmCluster s = (SlurmCluster) c;
     assertEquals("net", s.partition().get());
     assertEquals(2, s.cpusPerWorker());
@@ -88,6 +91,7 @@ class SlurmClusterTest {
     assertEquals(List.of("--account=bio", "--qos=high"), s.sbatchArgs());
     assertEquals(Duration.ofSeconds(30), s.retireBefore());
     assertEquals(SlurmCluster.ClasspathStaging.ALWAYS, s.classpathStaging());
+    assertEquals(Duration.ofSeconds(3), s.pendingGrace());
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
         () -> ClusterRegistry.create("slurm", Map.of("stagingDir", "/s", "cpus", "2")));
     assertTrue(e.getMessage().startsWith("unknown slurm cluster property cpus; known: classpathStaging, commands,"), e.getMessage());

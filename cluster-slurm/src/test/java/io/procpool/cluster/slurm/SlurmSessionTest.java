@@ -98,6 +98,7 @@ class SlurmSessionTest {
           args.subList(expected.size() + 1, args.size()));
       assertEquals(1, fake.calls("sbatch").size());
       assertEquals("Slurm job 4242_1", s.describe("4242_1"));
+      assertEquals(Duration.ofSeconds(10), s.pendingGrace());
     }
   }
 
