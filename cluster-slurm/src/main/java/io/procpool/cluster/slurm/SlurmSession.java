@@ -1,0 +1,380 @@
+package io.procpool.cluster.slurm;
+
+import io.procpool.api.cluster.ClusterSession;
+import io.procpool.api.cluster.JobStatus;
+import io.procpool.api.cluster.WorkerCommand;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.RandomAccessFile;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.security.SecureRandom;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+
+/** One pool's use of a {@link SlurmCluster}. */
+final class SlurmSession implements ClusterSession {
+  /** Environment variables passed on to the jobs if the pool has them: none is secret. */
+  static final List<String> EXPORTED_ENV = List.of("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ");
+  static final String HANDOVER_FILE = "handover";
+  static final String SCRIPT_FILE = "worker.sh";
+  private static final Pattern LAUNCH_ID = Pattern.compile("[0-9]+_[0-9]+");
+  private static final Pattern JOB_ID = Pattern.compile("[0-9]+");
+  private static final SecureRandom RANDOM = new SecureRandom();
+
+  private final SlurmCluster cluster;
+  private final SlurmCli cli;
+  private final String jobName;
+  private final Path dir;
+  private final Path handover;
+  private final Path script;
+  /** Array job ids submitted, in order. */
+  private final Set<String> arrayJobs = new LinkedHashSet<>();
+  /** Every launch id submitted, with its last known status (null: not seen yet). */
+  private final Map<String, JobStatus> known = new LinkedHashMap<>();
+  private boolean closed;
+
+  private SlurmSession(SlurmCluster cluster, SlurmCli cli, String jobName, Path dir) {
+    this.cluster = cluster;
+    this.cli = cli;
+    this.jobName = jobName;
+    this.dir = dir;
+    this.handover = dir.resolve(HANDOVER_FILE);
+    this.script = dir.resolve(SCRIPT_FILE);
+  }
+
+  static SlurmSession open(SlurmCluster cluster, WorkerCommand command, SlurmCli cli) throws IOException {
+    String jobName = command.jobName();
+    if (!jobName.matches("[A-Za-z0-9_.\\-]+")) {
+      throw new IllegalArgumentException("job name '" + jobName + "' must be letters, digits, '_', '.', '-'");
+    }
+    Path staging = cluster.stagingDir();
+    if (!Files.isDirectory(staging)) {
+      throw new IOException("the Slurm staging directory " + staging + " does not exist (or is not a directory);"
+          + " create it on a file system every node sees at the same path");
+    }
+    // Slurm answers? One cheap call, so that a pool without a reachable Slurm fails at build().
+    SlurmCli.Result r = cli.run("squeue", List.of("-h", "--name=" + jobName, "-o", "%i"));
+    if (r.exitCode() != 0) {
+      throw new IOException("Slurm does not answer: squeue exited with " + r.exitCode() + ": " + r.message());
+    }
+    Path dir = staging.resolve(jobName + "-" + HexFormat.of().formatHex(randomBytes(6)));
+    Files.createDirectory(dir, Staging.dir0700());
+    SlurmSession s = new SlurmSession(cluster, cli, jobName, dir);
+    try {
+      Files.setPosixFilePermissions(dir, Staging.DIR_0700); // exactly 0700, whatever the umask
+      Staging staged = new Staging(staging, cluster.classpathStaging());
+      List<String> classpath = staged.classpath(command.classpath());
+      Map<String, String> props = new LinkedHashMap<>();
+      for (Map.Entry<String, String> e : command.transportProperties().entrySet()) {
+        props.put(e.getKey(), staged.property(e.getValue()));
+      }
+      s.writeHandover(command.handover(props));
+      s.writeScript(command, classpath);
+    } catch (IOException | RuntimeException e) {
+      s.close();
+      throw e;
+    }
+    return s;
+  }
+
+  private static byte[] randomBytes(int n) {
+    byte[] b = new byte[n];
+    RANDOM.nextBytes(b);
+    return b;
+  }
+
+  /** Created with 0600 from the start (never readable by others, not even for a moment). */
+  private void writeHandover(byte[] bytes) throws IOException {
+    try (OutputStream out = Files.newOutputStream(Files.createFile(handover, Staging.file0600()),
+        StandardOpenOption.WRITE)) {
+      out.write(bytes);
+    }
+    Files.setPosixFilePermissions(handover, Staging.FILE_0600);
+  }
+
+  private void writeScript(WorkerCommand command, List<String> classpath) throws IOException {
+    List<String> cmd = new ArrayList<>();
+    cmd.add(cluster.java().orElse(command.java()).toString());
+    cmd.addAll(command.jvmOptions());
+    cmd.add("-cp");
+    cmd.add(String.join(":", classpath));
+    cmd.add(command.mainClass());
+    cmd.addAll(command.arguments(handover.toString()));
+    String text = "#!/bin/sh\n"
+        + "# procpool worker of pool " + jobName + ", written by io.procpool.cluster.slurm (no secret in here).\n"
+        + "PROCPOOL_LAUNCH_ID=\"${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}\"\n"
+        + "export PROCPOOL_LAUNCH_ID\n"
+        + "exec " + shellWords(cmd) + "\n";
+    Files.writeString(Files.createFile(script, Staging.file0600()), text, StandardCharsets.UTF_8);
+  }
+
+  /** Words quoted for sh: each in single quotes, a single quote as {@code '\''}. */
+  static String shellWords(List<String> words) {
+    StringBuilder s = new StringBuilder();
+    for (String w : words) {
+      if (w.indexOf('\0') >= 0) {
+        throw new IllegalArgumentException("a worker argument contains a NUL character");
+      }
+      if (s.length() > 0) {
+        s.append(' ');
+      }
+      s.append('\'').append(w.replace("'", "'\\''")).append('\'');
+    }
+    return s.toString();
+  }
+
+  /** The sbatch arguments for an array of {@code count} workers. */
+  List<String> sbatchArguments(int count) {
+    List<String> a = new ArrayList<>();
+    a.add("--parsable");
+    a.add("--array=0-" + (count - 1));
+    a.add("--job-name=" + jobName);
+    cluster.partition().ifPresent(p -> a.add("--partition=" + p));
+    a.add("--cpus-per-task=" + cluster.cpusPerWorker());
+    cluster.memoryPerWorker().ifPresent(m -> a.add("--mem=" + m));
+    cluster.timeMinutes().ifPresent(m -> a.add("--time=" + m));
+    a.add("--signal=B:USR1@" + cluster.retireBeforeSeconds());
+    a.add("--no-requeue");
+    a.add("--output=" + dir.resolve("%A_%a.out"));
+    a.add("--open-mode=append");
+    a.add("--chdir=" + dir);
+    List<String> env = new ArrayList<>();
+    for (String v : EXPORTED_ENV) {
+      if (System.getenv(v) != null) {
+        env.add(v);
+      }
+    }
+    a.add("--export=" + (env.isEmpty() ? "NONE" : String.join(",", env)));
+    a.addAll(cluster.sbatchArgs());
+    a.add(script.toString());
+    return a;
+  }
+
+  @Override
+  public synchronized List<String> submit(int count) throws IOException {
+    if (count < 1) {
+      throw new IllegalArgumentException("count must be at least 1, not " + count);
+    }
+    checkOpen();
+    SlurmCli.Result r = cli.run("sbatch", sbatchArguments(count));
+    String id = r.stdout().strip().split(";", 2)[0];
+    if (r.exitCode() != 0 || !JOB_ID.matcher(id).matches()) {
+      throw new IOException("sbatch refused " + count + " worker" + (count == 1 ? "" : "s") + " of " + jobName
+          + " (exit " + r.exitCode() + "): " + (r.message().isEmpty() ? "no message" : r.message()));
+    }
+    arrayJobs.add(id);
+    List<String> ids = new ArrayList<>(count);
+    for (int i = 0; i < count; i++) {
+      String launchId = id + "_" + i;
+      ids.add(launchId);
+      known.put(launchId, null);
+    }
+    return ids;
+  }
+
+  @Override
+  public Map<String, JobStatus> poll() throws IOException {
+    Map<String, JobStatus> seen = squeue();
+    synchronized (this) {
+      Map<String, JobStatus> out = new LinkedHashMap<>();
+      for (Map.Entry<String, JobStatus> e : known.entrySet()) {
+        String id = e.getKey();
+        JobStatus last = e.getValue();
+        JobStatus now = seen.get(id);
+        if (now == null) {
+          // Forgotten by Slurm (ended more than MinJobAge ago, or the controller lost its state).
+          now = last != null && last.phase() == JobStatus.Phase.ENDED ? last
+              : JobStatus.ended(null, null, last == null ? null : last.node());
+        } else if (now.phase() == JobStatus.Phase.ENDED && now.node() == null && last != null && last.node() != null) {
+          now = JobStatus.ended(now.verdict(), now.exitCode(), last.node());
+        }
+        e.setValue(now);
+        out.put(id, now);
+      }
+      return out;
+    }
+  }
+
+  /** squeue's view of this session's jobs (all of them, by the session's job name). */
+  private Map<String, JobStatus> squeue() throws IOException {
+    synchronized (this) {
+      if (arrayJobs.isEmpty()) {
+        return Map.of();
+      }
+    }
+    SlurmCli.Result r = cli.run("squeue", List.of("-h", "-a", "-r", "-t", "all", "--name=" + jobName,
+        "-O", SlurmStates.SQUEUE_FORMAT));
+    if (r.exitCode() != 0) {
+      throw new IOException("squeue failed (exit " + r.exitCode() + "): " + r.message());
+    }
+    return SlurmStates.parse(r.stdout());
+  }
+
+  @Override
+  public void cancel(String launchId) throws IOException {
+    if (!LAUNCH_ID.matcher(launchId).matches()) {
+      throw new IllegalArgumentException("not a launch id of this session: " + launchId);
+    }
+    synchronized (this) {
+      if (!known.containsKey(launchId)) {
+        throw new IllegalArgumentException("not a launch id of this session: " + launchId);
+      }
+    }
+    scancel(List.of(launchId));
+  }
+
+  private void scancel(List<String> ids) throws IOException {
+    SlurmCli.Result r = cli.run("scancel", ids);
+    if (r.exitCode() != 0 && !alreadyGone(r.message())) {
+      throw new IOException("scancel " + String.join(" ", ids) + " failed (exit " + r.exitCode() + "): " + r.message());
+    }
+  }
+
+  /** scancel's words for a job that already ended or was forgotten: nothing to cancel, no error. */
+  static boolean alreadyGone(String message) {
+    String m = message.toLowerCase(java.util.Locale.ROOT);
+    return m.contains("already completing or completed") || m.contains("invalid job id");
+  }
+
+  @Override
+  public boolean cancelAll(Duration timeout) throws IOException {
+    List<String> ids;
+    synchronized (this) {
+      ids = new ArrayList<>(arrayJobs);
+    }
+    if (ids.isEmpty()) {
+      return true;
+    }
+    long deadline = System.nanoTime() + timeout.toNanos();
+    scancel(ids);
+    long pause = 50;
+    while (true) {
+      try {
+        if (poll().values().stream().allMatch(s -> s.phase() == JobStatus.Phase.ENDED)) {
+          return true;
+        }
+      } catch (IOException e) {
+        // squeue did not answer this time: try again until the deadline
+      }
+      long left = deadline - System.nanoTime();
+      if (left <= 0) {
+        return false;
+      }
+      try {
+        Thread.sleep(Math.min(pause, Math.max(1, left / 1_000_000)));
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return false;
+      }
+      pause = Math.min(pause * 2, 500);
+    }
+  }
+
+  @Override
+  public String logTail(String launchId, int maxLines) {
+    if (!LAUNCH_ID.matcher(launchId).matches() || maxLines <= 0) {
+      return "";
+    }
+    return tail(dir.resolve(launchId + ".out"), maxLines);
+  }
+
+  /** The last {@code maxLines} lines of a file (reading at most its last 64 KiB), or "". */
+  static String tail(Path file, int maxLines) {
+    try (RandomAccessFile f = new RandomAccessFile(file.toFile(), "r")) {
+      long len = f.length();
+      int n = (int) Math.min(len, 64 * 1024);
+      byte[] b = new byte[n];
+      f.seek(len - n);
+      f.readFully(b);
+      String text = new String(b, StandardCharsets.UTF_8);
+      if (text.endsWith("\n")) {
+        text = text.substring(0, text.length() - 1);
+      }
+      String[] lines = text.split("\n", -1);
+      int from = Math.max(0, lines.length - maxLines);
+      if (n < len && from == 0) {
+        from = 1; // the first line read is cut
+      }
+      return String.join("\n", java.util.Arrays.asList(lines).subList(Math.min(from, lines.length), lines.length));
+    } catch (IOException e) {
+      return "";
+    }
+  }
+
+  @Override
+  public Duration pollInterval() {
+    return Duration.ofSeconds(1);
+  }
+
+  /**
+   * The cluster's {@link SlurmCluster#pendingGrace()}. (Overrides {@code ClusterSession.pendingGrace()}
+   * where the API has it.)
+   */
+  public Duration pendingGrace() {
+    return cluster.pendingGrace();
+  }
+
+  @Override
+  public synchronized String describe(String launchId) {
+    JobStatus s = known.get(launchId);
+    String node = s == null ? null : s.node();
+    return "Slurm job " + launchId + (node == null ? "" : " (node " + node + ")");
+  }
+
+  /** The session directory. */
+  Path directory() {
+    return dir;
+  }
+
+  private synchronized void checkOpen() {
+    if (closed) {
+      throw new IllegalStateException("the Slurm session of " + jobName + " is closed");
+    }
+  }
+
+  @Override
+  public void close() {
+    synchronized (this) {
+      if (closed) {
+        return;
+      }
+      closed = true;
+    }
+    try {
+      Files.deleteIfExists(handover); // the secret first
+    } catch (IOException e) {
+      // best effort: the directory below goes too
+    }
+    try (Stream<Path> s = Files.walk(dir)) {
+      for (Path p : s.sorted(Comparator.reverseOrder()).toList()) {
+        try {
+          Files.deleteIfExists(p);
+        } catch (IOException e) {
+          // a job still writing its output, or a file of another user: leave it
+        }
+      }
+    } catch (NoSuchFileException e) {
+      // already gone
+    } catch (IOException | RuntimeException e) {
+      // must not throw
+    }
+  }
+
+  @Override
+  public String toString() {
+    return "SlurmSession{" + jobName + ", " + dir + "}";
+  }
+}
