@@ -2,7 +2,6 @@ package io.procpool.cluster.slurm;
 
 import io.procpool.cluster.slurm.testing.SlurmTestCluster;
 import java.io.IOException;
-import java.net.InetAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -22,6 +21,8 @@ final class SlurmE2E {
   /** How long any condition may take (generous: the machine is small and the cluster shared). */
   static final Duration WAIT = Duration.ofSeconds(90);
 
+  private static final String ALL_RELEASED = "all.release";
+
   private SlurmE2E() {}
 
   /** Waits until condition holds, polling every 50 ms, at most {@code timeout}. */
@@ -37,12 +38,21 @@ final class SlurmE2E {
 
   /** The worker's launch id and host, as {@code <launch id> <host>}: runs in a worker. */
   static String where() throws IOException {
-    return System.getenv("PROCPOOL_LAUNCH_ID") + " " + InetAddress.getLocalHost().getHostName();
+    return System.getenv("PROCPOOL_LAUNCH_ID") + " " + hostname();
+  }
+
+  /**
+   * This host's name, as {@code hostname} prints it (the kernel's, per UTS namespace: n1 and n2 have
+   * their own). Not {@code InetAddress.getLocalHost().getHostName()}: that resolves the name, and the
+   * test nodes' names are in no resolver.
+   */
+  static String hostname() throws IOException {
+    return Files.readString(Path.of("/proc/sys/kernel/hostname")).strip();
   }
 
   /**
    * Runs in a worker: writes {@code <name>.at} ({@link #where()}), then holds until the test creates
-   * {@code <name>.release} (at most 2 minutes), and returns {@link #where()}.
+   * {@code <name>.release} or calls {@link #releaseAll} (at most 2 minutes), and returns {@link #where()}.
    */
   static String holdUntilReleased(String dir, String name) throws Exception {
     Path d = Path.of(dir);
@@ -50,7 +60,7 @@ final class SlurmE2E {
     Files.writeString(tmp, where());
     Files.move(tmp, d.resolve(name + ".at"), StandardCopyOption.ATOMIC_MOVE);
     long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(2);
-    while (!Files.exists(d.resolve(name + ".release"))) {
+    while (!Files.exists(d.resolve(name + ".release")) && !Files.exists(d.resolve(ALL_RELEASED))) {
       if (System.nanoTime() - deadline > 0) {
         throw new IllegalStateException("task " + name + " was never released");
       }
@@ -64,6 +74,11 @@ final class SlurmE2E {
     Path at = dir.resolve(name + ".at");
     await("task " + name + " runs", WAIT, () -> Files.exists(at));
     return Files.readString(at);
+  }
+
+  /** Lets every task of {@link #holdUntilReleased} in dir return (so that a failed test's pool closes at once). */
+  static void releaseAll(Path dir) throws IOException {
+    Files.writeString(dir.resolve(ALL_RELEASED), "");
   }
 
   /** Lets task {@code name} of {@link #holdUntilReleased} return. */

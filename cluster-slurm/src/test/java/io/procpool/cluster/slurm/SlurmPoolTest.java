@@ -81,6 +81,7 @@ class SlurmPoolTest {
     long t0 = System.nanoTime();
     try (ProcessPool pool = ProcessPool.builder().transport("grpc").processes(0).cluster(slurm).clusterWorkers(4)
         .build()) {
+      try {
       await("4 workers joined", WAIT, () -> pool.workerPids().size() == 4);
       long joined = System.nanoTime() - t0;
       List<String> calls = SlurmE2E.sbatchCalls(bin);
@@ -155,6 +156,9 @@ class SlurmPoolTest {
           .anyMatch(j -> j.state().equals("PENDING")));
       System.out.println("[slurm e2e] 4 workers joined " + joined / 1_000_000 + " ms after build() began; scancel"
           + " failed the task in " + failedAfter / 1_000_000 + " ms");
+      } finally {
+        SlurmE2E.releaseAll(tasks); // a failed test's pool closes without waiting for held tasks
+      }
     }
     List<String> afterClose = liveJobIds();
     assertEquals(List.of(), afterClose, "close() waited until Slurm had no job of the pool, pending ones included");
@@ -189,6 +193,7 @@ class SlurmPoolTest {
       await("the second job pends (the node is full)", WAIT, () -> SlurmTestCluster.jobs(
           SlurmTestCluster.poolJobPrefix()).stream().anyMatch(j -> j.state().equals("PENDING")));
     } finally {
+      SlurmE2E.releaseAll(tasks);
       pool.terminate();
     }
     assertEquals(List.of(), liveJobIds(), "terminate() waited until Slurm had no job of the pool, pending ones included");
