@@ -8,6 +8,10 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
@@ -29,17 +33,38 @@ final class SlurmCli {
   }
 
   private final Path binDir;
-  private final java.util.Map<String, String> extraEnvironment;
+  /** The pool's environment, as far as the tools see it. */
+  private final Map<String, String> environment;
 
   /** @param binDir the directory of the tools, or {@code null} for the {@code PATH} */
   SlurmCli(Path binDir) {
-    this(binDir, java.util.Map.of());
+    this(binDir, Map.of());
   }
 
-  /** For tests: {@code extraEnvironment} is added to the tools' environment (e.g. a canary that must not reach jobs). */
-  SlurmCli(Path binDir, java.util.Map<String, String> extraEnvironment) {
+  /**
+   * For tests: {@code extraEnvironment} is added to the pool's environment as the tools see it (e.g. a
+   * canary that must not reach jobs).
+   */
+  SlurmCli(Path binDir, Map<String, String> extraEnvironment) {
     this.binDir = binDir;
-    this.extraEnvironment = java.util.Map.copyOf(extraEnvironment);
+    Map<String, String> env = new HashMap<>(System.getenv());
+    env.putAll(extraEnvironment);
+    this.environment = Map.copyOf(env);
+  }
+
+  /**
+   * The part of the pool's environment that the tool may see when it should pass it on to jobs
+   * ({@code sbatch --export=ALL}): the variables named by {@code keep} and those whose names start
+   * with one of {@code keepPrefixes}.
+   */
+  Map<String, String> environment(Collection<String> keep, Collection<String> keepPrefixes) {
+    Map<String, String> out = new TreeMap<>();
+    environment.forEach((k, v) -> {
+      if (keep.contains(k) || keepPrefixes.stream().anyMatch(k::startsWith)) {
+        out.put(k, v);
+      }
+    });
+    return out;
   }
 
   /** The executable for {@code tool} as run. */
@@ -53,11 +78,36 @@ final class SlurmCli {
    * @throws IOException if it cannot be started or does not end within {@link #TIMEOUT}
    */
   Result run(String tool, List<String> args) throws IOException {
+    return run(tool, args, environment, TIMEOUT);
+  }
+
+  /** {@link #run(String, List)} for at most {@code timeout}. */
+  Result run(String tool, List<String> args, Duration timeout) throws IOException {
+    return run(tool, args, environment, timeout);
+  }
+
+  /**
+   * Runs {@code tool args} with exactly {@code env} as its environment, stdin empty.
+   *
+   * @throws IOException if it cannot be started or does not end within {@link #TIMEOUT}
+   */
+  Result run(String tool, List<String> args, Map<String, String> env) throws IOException {
+    return run(tool, args, env, TIMEOUT);
+  }
+
+  /**
+   * Runs {@code tool args} with exactly {@code env} as its environment, stdin empty, for at most
+   * {@code timeout}.
+   *
+   * @throws IOException if it cannot be started or does not end in time
+   */
+  Result run(String tool, List<String> args, Map<String, String> env, Duration timeout) throws IOException {
     List<String> cmd = new ArrayList<>();
     cmd.add(executable(tool));
     cmd.addAll(args);
     ProcessBuilder pb = new ProcessBuilder(cmd).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
-    pb.environment().putAll(extraEnvironment);
+    pb.environment().clear();
+    pb.environment().putAll(env);
     Process p;
     try {
       p = pb.start();
@@ -69,9 +119,9 @@ final class SlurmCli {
     CompletableFuture<byte[]> err = reader(p.getErrorStream(), tool);
     CompletableFuture<byte[]> out = reader(p.getInputStream(), tool);
     try {
-      if (!p.waitFor(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)) {
+      if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
         p.destroyForcibly();
-        throw new IOException("Slurm's " + tool + " did not answer within " + TIMEOUT.toSeconds() + " s: " + String.join(" ", cmd));
+        throw new IOException("Slurm's " + tool + " did not answer within " + timeout.toMillis() + " ms: " + String.join(" ", cmd));
       }
       String o = new String(out.get(10, TimeUnit.SECONDS), StandardCharsets.UTF_8);
       String e = new String(err.get(10, TimeUnit.SECONDS), StandardCharsets.UTF_8);

@@ -22,8 +22,9 @@ import java.util.regex.Pattern;
  * command-line tools are used; they must be on the {@code PATH} of the pool's process (or see
  * {@link Builder#commands(Path)}) and able to reach the cluster's controller.
  *
- * <p>A complete example, a pool of 16 workers placed by Slurm (two CPUs and 4 GB each, for at most
- * eight hours each; the pool replaces workers that end) besides no local one:
+ * <p>A complete example: a pool of 16 workers placed by Slurm (two CPUs and 4 GB each, for at most
+ * eight hours each; the pool replaces workers that end) and no local one. The pool listens where the
+ * nodes reach it, so with TLS:
  *
  * <pre>{@code
  * SlurmCluster slurm = SlurmCluster.builder()
@@ -48,26 +49,39 @@ import java.util.regex.Pattern;
  * }</pre>
  *
  * <p><b>What each worker is.</b> One task of a job array named after the pool
- * ({@code procpool-...}, so forgotten jobs can be found with {@code squeue --name}), submitted with
- * {@code --no-requeue} (the pool replaces workers, Slurm must not restart them),
+ * ({@code procpool-<pid>-<n>}, so forgotten jobs can be found with {@code squeue --name}), submitted
+ * with {@code --no-requeue} (the pool replaces workers; Slurm must not restart them) and
  * {@code --signal=B:USR1@}<i>retireBefore</i> (the worker retires, finishing its task and taking no new
- * one, when it gets {@code SIGUSR1} that long before its walltime) and an environment of only
- * {@code PATH}, the locale variables and Slurm's own (never the pool's whole environment: Slurm stores
- * the environment of every job). The batch script {@code exec}s {@code java} so that Slurm's signals
- * reach the worker JVM. Its output (stdout and stderr) goes to {@code <session dir>/<job>_<task>.out},
- * whose last lines appear in start-failure messages.
+ * one, when it gets {@code SIGUSR1} that long before its walltime). Its environment is only
+ * {@code PATH}, {@code HOME}, the user and locale variables, Slurm's own and those named with
+ * {@link Builder#exportEnv(String...)}, never the pool's whole environment: Slurm stores the
+ * environment of every job. The batch script {@code exec}s {@code java}, so that Slurm's signals reach
+ * the worker JVM. The job's output (stdout and stderr) goes to
+ * {@code <session dir>/<array job>_<task>.out}, whose last lines appear in start-failure messages.
+ *
+ * <p><b>States.</b> The session asks {@code squeue} once per poll for all of its jobs. A job waiting
+ * for a reason that cannot clear as the cluster is configured ({@code PartitionConfig},
+ * {@code PartitionNodeLimit}, {@code PartitionTimeLimit}, {@code BadConstraints},
+ * {@code InvalidAccount}, {@code InvalidQOS}, per-job QOS and association limits, ...) is reported as
+ * such, and the pool gives it up after {@link Builder#pendingGrace(Duration)}. An ended job carries
+ * Slurm's verdict ({@code COMPLETED}, {@code FAILED}, {@code CANCELLED}, {@code TIMEOUT},
+ * {@code NODE_FAIL}, {@code OUT_OF_MEMORY}, ...) and exit code ({@code 128 + n} for signal {@code n}).
  *
  * <p><b>Staging.</b> {@link Cluster#open} creates a session directory
  * {@code <stagingDir>/<job name>-<random>/} (mode 0700) holding the handover file (mode 0600: the pool's
  * auth key and transport properties, never put in the batch script, the command line or the job's
  * environment), the batch script and the job outputs; closing the pool deletes it, the handover file
- * first. The staging directory must be on a file system that every node sees at the same path, and so
+ * first. The staging directory must be on a file system that every node sees at the same path (and
+ * may be writable by others only with the sticky bit, like {@code /tmp}), and so
  * must the worker's {@code java} (by default the pool's own; see {@link Builder#java(Path)}). Classpath
  * entries, and transport properties whose value is the absolute path of a regular file (such as a
  * trusted certificate), are used in place when they are on the staging directory's file system, and
  * otherwise copied once into {@code <stagingDir>/cache/<sha256>/<file name>} (directories packed as a
- * jar), where later pools and runs find them (see {@link ClasspathStaging}). The cache is the
- * user's: it is created with mode 0700 and refused if someone else owns it or can write to it.
+ * jar), where later pools and runs find them (see {@link ClasspathStaging}); a file of a property whose
+ * name says it is secret (containing {@code key}, {@code password}, {@code secret}, {@code token} or
+ * {@code credential}, such as a TLS client's private key) is copied into the session directory
+ * instead, and deleted with it. The cache is the user's: it is created with mode 0700 and refused if
+ * someone else owns it or can write to it.
  *
  * <p>Instances are immutable and thread-safe; one may serve several pools, each with its own
  * session.
@@ -109,6 +123,7 @@ public final class SlurmCluster implements Cluster {
   private final ClasspathStaging classpathStaging;
   private final Duration retireBefore;
   private final Duration pendingGrace;
+  private final List<String> exportEnv;
   private final Path commands;
 
   private SlurmCluster(Builder b) {
@@ -122,6 +137,7 @@ public final class SlurmCluster implements Cluster {
     this.classpathStaging = b.classpathStaging == null ? ClasspathStaging.AUTO : b.classpathStaging;
     this.retireBefore = b.retireBefore != null ? b.retireBefore : defaultRetireBefore(b.time);
     this.pendingGrace = b.pendingGrace == null ? DEFAULT_PENDING_GRACE : b.pendingGrace;
+    this.exportEnv = b.exportEnv == null ? List.of() : b.exportEnv;
     this.commands = b.commands;
   }
 
@@ -203,6 +219,11 @@ public final class SlurmCluster implements Cluster {
     return pendingGrace;
   }
 
+  /** Names of variables of the pool's environment that the workers get besides the standard ones. */
+  public List<String> exportEnv() {
+    return exportEnv;
+  }
+
   /** The directory of Slurm's commands, if set; otherwise they are looked up on the {@code PATH}. */
   public Optional<Path> commands() {
     return Optional.ofNullable(commands);
@@ -254,6 +275,7 @@ public final class SlurmCluster implements Cluster {
     private ClasspathStaging classpathStaging;
     private Duration retireBefore;
     private Duration pendingGrace;
+    private List<String> exportEnv;
     private Path commands;
 
     private Builder() {}
@@ -410,6 +432,26 @@ public final class SlurmCluster implements Cluster {
         throw new IllegalArgumentException("pendingGrace must not be negative, not " + grace);
       }
       this.pendingGrace = grace;
+      return this;
+    }
+
+    /**
+     * Variables of the pool's environment that the workers get, by name (e.g.
+     * {@code "LD_LIBRARY_PATH"}), besides {@code PATH}, {@code HOME}, {@code USER},
+     * {@code LOGNAME}, {@code TZ}, the locale ({@code LANG}, {@code LC_ALL}, {@code LC_CTYPE}) and
+     * Slurm's own ({@code SLURM_*}, {@code SBATCH_*}). Nothing else of the pool's environment reaches
+     * them: Slurm stores the environment of every job, readable by administrators, so never name a
+     * variable holding a secret.
+     */
+    public Builder exportEnv(String... names) {
+      once(this.exportEnv, "exportEnv");
+      for (String n : names) {
+        Objects.requireNonNull(n, "exportEnv element");
+        if (!n.matches("[A-Za-z_][A-Za-z0-9_]*")) {
+          throw new IllegalArgumentException("exportEnv: '" + n + "' is not an environment variable name");
+        }
+      }
+      this.exportEnv = List.of(names);
       return this;
     }
 

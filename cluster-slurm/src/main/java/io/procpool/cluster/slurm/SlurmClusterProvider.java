@@ -23,6 +23,7 @@ import java.util.regex.Pattern;
  *   <li>{@code time}, {@code retireBefore}, {@code pendingGrace}: a duration, either ISO-8601 ({@code PT8H}) or a whole
  *       number with a unit {@code s}, {@code m}, {@code h} or {@code d} ({@code 90m});
  *   <li>{@code sbatchArgs}: options separated by white space (so no option value may contain any);
+ *   <li>{@code exportEnv}: variable names separated by white space or commas;
  *   <li>{@code java}, {@code commands}: paths; {@code classpathStaging}: {@code AUTO}, {@code ALWAYS}
  *       or {@code NEVER}.
  * </ul>
@@ -32,7 +33,7 @@ import java.util.regex.Pattern;
 public final class SlurmClusterProvider implements ClusterProvider {
   /** The property keys understood. */
   public static final Set<String> KEYS = Set.of("partition", "cpusPerWorker", "memoryPerWorker", "time", "stagingDir",
-      "sbatchArgs", "java", "classpathStaging", "retireBefore", "pendingGrace", "commands");
+      "sbatchArgs", "java", "classpathStaging", "retireBefore", "pendingGrace", "exportEnv", "commands");
   private static final Pattern SIMPLE_DURATION = Pattern.compile("([0-9]+)\\s*([smhd])");
 
   /** For {@link java.util.ServiceLoader}. */
@@ -77,6 +78,7 @@ public final class SlurmClusterProvider implements ClusterProvider {
           case "classpathStaging": b.classpathStaging(SlurmCluster.ClasspathStaging.valueOf(v.toUpperCase(Locale.ROOT))); break;
           case "retireBefore": b.retireBefore(duration(v)); break;
           case "pendingGrace": b.pendingGrace(duration(v)); break;
+          case "exportEnv": b.exportEnv(v.isEmpty() ? new String[0] : v.split("[\\s,]+")); break;
           case "commands": b.commands(Path.of(v)); break;
           default: throw new AssertionError(k);
         }

@@ -26,8 +26,15 @@ import java.util.stream.Stream;
 
 /** One pool's use of a {@link SlurmCluster}. */
 final class SlurmSession implements ClusterSession {
-  /** Environment variables passed on to the jobs if the pool has them: none is secret. */
-  static final List<String> EXPORTED_ENV = List.of("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ");
+  /**
+   * Environment variables passed on to the jobs if the pool has them (none is secret), besides those
+   * of {@link SlurmCluster#exportEnv()}. sbatch runs with only these (and {@code SLURM_*},
+   * {@code SBATCH_*}: Slurm's own settings) in its environment and {@code --export=ALL}: any other
+   * {@code --export} makes Slurm load the user's login environment on the node first, which delays
+   * every worker by seconds.
+   */
+  static final List<String> EXPORTED_ENV = List.of("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "HOME", "USER", "LOGNAME");
+  static final List<String> EXPORTED_PREFIXES = List.of("SLURM_", "SBATCH_");
   static final String HANDOVER_FILE = "handover";
   static final String SCRIPT_FILE = "worker.sh";
   private static final Pattern LAUNCH_ID = Pattern.compile("[0-9]+_[0-9]+");
@@ -61,10 +68,15 @@ final class SlurmSession implements ClusterSession {
       throw new IllegalArgumentException("job name '" + jobName + "' must be letters, digits, '_', '.', '-'");
     }
     Path staging = cluster.stagingDir();
+    if (staging.toString().indexOf('\\') >= 0) {
+      throw new IOException("the Slurm staging directory " + staging + " contains a backslash, which makes Slurm"
+          + " take the job output's file name pattern literally; use another directory");
+    }
     if (!Files.isDirectory(staging)) {
       throw new IOException("the Slurm staging directory " + staging + " does not exist (or is not a directory);"
           + " create it on a file system every node sees at the same path");
     }
+    checkStagingDir(staging);
     // Slurm answers? One cheap call, so that a pool without a reachable Slurm fails at build().
     SlurmCli.Result r = cli.run("squeue", List.of("-h", "--name=" + jobName, "-o", "%i"));
     if (r.exitCode() != 0) {
@@ -79,7 +91,7 @@ final class SlurmSession implements ClusterSession {
       List<String> classpath = staged.classpath(command.classpath());
       Map<String, String> props = new LinkedHashMap<>();
       for (Map.Entry<String, String> e : command.transportProperties().entrySet()) {
-        props.put(e.getKey(), staged.property(e.getValue()));
+        props.put(e.getKey(), staged.property(e.getKey(), e.getValue(), dir));
       }
       s.writeHandover(command.handover(props));
       s.writeScript(command, classpath);
@@ -88,6 +100,26 @@ final class SlurmSession implements ClusterSession {
       throw e;
     }
     return s;
+  }
+
+  /**
+   * Refuses a staging directory that others may write to without the sticky bit: they could rename the
+   * session directory or the cache and put their own batch script or jars in its place.
+   */
+  static void checkStagingDir(Path staging) throws IOException {
+    int mode;
+    try {
+      mode = (Integer) Files.getAttribute(staging, "unix:mode");
+    } catch (UnsupportedOperationException | IllegalArgumentException e) {
+      return; // not a Unix file system: nothing to check
+    }
+    boolean writableByOthers = (mode & 0022) != 0;
+    boolean sticky = (mode & 01000) != 0;
+    if (writableByOthers && !sticky) {
+      throw new IOException("the Slurm staging directory " + staging + " may be written by others (mode "
+          + String.format("%04o", mode & 07777) + ") and lacks the sticky bit: they could replace this pool's files;"
+          + " use a directory of your own (or one with mode 1777, like /tmp)");
+    }
   }
 
   private static byte[] randomBytes(int n) {
@@ -148,75 +180,102 @@ final class SlurmSession implements ClusterSession {
     cluster.timeMinutes().ifPresent(m -> a.add("--time=" + m));
     a.add("--signal=B:USR1@" + cluster.retireBeforeSeconds());
     a.add("--no-requeue");
-    a.add("--output=" + dir.resolve("%A_%a.out"));
+    // %A_%a: the launch id; a '%' of the path itself is written %% in Slurm's file name patterns.
+    a.add("--output=" + dir.toString().replace("%", "%%") + "/%A_%a.out");
     a.add("--open-mode=append");
     a.add("--chdir=" + dir);
-    List<String> env = new ArrayList<>();
-    for (String v : EXPORTED_ENV) {
-      if (System.getenv(v) != null) {
-        env.add(v);
-      }
-    }
-    a.add("--export=" + (env.isEmpty() ? "NONE" : String.join(",", env)));
+    a.add("--export=ALL"); // of sbatch's environment, which is jobEnvironment()
     a.addAll(cluster.sbatchArgs());
     a.add(script.toString());
     return a;
   }
 
+  /** sbatch's environment, which becomes the jobs' (with Slurm's variables added on the node). */
+  Map<String, String> jobEnvironment() {
+    Set<String> keep = new java.util.HashSet<>(EXPORTED_ENV);
+    keep.addAll(cluster.exportEnv());
+    return cli.environment(keep, EXPORTED_PREFIXES);
+  }
+
   @Override
-  public synchronized List<String> submit(int count) throws IOException {
+  public List<String> submit(int count) throws IOException {
     if (count < 1) {
       throw new IllegalArgumentException("count must be at least 1, not " + count);
     }
     checkOpen();
-    SlurmCli.Result r = cli.run("sbatch", sbatchArguments(count));
+    // Not under the lock: cancel() may run meanwhile.
+    SlurmCli.Result r = cli.run("sbatch", sbatchArguments(count), jobEnvironment());
     String id = r.stdout().strip().split(";", 2)[0];
     if (r.exitCode() != 0 || !JOB_ID.matcher(id).matches()) {
       throw new IOException("sbatch refused " + count + " worker" + (count == 1 ? "" : "s") + " of " + jobName
           + " (exit " + r.exitCode() + "): " + (r.message().isEmpty() ? "no message" : r.message()));
     }
-    arrayJobs.add(id);
     List<String> ids = new ArrayList<>(count);
-    for (int i = 0; i < count; i++) {
-      String launchId = id + "_" + i;
-      ids.add(launchId);
-      known.put(launchId, null);
+    synchronized (this) {
+      arrayJobs.add(id);
+      for (int i = 0; i < count; i++) {
+        String launchId = id + "_" + i;
+        ids.add(launchId);
+        known.put(launchId, null);
+      }
     }
     return ids;
   }
 
+  /**
+   * {@inheritDoc}
+   *
+   * <p>A job that squeue no longer lists is reported {@code ENDED} (verdict unknown unless seen before)
+   * once, and left out afterwards: Slurm lists ended jobs for {@code MinJobAge} (minutes), so the pool
+   * has seen the verdict by then, and a long-lived pool does not carry every job it ever had.
+   */
   @Override
   public Map<String, JobStatus> poll() throws IOException {
-    Map<String, JobStatus> seen = squeue();
+    return poll(SlurmCli.TIMEOUT);
+  }
+
+  /** A Slurm call's time limit within a caller's: what is left of it, but at least a second. */
+  private static Duration atLeast(Duration left) {
+    return left.compareTo(Duration.ofSeconds(1)) < 0 ? Duration.ofSeconds(1) : left;
+  }
+
+  private Map<String, JobStatus> poll(Duration timeout) throws IOException {
+    Map<String, JobStatus> seen = squeue(timeout);
     synchronized (this) {
       Map<String, JobStatus> out = new LinkedHashMap<>();
-      for (Map.Entry<String, JobStatus> e : known.entrySet()) {
+      for (java.util.Iterator<Map.Entry<String, JobStatus>> it = known.entrySet().iterator(); it.hasNext(); ) {
+        Map.Entry<String, JobStatus> e = it.next();
         String id = e.getKey();
         JobStatus last = e.getValue();
         JobStatus now = seen.get(id);
         if (now == null) {
-          // Forgotten by Slurm (ended more than MinJobAge ago, or the controller lost its state).
-          now = last != null && last.phase() == JobStatus.Phase.ENDED ? last
-              : JobStatus.ended(null, null, last == null ? null : last.node());
+          if (last != null && last.phase() == JobStatus.Phase.ENDED) {
+            it.remove(); // reported ended before; Slurm has forgotten it since
+            continue;
+          }
+          // Forgotten by Slurm before we saw it end (the controller lost its state, or it ended and was
+          // purged between two polls).
+          now = JobStatus.ended(null, null, last == null ? null : last.node());
         } else if (now.phase() == JobStatus.Phase.ENDED && now.node() == null && last != null && last.node() != null) {
           now = JobStatus.ended(now.verdict(), now.exitCode(), last.node());
         }
         e.setValue(now);
         out.put(id, now);
       }
+      arrayJobs.removeIf(job -> known.keySet().stream().noneMatch(id -> id.startsWith(job + "_")));
       return out;
     }
   }
 
   /** squeue's view of this session's jobs (all of them, by the session's job name). */
-  private Map<String, JobStatus> squeue() throws IOException {
+  private Map<String, JobStatus> squeue(Duration timeout) throws IOException {
     synchronized (this) {
       if (arrayJobs.isEmpty()) {
         return Map.of();
       }
     }
     SlurmCli.Result r = cli.run("squeue", List.of("-h", "-a", "-r", "-t", "all", "--name=" + jobName,
-        "-O", SlurmStates.SQUEUE_FORMAT));
+        "-O", SlurmStates.SQUEUE_FORMAT), timeout);
     if (r.exitCode() != 0) {
       throw new IOException("squeue failed (exit " + r.exitCode() + "): " + r.message());
     }
@@ -237,7 +296,11 @@ final class SlurmSession implements ClusterSession {
   }
 
   private void scancel(List<String> ids) throws IOException {
-    SlurmCli.Result r = cli.run("scancel", ids);
+    scancel(ids, SlurmCli.TIMEOUT);
+  }
+
+  private void scancel(List<String> ids, Duration timeout) throws IOException {
+    SlurmCli.Result r = cli.run("scancel", ids, timeout);
     if (r.exitCode() != 0 && !alreadyGone(r.message())) {
       throw new IOException("scancel " + String.join(" ", ids) + " failed (exit " + r.exitCode() + "): " + r.message());
     }
@@ -251,19 +314,25 @@ final class SlurmSession implements ClusterSession {
 
   @Override
   public boolean cancelAll(Duration timeout) throws IOException {
-    List<String> ids;
+    List<String> ids = new ArrayList<>();
     synchronized (this) {
-      ids = new ArrayList<>(arrayJobs);
+      for (String job : arrayJobs) {
+        if (known.entrySet().stream().anyMatch(e -> e.getKey().startsWith(job + "_")
+            && (e.getValue() == null || e.getValue().phase() != JobStatus.Phase.ENDED))) {
+          ids.add(job);
+        }
+      }
     }
     if (ids.isEmpty()) {
       return true;
     }
     long deadline = System.nanoTime() + timeout.toNanos();
-    scancel(ids);
+    scancel(ids, atLeast(timeout));
     long pause = 50;
     while (true) {
       try {
-        if (poll().values().stream().allMatch(s -> s.phase() == JobStatus.Phase.ENDED)) {
+        if (poll(atLeast(Duration.ofNanos(deadline - System.nanoTime()))).values().stream()
+            .allMatch(s -> s.phase() == JobStatus.Phase.ENDED)) {
           return true;
         }
       } catch (IOException e) {
@@ -319,10 +388,8 @@ final class SlurmSession implements ClusterSession {
     return Duration.ofSeconds(1);
   }
 
-  /**
-   * The cluster's {@link SlurmCluster#pendingGrace()}. (Overrides {@code ClusterSession.pendingGrace()}
-   * where the API has it.)
-   */
+  /** The cluster's {@link SlurmCluster#pendingGrace()}. */
+  @Override
   public Duration pendingGrace() {
     return cluster.pendingGrace();
   }

@@ -11,6 +11,7 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.FileAttribute;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -22,7 +23,9 @@ import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Set;
+import java.util.Map;
 import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.stream.Stream;
 import java.util.zip.ZipEntry;
 import java.util.zip.ZipOutputStream;
@@ -69,6 +72,17 @@ final class Staging {
    * path the nodes see; otherwise {@code value} unchanged.
    */
   String property(String value) throws IOException {
+    return property("", value, null);
+  }
+
+  /**
+   * A file-valued property: if {@code value} is the absolute path of an existing regular file, the
+   * path the nodes see; otherwise {@code value} unchanged. A file whose property name says it is
+   * secret ({@link #secret(String)}, e.g. a TLS client's private key) is never put in the shared
+   * cache, which outlives the pool: when it must be copied, it goes into {@code privateDir} (the
+   * session directory, deleted when the pool closes), created 0600.
+   */
+  String property(String key, String value, Path privateDir) throws IOException {
     if (value == null || value.isEmpty() || value.indexOf('\0') >= 0) {
       return value;
     }
@@ -81,16 +95,45 @@ final class Staging {
     if (!p.isAbsolute() || !Files.isRegularFile(p)) {
       return value;
     }
-    return stage(p.normalize()).toString();
+    p = p.normalize();
+    if (privateDir != null && secret(key) && stage(p, false) != p) {
+      Path copy = privateDir.resolve("files");
+      try {
+        Files.createDirectory(copy, dir0700());
+      } catch (FileAlreadyExistsException e) {
+        // a second secret file
+      }
+      Path target = copy.resolve(key.replaceAll("[^A-Za-z0-9_.\\-]", "_") + "-" + p.getFileName());
+      try (OutputStream out = Files.newOutputStream(Files.createFile(target, file0600()))) {
+        Files.copy(p, out);
+      }
+      return target.toString();
+    }
+    return stage(p).toString();
+  }
+
+  /** Whether a property's name says its file is secret: a private key, a password, a secret, a token. */
+  static boolean secret(String key) {
+    String k = key.toLowerCase(java.util.Locale.ROOT);
+    return k.contains("key") || k.contains("password") || k.contains("secret") || k.contains("token")
+        || k.contains("credential");
   }
 
   /** An existing file or directory as the nodes see it. */
   Path stage(Path p) throws IOException {
+    return stage(p, true);
+  }
+
+  /** {@code p} itself when it is used in place; otherwise its cached copy, or {@code null} if {@code copy} is false. */
+  private Path stage(Path p, boolean copy) throws IOException {
     if (mode == ClasspathStaging.NEVER) {
       return p;
     }
     if (mode == ClasspathStaging.AUTO && Files.getFileStore(p).equals(stagingStore())) {
       return p;
+    }
+    if (!copy) {
+      return null;
     }
     return Files.isDirectory(p) ? cacheDirectory(p) : cacheFile(p);
   }
@@ -136,15 +179,27 @@ final class Staging {
     }
   }
 
+  /** SHA-256 of files already hashed in this JVM, by path, size, modification time and inode. */
+  private static final Map<String, String> HASHES = new ConcurrentHashMap<>();
+  private static final int MAX_HASHES = 10_000;
+
   private Path cacheFile(Path file) throws IOException {
-    String sha;
-    try (InputStream in = Files.newInputStream(file)) {
-      MessageDigest md = sha256();
-      byte[] buf = new byte[1 << 16];
-      for (int n; (n = in.read(buf)) > 0; ) {
-        md.update(buf, 0, n);
+    BasicFileAttributes a = Files.readAttributes(file, BasicFileAttributes.class);
+    String id = file + "\0" + a.size() + "\0" + a.lastModifiedTime().toMillis() + "\0" + a.fileKey();
+    String sha = HASHES.get(id);
+    if (sha == null) {
+      try (InputStream in = Files.newInputStream(file)) {
+        MessageDigest md = sha256();
+        byte[] buf = new byte[1 << 16];
+        for (int n; (n = in.read(buf)) > 0; ) {
+          md.update(buf, 0, n);
+        }
+        sha = HexFormat.of().formatHex(md.digest());
       }
-      sha = HexFormat.of().formatHex(md.digest());
+      if (HASHES.size() >= MAX_HASHES) {
+        HASHES.clear();
+      }
+      HASHES.put(id, sha);
     }
     Path target = cache().resolve(sha).resolve(file.getFileName().toString());
     if (Files.isRegularFile(target) && Files.size(target) == Files.size(file)) {

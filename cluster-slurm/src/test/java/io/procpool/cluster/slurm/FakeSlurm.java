@@ -23,6 +23,8 @@ final class FakeSlurm {
           + "d=$(dirname \"$0\"); t=$(basename \"$0\")\n"
           + "for a in \"$@\"; do printf '%s\\0' \"$a\"; done >> \"$d/$t.args\"\n"
           + "printf '\\n' >> \"$d/$t.args\"\n"
+          + "env > \"$d/$t.env\"\n"
+          + "[ -f \"$d/$t.hang\" ] && exec sleep 600\n"
           + "[ -f \"$d/$t.out\" ] && cat \"$d/$t.out\"\n"
           + "[ -f \"$d/$t.err\" ] && cat \"$d/$t.err\" >&2\n"
           + "exit $(cat \"$d/$t.rc\" 2>/dev/null || echo 0)\n");
@@ -37,6 +39,11 @@ final class FakeSlurm {
     Files.writeString(bin.resolve(tool + ".out"), stdout);
     Files.writeString(bin.resolve(tool + ".err"), stderr);
     Files.writeString(bin.resolve(tool + ".rc"), Integer.toString(rc));
+  }
+
+  /** From now on {@code tool} hangs (its process is the {@code sleep}, so killing it ends it). */
+  void hang(String tool) throws IOException {
+    Files.writeString(bin.resolve(tool + ".hang"), "");
   }
 
   /** The argument lists of every call of {@code tool} so far. */
@@ -55,6 +62,18 @@ final class FakeSlurm {
       all.add(args);
     }
     return all;
+  }
+
+  /** The names of the environment variables of the last call of {@code tool}. */
+  java.util.Set<String> lastEnvironment(String tool) throws IOException {
+    java.util.Set<String> names = new java.util.TreeSet<>();
+    for (String line : Files.readAllLines(bin.resolve(tool + ".env"))) {
+      int eq = line.indexOf('=');
+      if (eq > 0) {
+        names.add(line.substring(0, eq));
+      }
+    }
+    return names;
   }
 
   List<String> lastCall(String tool) throws IOException {

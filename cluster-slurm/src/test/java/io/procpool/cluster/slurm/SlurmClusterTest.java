@@ -52,6 +52,7 @@ class SlurmClusterTest {
     assertThrows(IllegalArgumentException.class, () -> b().retireBefore(Duration.ofSeconds(65536)));
     assertThrows(IllegalArgumentException.class, () -> b().java(Path.of("bin/java")));
     assertThrows(IllegalArgumentException.class, () -> b().pendingGrace(Duration.ofSeconds(-1)));
+    assertThrows(IllegalArgumentException.class, () -> b().exportEnv("A=B"));
     assertEquals("partition was already set",
         assertThrows(IllegalStateException.class, () -> b().partition("a").partition("b")).getMessage());
     assertEquals("retireBefore PT2M must be shorter than the walltime 2 min", assertThrows(IllegalStateException.class,
@@ -83,7 +84,7 @@ class SlurmClusterTest {
   void theProviderIsFoundByNameAndChecksItsProperties() {
     Cluster c = ClusterRegistry.create("slurm", Map.of("stagingDir", "/shared/stage", "partition", "net",
         "cpusPerWorker", "2", "memoryPerWorker", "1G", "time", "90m", "sbatchArgs", " --account=bio  --qos=high ",
-        "retireBefore", "PT30S", "classpathStaging", "always", "pendingGrace", "3s"));
+        "retireBefore", "PT30S", "classpathStaging", "always", "pendingGrace", "3s", "exportEnv", "A, B_1"));
     SlurmCluster s = (SlurmCluster) c;
     assertEquals("net", s.partition().get());
     assertEquals(2, s.cpusPerWorker());
@@ -92,6 +93,7 @@ class SlurmClusterTest {
     assertEquals(Duration.ofSeconds(30), s.retireBefore());
     assertEquals(SlurmCluster.ClasspathStaging.ALWAYS, s.classpathStaging());
     assertEquals(Duration.ofSeconds(3), s.pendingGrace());
+    assertEquals(List.of("A", "B_1"), s.exportEnv());
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
         () -> ClusterRegistry.create("slurm", Map.of("stagingDir", "/s", "cpus", "2")));
     assertTrue(e.getMessage().startsWith("unknown slurm cluster property cpus; known: classpathStaging, commands,"), e.getMessage());

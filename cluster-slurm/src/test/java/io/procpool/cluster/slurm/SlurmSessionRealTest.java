@@ -128,10 +128,9 @@ class SlurmSessionRealTest {
     assertNotNull(s.node());
     String env = Files.readString(session.directory().resolve(id + ".out"));
     assertTrue(env.contains("PROCPOOL_LAUNCH_ID=" + id + "\n"), env);
-    // sbatch had the canary in its environment; the job must not (Slurm may add the user's login
-    // environment on the node, as with any job submitted with --export=NONE).
+    // The pool had the canary in its environment; the job must not.
     assertFalse(env.contains(canary), "the pool's environment leaked into the job's:\n" + env);
-    assertTrue(env.contains("\nSLURM_EXPORT_ENV="), env);
+    assertFalse(env.contains("SLURM_GET_USER_ENV"), "no slow login environment on the node:\n" + env);
   }
 
   @Test
@@ -146,5 +145,36 @@ class SlurmSessionRealTest {
     assertTrue(session.cancelAll(WAIT), "pending jobs are cancelled too");
     assertEquals("", activeJobs());
     assertEquals(JobStatus.ended("CANCELLED", null, null), session.poll().get(ids.get(0)));
+  }
+
+  @Test
+  void aRealJavaRunsFromStagedCopiesOnTheNodesAndReadsTheRewrittenHandover() throws Exception {
+    // The test classes (a directory: packed as a jar) and a certificate file on another file system
+    // (rewritten in the handover): both copied into the cache, and what the JVM on the node uses.
+    Path classes = Path.of(HandoverEchoMain.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+    Path shm = Path.of("/dev/shm");
+    Path cert = Files.createTempFile(Files.isWritable(shm) ? shm : tmp, "procpool-test-ca", ".pem");
+    try {
+      Files.writeString(cert, "CERT " + jobName);
+      Path staging = Files.createDirectories(tmp.resolve("staging"));
+      WorkerCommand cmd = new WorkerCommand(jobName, Path.of(System.getProperty("java.home"), "bin", "java"),
+          List.of("-Xshare:auto", "-XX:TieredStopAtLevel=1"), List.of(classes), HandoverEchoMain.class.getName(), List.of(),
+          "k".repeat(32).getBytes(StandardCharsets.US_ASCII), Map.of("grpc.tls.trustCerts", cert.toString()));
+      session = SlurmSession.open(SlurmCluster.builder().stagingDir(staging)
+          .classpathStaging(SlurmCluster.ClasspathStaging.ALWAYS).build(), cmd, new SlurmCli(null));
+      String id = session.submit(1).get(0);
+      JobStatus s = await(id, st -> st.phase() == JobStatus.Phase.ENDED, "ENDED");
+      String out = Files.readString(session.directory().resolve(id + ".out"));
+      assertEquals(JobStatus.ended("COMPLETED", 0, s.node()), s, out);
+      Path stagedCert;
+      try (java.util.stream.Stream<Path> all = Files.walk(staging.resolve("cache"))) {
+        stagedCert = all.filter(p -> p.getFileName().toString().equals(cert.getFileName().toString())).findFirst().orElseThrow();
+      }
+      assertEquals("launch " + id + "\nkey bytes 32\nproperty grpc.tls.trustCerts=" + stagedCert + "\ncontent CERT "
+          + jobName + "\n", out);
+      assertTrue(Files.readString(session.directory().resolve("worker.sh")).contains("/cache/"), "classes staged");
+    } finally {
+      Files.deleteIfExists(cert);
+    }
   }
 }

@@ -89,16 +89,30 @@ class SlurmSessionTest {
           "--partition=net", "--cpus-per-task=2", "--mem=512M", "--time=2", "--signal=B:USR1@30", "--no-requeue",
           "--output=" + dir + "/%A_%a.out", "--open-mode=append", "--chdir=" + dir));
       assertEquals(expected, args.subList(0, expected.size()));
-      String export = args.get(expected.size());
-      assertTrue(export.startsWith("--export="), export);
-      for (String v : export.substring("--export=".length()).split(",")) {
-        assertTrue(v.equals("NONE") || SlurmSession.EXPORTED_ENV.contains(v), export);
-      }
+      assertEquals("--export=ALL", args.get(expected.size()));
       assertEquals(List.of("--account=bio", "--qos", "high", dir.resolve("worker.sh").toString()),
           args.subList(expected.size() + 1, args.size()));
       assertEquals(1, fake.calls("sbatch").size());
       assertEquals("Slurm job 4242_1", s.describe("4242_1"));
       assertEquals(Duration.ofSeconds(10), s.pendingGrace());
+    }
+  }
+
+  @Test
+  void sbatchSeesOnlyTheVariablesJobsMayGet() throws Exception {
+    FakeSlurm fake = fake();
+    SlurmCli cli = new SlurmCli(fake.bin, Map.of("PROCPOOL_TEST_CANARY", "x", "MY_LIB", "y", "SBATCH_ACCOUNT", "bio",
+        "SLURM_CONF", "/etc/slurm/slurm.conf"));
+    try (SlurmSession s = SlurmSession.open(cluster(fake).exportEnv("MY_LIB").build(), command(List.of(), Map.of()), cli)) {
+      s.submit(1);
+      java.util.Set<String> env = fake.lastEnvironment("sbatch");
+      assertTrue(env.containsAll(List.of("MY_LIB", "SBATCH_ACCOUNT", "SLURM_CONF")), env.toString());
+      for (String name : env) {
+        assertTrue(SlurmSession.EXPORTED_ENV.contains(name) || name.equals("MY_LIB") || name.startsWith("SLURM_")
+            || name.startsWith("SBATCH_") || name.equals("PWD") || name.equals("SHLVL") || name.equals("_"), name);
+      }
+      // squeue and scancel see the whole environment (they start no job).
+      assertTrue(fake.lastEnvironment("squeue").contains("PROCPOOL_TEST_CANARY"));
     }
   }
 
@@ -133,6 +147,18 @@ class SlurmSessionTest {
   }
 
   @Test
+  void aPercentInTheStagingPathIsEscapedInTheOutputPattern() throws Exception {
+    FakeSlurm fake = fake();
+    Path staging = Files.createDirectories(tmp.resolve("100%"));
+    try (SlurmSession s = (SlurmSession) SlurmCluster.builder().stagingDir(staging).commands(fake.bin).build()
+        .open(command(List.of(), Map.of()))) {
+      s.submit(1);
+      assertTrue(fake.lastCall("sbatch").contains("--output=" + tmp + "/100%%/" + s.directory().getFileName() + "/%A_%a.out"),
+          fake.lastCall("sbatch").toString());
+    }
+  }
+
+  @Test
   void anSbatchRefusalIsAnIOExceptionWithSlurmsWords() throws Exception {
     FakeSlurm fake = fake();
     fake.answer("sbatch", "", "sbatch: error: Batch job submission failed: Invalid partition name specified\n", 1);
@@ -163,6 +189,20 @@ class SlurmSessionTest {
   }
 
   @Test
+  void aStagingDirectoryOthersMayWriteToNeedsTheStickyBit() throws Exception {
+    FakeSlurm fake = fake();
+    Path staging = staging();
+    Files.setPosixFilePermissions(staging, PosixFilePermissions.fromString("rwxrwxrwx"));
+    IOException e = assertThrows(IOException.class, () -> cluster(fake).build().open(command(List.of(), Map.of())));
+    assertEquals("the Slurm staging directory " + staging + " may be written by others (mode 0777) and lacks the"
+        + " sticky bit: they could replace this pool's files; use a directory of your own (or one with mode 1777,"
+        + " like /tmp)", e.getMessage());
+    Process chmod = new ProcessBuilder("chmod", "1777", staging.toString()).start();
+    assertTrue(chmod.waitFor(10, TimeUnit.SECONDS) && chmod.exitValue() == 0);
+    cluster(fake).build().open(command(List.of(), Map.of())).close();
+  }
+
+  @Test
   void pollTurnsSqueueLinesIntoStatusesOfTheSessionsJobsOnly() throws Exception {
     FakeSlurm fake = fake();
     try (ClusterSession s = cluster(fake).build().open(command(List.of(), Map.of()))) {
@@ -188,14 +228,19 @@ class SlurmSessionTest {
       // Not listed (yet or any more): ended, verdict unknown.
       assertEquals(JobStatus.ended(null, null, null), st.get("4242_5"));
       assertEquals("Slurm job 4242_2 (node n1)", s.describe("4242_2"));
-      // Slurm forgets ended jobs: the last word stays; a running job that vanished is ended, node kept.
-      fake.answer("squeue", "", "", 0);
-      st = s.poll();
-      assertEquals(JobStatus.ended("FAILED", 3, "n2"), st.get("4242_3"));
-      assertEquals(JobStatus.ended(null, null, "n1"), st.get("4242_2"));
       fake.answer("squeue", "", "slurm_load_jobs error: Socket timed out\n", 1);
       assertEquals("squeue failed (exit 1): slurm_load_jobs error: Socket timed out",
           assertThrows(IOException.class, s::poll).getMessage());
+      // Slurm forgets ended jobs: those reported ended are left out; a running job that vanished is
+      // ended, node kept, then left out too.
+      fake.answer("squeue", "", "", 0);
+      st = s.poll();
+      assertEquals(Map.of("4242_0", JobStatus.ended(null, null, null), "4242_1", JobStatus.ended(null, null, null),
+          "4242_2", JobStatus.ended(null, null, "n1")), st);
+      assertEquals(Map.of(), s.poll());
+      int scancels = fake.calls("scancel").size();
+      assertTrue(s.cancelAll(Duration.ofSeconds(1)), "nothing left to cancel");
+      assertEquals(scancels, fake.calls("scancel").size());
     }
   }
 
@@ -223,6 +268,20 @@ class SlurmSessionTest {
       assertEquals(List.of("4242", "4243"), fake.lastCall("scancel"));
       fake.answer("squeue", "4242_0|CANCELLED|n1|15|None\n4242_1|CANCELLED|n1|15|None\n4243_0|CANCELLED||0|None\n", "", 0);
       assertTrue(s.cancelAll(Duration.ofSeconds(10)));
+    }
+  }
+
+  @Test
+  void cancelAllKeepsToItsTimeoutWhenSlurmHangs() throws Exception {
+    FakeSlurm fake = fake();
+    try (ClusterSession s = cluster(fake).build().open(command(List.of(), Map.of()))) {
+      s.submit(1);
+      fake.hang("scancel");
+      long t0 = System.nanoTime();
+      IOException e = assertThrows(IOException.class, () -> s.cancelAll(Duration.ofMillis(1500)));
+      long ms = (System.nanoTime() - t0) / 1_000_000;
+      assertTrue(e.getMessage().startsWith("Slurm's scancel did not answer within 1500 ms"), e.getMessage());
+      assertTrue(ms < 10_000, ms + " ms");
     }
   }
 
@@ -308,6 +367,38 @@ class SlurmSessionTest {
     try (Stream<Path> all = Files.list(cache)) {
       assertEquals(3, all.count(), "jar, classes, cert; no temporary file left");
     }
+    // The jar changes (same path, new content and time): a new copy under its new hash.
+    Files.writeString(jar, "jar bytes, version 2");
+    Files.setLastModifiedTime(jar, java.nio.file.attribute.FileTime.fromMillis(jarTime + 5_000));
+    try (SlurmSession s = (SlurmSession) c.open(command(List.of(jar), Map.of()))) {
+      Path v2 = cache.resolve(sha256("jar bytes, version 2")).resolve("app.jar");
+      assertTrue(Files.readString(s.directory().resolve("worker.sh")).contains("'-cp' '" + v2 + "'"));
+      assertEquals("jar bytes, version 2", Files.readString(v2));
+    }
+  }
+
+  @Test
+  void aSecretFileIsCopiedIntoTheSessionDirectoryNeverIntoTheSharedCache() throws Exception {
+    FakeSlurm fake = fake();
+    Path key = Files.writeString(tmp.resolve("client.key"), "PRIVATE");
+    Path cert = Files.writeString(tmp.resolve("client.pem"), "PUBLIC");
+    SlurmCluster c = cluster(fake).classpathStaging(SlurmCluster.ClasspathStaging.ALWAYS).build();
+    Path copy;
+    try (SlurmSession s = (SlurmSession) c.open(command(List.of(), Map.of("grpc.tls.clientPrivateKey", key.toString(),
+        "grpc.tls.clientCertChain", cert.toString())))) {
+      copy = s.directory().resolve("files/grpc.tls.clientPrivateKey-client.key");
+      assertEquals("PRIVATE", Files.readString(copy));
+      assertEquals("rw-------", perms(copy));
+      assertEquals("rwx------", perms(copy.getParent()));
+      String handover = Files.readString(s.directory().resolve("handover"));
+      assertTrue(handover.contains(Base64.getEncoder().encodeToString(copy.toString().getBytes(StandardCharsets.UTF_8))));
+      try (Stream<Path> all = Files.walk(staging().resolve("cache"))) {
+        List<String> names = all.map(p -> p.getFileName().toString()).toList();
+        assertTrue(names.contains("client.pem") && !names.contains("client.key"), names.toString());
+      }
+    }
+    assertFalse(Files.exists(copy), "deleted with the session");
+    assertTrue(Staging.secret("grpc.tls.privateKey") && Staging.secret("db.password") && !Staging.secret("grpc.tls.trustCerts"));
   }
 
   @Test

@@ -130,7 +130,11 @@ public final class DefaultProcessPool implements ProcessPool {
     ClusterWorkers clusterWorkers = null;
     if (options.cluster().isPresent()) {
       try {
-        clusterWorkers = openCluster(options.cluster().get(), plan, childJvmOptions, key, childProperties);
+        // Only what a client needs (e.g. trust in the pool's certificate), never server-side settings such
+        // as the pool's private key: the session copies file-valued properties where the nodes see them.
+        Map<String, String> clusterWorkerProperties = new HashMap<>(server.clientProperties());
+        provider.clusterProperties().forEach(clusterWorkerProperties::putIfAbsent);
+        clusterWorkers = openCluster(options.cluster().get(), plan, childJvmOptions, key, clusterWorkerProperties);
       } catch (IOException | RuntimeException e) {
         server.close();
         clock.shutdown();

@@ -98,8 +98,12 @@ final class WorkerChannel implements Connection.Listener {
   }
 
   private void protocolError(Exception e) {
-    LOG.log(System.Logger.Level.WARNING, "procpool: closing " + (worker != null ? worker : connection.describe())
-        + " after a protocol error: " + e);
+    if (e instanceof WorkerSupervisor.NotNeeded) {
+      LOG.log(System.Logger.Level.DEBUG, "procpool: closing " + connection.describe() + ": " + e.getMessage());
+    } else {
+      LOG.log(System.Logger.Level.WARNING, "procpool: closing " + (worker != null ? worker : connection.describe())
+          + " after a protocol error: " + e);
+    }
     ProtocolException error = e instanceof ProtocolException ? (ProtocolException) e
         : new ProtocolException("malformed message: " + e, e);
     connection.close(error); // first, so that the peer is told why where the transport can

@@ -131,16 +131,17 @@ final class WorkerProtocol {
     int version = m.getInt();
     int workerId = m.getInt();
     long pid = m.getLong();
-    // Older workers end here; the version check then names the mismatch.
-    String launchId = null;
-    if (m.remaining() >= 4) {
-      try {
-        launchId = Buf.getString(m);
-      } catch (RuntimeException e) {
-        throw new ProtocolException("malformed HELLO: " + e.getMessage());
-      }
+    if (version != VERSION && !m.hasRemaining()) {
+      return new Hello(version, workerId, pid, null); // an older worker: the version check names the mismatch
     }
-    return new Hello(version, workerId, pid, launchId);
+    if (m.remaining() < 4) {
+      throw new ProtocolException("truncated HELLO (no launch id after the pid)");
+    }
+    try {
+      return new Hello(version, workerId, pid, Buf.getString(m));
+    } catch (RuntimeException e) {
+      throw new ProtocolException("truncated HELLO (" + e.getMessage() + ")");
+    }
   }
 
   // ------------------------------------------------------------------ READY, RETIRE, SHUTDOWN

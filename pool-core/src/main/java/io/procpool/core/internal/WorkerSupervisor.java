@@ -373,6 +373,15 @@ final class WorkerSupervisor {
 
   // ------------------------------------------------------------------ handshake and readiness
 
+  /** A worker connected that the pool no longer wants (a cluster job cancelled as it started): not an error. */
+  static final class NotNeeded extends ProtocolException {
+    private static final long serialVersionUID = 1L;
+
+    NotNeeded(String message) {
+      super(message);
+    }
+  }
+
   /** A HELLO on a new connection: the worker it names (or a joining external one), now connected. */
   WorkerHandle onHello(Connection connection, WorkerProtocol.Hello hello) throws ProtocolException {
     if (hello.version() != WorkerProtocol.VERSION) {
@@ -391,6 +400,11 @@ final class WorkerSupervisor {
         if (hello.launchId() != null && cluster != null) {
           ClusterWorkers.Job job = cluster.job(hello.launchId());
           w = job == null ? null : job.worker;
+          if (w != null && w.killReason != null && w.connection == null
+              && (w.killReason.kind == KillReason.Kind.UNNEEDED || w.killReason.kind == KillReason.Kind.TERMINATE)) {
+            throw new NotNeeded("cluster worker " + hello.launchId() + " connected after the pool stopped needing it;"
+                + " its job is being cancelled");
+          }
           if (w == null || !w.is(WorkerHandle.State.STARTING) || w.connection != null || w.killReason != null) {
             throw new ProtocolException("unexpected cluster worker with launch id " + hello.launchId() + " (pid "
                 + hello.pid() + "): no waiting job of this pool has that id");

@@ -61,11 +61,24 @@ class WorkerProtocolTest {
   @Test
   void helloRoundTrip() throws Exception {
     ByteBuffer m = WorkerProtocol.hello(7, 123_456_789_012L);
-    assertEquals(17, m.remaining(), "HELLO is u8 + i32 + i32 + i64");
+    assertEquals(21, m.remaining(), "HELLO is u8 + i32 + i32 + i64 + string (length -1: no launch id)");
     ByteBuffer b = body(m, WorkerProtocol.HELLO);
     WorkerProtocol.Hello h = WorkerProtocol.decodeHello(b);
     assertEquals(new WorkerProtocol.Hello(WorkerProtocol.VERSION, 7, 123_456_789_012L), h);
     assertFalse(b.hasRemaining(), "HELLO decoder must consume the whole message");
+  }
+
+  @Test
+  void helloOfAClusterWorkerCarriesItsLaunchId() throws Exception {
+    ByteBuffer b = body(WorkerProtocol.hello(-1, 42, "4242_3"), WorkerProtocol.HELLO);
+    assertEquals(new WorkerProtocol.Hello(WorkerProtocol.VERSION, -1, 42, "4242_3"), WorkerProtocol.decodeHello(b));
+    assertFalse(b.hasRemaining());
+  }
+
+  @Test
+  void helloOfAnOlderWorkerDecodesSoThatTheVersionCheckNamesTheMismatch() throws Exception {
+    ByteBuffer old = ByteBuffer.allocate(16).putInt(3).putInt(1).putLong(99).flip();
+    assertEquals(new WorkerProtocol.Hello(3, 1, 99), WorkerProtocol.decodeHello(old));
   }
 
   @Test
