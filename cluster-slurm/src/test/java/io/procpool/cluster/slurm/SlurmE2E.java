@@ -126,6 +126,31 @@ final class SlurmE2E {
     throw new IllegalStateException(command + " is not on the PATH");
   }
 
+  /**
+   * The transport properties in the handover file of the one pool session under a staging directory, as
+   * {@link io.procpool.api.cluster.WorkerCommand#handover(java.util.Map)} encodes them (first line the key,
+   * then one base64 name and base64 value per line).
+   */
+  static java.util.Map<String, String> handoverProperties(Path stagingDir) throws IOException {
+    List<Path> sessions;
+    try (java.util.stream.Stream<Path> s = Files.list(stagingDir)) {
+      sessions = s.filter(p -> p.getFileName().toString().startsWith("procpool-") && Files.isDirectory(p)).toList();
+    }
+    if (sessions.size() != 1) {
+      throw new AssertionError("expected one session directory in " + stagingDir + ": " + sessions);
+    }
+    java.util.Base64.Decoder b64 = java.util.Base64.getDecoder();
+    java.util.Map<String, String> props = new java.util.TreeMap<>();
+    List<String> lines = Files.readAllLines(sessions.get(0).resolve("handover"), StandardCharsets.US_ASCII);
+    for (String line : lines.subList(1, lines.size())) {
+      String[] kv = line.split(" ");
+      if (kv.length == 2) {
+        props.put(new String(b64.decode(kv[0]), StandardCharsets.UTF_8), new String(b64.decode(kv[1]), StandardCharsets.UTF_8));
+      }
+    }
+    return props;
+  }
+
   /** Runs a Slurm command that must succeed (e.g. {@code scancel}); returns its output. */
   static String slurm(String... command) {
     SlurmTestCluster.CommandResult r = SlurmTestCluster.run(List.of(command), Duration.ofSeconds(20));

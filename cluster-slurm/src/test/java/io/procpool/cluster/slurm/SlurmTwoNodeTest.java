@@ -19,6 +19,7 @@ import io.procpool.cluster.slurm.testing.SlurmTestCluster;
 import io.procpool.testkit.TestCertificates;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.ExecutionException;
@@ -84,6 +85,11 @@ class SlurmTwoNodeTest {
       try {
       assertTrue(pool.address().startsWith(POOL_ADDRESS + ":"), pool.address());
       await("both workers joined", WAIT, () -> pool.workerPids().size() == 2);
+      // The workers got the certificate to trust, never the pool's private key.
+      Map<String, String> handover = SlurmE2E.handoverProperties(staging);
+      assertEquals(cert.cert().toString(), handover.get("grpc.tls.trustCerts"), "handover: " + handover);
+      assertFalse(handover.containsKey("grpc.tls.privateKey") || handover.containsValue(cert.key().toString()),
+          "the pool's private key went to the workers: " + handover);
 
       // Point 2: tasks see both host names.
       List<String> hosts = pool.map((Integer i) -> {
