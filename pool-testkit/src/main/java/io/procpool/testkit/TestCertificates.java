@@ -31,11 +31,24 @@ public final class TestCertificates {
    */
   public static Pem selfSigned(Path dir, String name) throws IOException, InterruptedException,
       GeneralSecurityException {
+    return selfSigned(dir, name, "ip:127.0.0.1,dns:localhost");
+  }
+
+  /**
+   * Makes a self-signed RSA certificate valid for the given subject alternative names.
+   *
+   * @param dir where the files go
+   * @param name a file-name stem and the certificate's common name
+   * @param subjectAlternativeNames in keytool's syntax, e.g. {@code "ip:10.77.0.1"} or
+   *     {@code "ip:127.0.0.1,dns:localhost"}
+   */
+  public static Pem selfSigned(Path dir, String name, String subjectAlternativeNames) throws IOException,
+      InterruptedException, GeneralSecurityException {
     Path store = dir.resolve(name + ".p12");
     char[] password = "changeit".toCharArray();
     String keytool = Path.of(System.getProperty("java.home"), "bin", "keytool").toString();
     Process p = new ProcessBuilder(keytool, "-genkeypair", "-alias", name, "-keyalg", "RSA", "-keysize", "2048",
-        "-dname", "CN=procpool-test-" + name, "-ext", "SAN=ip:127.0.0.1,dns:localhost", "-validity", "2",
+        "-dname", "CN=procpool-test-" + name, "-ext", "SAN=" + subjectAlternativeNames, "-validity", "2",
         "-storetype", "PKCS12", "-keystore", store.toString(), "-storepass", "changeit", "-keypass", "changeit")
         .redirectErrorStream(true)
         .start();

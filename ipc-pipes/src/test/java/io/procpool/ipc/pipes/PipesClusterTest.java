@@ -129,6 +129,35 @@ class PipesClusterTest {
   }
 
   @Test
+  void aWorkerThatStopsAnsweringIsDroppedWithinTheSilenceLimit() throws Exception {
+    LocalProcessCluster cluster = new LocalProcessCluster(tmp);
+    try (ProcessPool pool = ProcessPool.builder().cluster(cluster).clusterWorkers(1).build()) {
+      String job = cluster.launchIds().get(0);
+      long pid = cluster.process(job).pid();
+      AsyncResult<Integer> busy = pool.applyAsync(() -> {
+        Thread.sleep(60_000);
+        return 1;
+      });
+      await("the task runs", () -> pool.stats().running() == 1);
+      // A node cut off: the worker neither answers nor closes its connection.
+      new ProcessBuilder("kill", "-STOP", Long.toString(pid)).inheritIO().start().waitFor();
+      long t0 = System.nanoTime();
+      try {
+        ExecutionException e = assertThrows(ExecutionException.class, () -> busy.get(60, TimeUnit.SECONDS));
+        double seconds = (System.nanoTime() - t0) / 1e9;
+        assertTrue(e.getCause() instanceof WorkerCrashedException, String.valueOf(e.getCause()));
+        assertTrue(e.getCause().getMessage().contains("no answer from it for 8 s"), e.getCause().getMessage());
+        assertTrue(seconds >= 6 && seconds < 12, "dropped after the 8 s silence limit (+ a heartbeat): " + seconds + " s");
+      } finally {
+        new ProcessBuilder("kill", "-CONT", Long.toString(pid)).inheritIO().start().waitFor();
+      }
+      await("a replacement joined", () -> pool.workerPids().size() == 1 && cluster.launchIds().size() == 2);
+      assertEquals(5, pool.apply((Integer x) -> x + 1, 4));
+    }
+    assertEquals(0, cluster.liveJobs().size());
+  }
+
+  @Test
   void aRequestTheEngineCanNeverMeetFailsTheBuildNamingTheReason() {
     LocalProcessCluster cluster = new LocalProcessCluster(tmp);
     cluster.holdNext("PartitionConfig", true);

@@ -122,10 +122,28 @@ final class ClusterWorkers {
       return;
     }
     try {
-      nextPoll = engine.schedule(this::poll, pollNanos, TimeUnit.NANOSECONDS);
+      long delay = System.nanoTime() < fastUntil ? FAST_POLL : pollNanos;
+      nextPoll = engine.schedule(this::poll, delay, TimeUnit.NANOSECONDS);
     } catch (RejectedExecutionException e) {
       // shutting down
     }
+  }
+
+  /** Until when (nanoTime) polls come every {@link #FAST_POLL}: someone waits for a verdict. */
+  private volatile long fastUntil;
+  private static final long FAST_POLL = TimeUnit.MILLISECONDS.toNanos(150);
+  private static final long FAST_FOR = TimeUnit.MILLISECONDS.toNanos(1500);
+
+  /** Polls now and then often for a little while: a worker was lost and its job's verdict is wanted. */
+  void pollFast() {
+    fastUntil = System.nanoTime() + FAST_FOR;
+    synchronized (this) {
+      if (nextPoll != null) {
+        nextPoll.cancel(false);
+        nextPoll = null;
+      }
+    }
+    pollNow();
   }
 
   /** Polls as soon as the engine thread is free (coalesced). */
@@ -282,7 +300,7 @@ final class ClusterWorkers {
     @Override
     public CompletableFuture<Integer> exitSoon() {
       if (!exit.isDone()) {
-        pollNow();
+        pollFast();
       }
       return exit;
     }
@@ -299,7 +317,7 @@ final class ClusterWorkers {
           LOG.log(System.Logger.Level.WARNING, "procpool: could not cancel " + session.describe(launchId) + ": "
               + e.getMessage() + " (it is cancelled with the others when the pool ends)");
         }
-        pollNow();
+        pollFast();
       }, () -> { });
     }
 

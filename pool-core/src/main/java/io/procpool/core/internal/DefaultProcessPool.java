@@ -211,6 +211,7 @@ public final class DefaultProcessPool implements ProcessPool {
       pool.clusterShutdownHook = new Thread(() -> pool.cluster.shutdown(CLUSTER_CANCEL_WAIT),
           "procpool-" + pool.poolId + "-cluster-cleanup");
       Runtime.getRuntime().addShutdownHook(pool.clusterShutdownHook);
+      pool.supervisor.startHeartbeat();
       pool.supervisor.ensureCluster();
     }
     try {

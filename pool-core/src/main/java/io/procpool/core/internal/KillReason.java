@@ -34,10 +34,18 @@ final class KillReason {
   /** What {@link #task} fails with (TIMEOUT), or what every held task fails with (TERMINATE), or null. */
   final RuntimeException failure;
 
+  /** For PROTOCOL_ERROR: what was wrong, named in its tasks' failures; else null. */
+  final Throwable cause;
+
   private KillReason(Kind kind, Task task, RuntimeException failure) {
+    this(kind, task, failure, null);
+  }
+
+  private KillReason(Kind kind, Task task, RuntimeException failure, Throwable cause) {
     this.kind = kind;
     this.task = task;
     this.failure = failure;
+    this.cause = cause;
   }
 
   static KillReason timeout(Task t, TaskTimeoutException failure) {
@@ -52,8 +60,8 @@ final class KillReason {
     return new KillReason(Kind.TERMINATE, null, failure);
   }
 
-  static KillReason protocolError() {
-    return new KillReason(Kind.PROTOCOL_ERROR, null, null);
+  static KillReason protocolError(Throwable cause) {
+    return new KillReason(Kind.PROTOCOL_ERROR, null, null, cause);
   }
 
   static KillReason start() {

@@ -710,10 +710,14 @@ final class Scheduler {
     }
     for (WorkerHandle w : workers.values()) {
       if (w.cluster && w.is(WorkerHandle.State.STARTING) && w.connection == null && w.killReason == null) {
-        // A job still waiting in the engine's queue: nothing is left for it to do.
+        // A job still waiting in the engine's queue: nothing is left for it to do (cancelled before the
+        // idle workers below are stopped, so that their ends do not make room for it).
         w.killReason = KillReason.unneeded();
         out.add(supervisor.killer(w));
-      } else if (w.serving() && w.inflight.isEmpty() && w.recalls.isEmpty() && w.killReason == null) {
+      }
+    }
+    for (WorkerHandle w : workers.values()) {
+      if (w.serving() && w.inflight.isEmpty() && w.recalls.isEmpty() && w.killReason == null) {
         supervisor.stopLocked(w, out);
       }
     }
@@ -788,7 +792,7 @@ final class Scheduler {
     lock.lock();
     try {
       if (w.killReason == null && !w.is(WorkerHandle.State.DEAD)) {
-        w.killReason = KillReason.protocolError();
+        w.killReason = KillReason.protocolError(error);
         kill = supervisor.killer(w);
       }
     } finally {
@@ -800,7 +804,10 @@ final class Scheduler {
     workerLost(w, error);
   }
 
-  private void failLostTasks(WorkerHandle w, List<Task> lost, Throwable cause) {
+  private void failLostTasks(WorkerHandle w, List<Task> lost, Throwable lossCause) {
+    KillReason killed = w.killReason;
+    // The connection's end may be reported before the reason the pool closed it: name that reason.
+    Throwable cause = lossCause != null ? lossCause : killed != null ? killed.cause : null;
     w.exitCodeSoon().thenAccept(code -> {
       WorkerLauncher.Launched process = w.process;
       String verdict = process == null ? null : process.verdict();
@@ -921,8 +928,17 @@ final class Scheduler {
           w.killReason = KillReason.terminate(reason);
         }
       }
+      // Workers still starting first: a cluster job still pending must be cancelled before a running
+      // one's end frees its place, or the engine starts it for nothing.
       for (WorkerHandle w : workers.values()) {
-        out.add(supervisor.killer(w));
+        if (w.is(WorkerHandle.State.STARTING)) {
+          out.add(supervisor.killer(w));
+        }
+      }
+      for (WorkerHandle w : workers.values()) {
+        if (!w.is(WorkerHandle.State.STARTING)) {
+          out.add(supervisor.killer(w));
+        }
       }
     } finally {
       lock.unlock();

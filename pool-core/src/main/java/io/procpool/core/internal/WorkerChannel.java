@@ -46,7 +46,10 @@ final class WorkerChannel implements Connection.Listener {
         worker = supervisor.onHello(connection, WorkerProtocol.decodeHello(m));
         return;
       }
+      worker.lastHeardNanos = scheduler.clock().nanoTime();
       switch (type) {
+        case WorkerProtocol.PONG:
+          break;
         case WorkerProtocol.RESULT:
           scheduler.onResult(worker, WorkerProtocol.decodeResult(m, payloads), bytes);
           break;

@@ -81,6 +81,8 @@ final class WorkerHandle {
   /** Set when its initializer failed after the pool had run: the start failure's cause. */
   io.procpool.api.WorkerStartException initFailure;
   Cancellable startTimeout;
+  /** When a message from it last arrived (pool clock), for the heartbeat of cluster workers. Any thread. */
+  volatile long lastHeardNanos;
   boolean needsFlush;
   /** Statistics: when it was launched (or joined), tasks (items) it finished, time it ran them. */
   final java.time.Instant startedAt = java.time.Instant.now();

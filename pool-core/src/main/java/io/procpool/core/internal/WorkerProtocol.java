@@ -61,7 +61,7 @@ final class WorkerProtocol {
 
   /**
    * 3: LOG messages (a parent of version 2 would close a worker that sends one). 4: HELLO carries the
-   * launch id of a worker placed by a cluster engine.
+   * launch id of a worker placed by a cluster engine; PING and PONG.
    */
   static final int VERSION = 4;
 
@@ -74,6 +74,8 @@ final class WorkerProtocol {
   static final byte RECALLED = 7;
   static final byte SECRET = 8;
   static final byte LOG = 9;
+  /** The answer to a PING, sent at once by the worker's transport thread. */
+  static final byte PONG = 10;
 
   static final byte INIT = 20;
   static final byte DEFINE = 21;
@@ -82,6 +84,8 @@ final class WorkerProtocol {
   static final byte SHUTDOWN = 24;
   static final byte RECALL = 25;
   static final byte SECRET_REPLY = 26;
+  /** Are you there? Sent to a cluster worker the pool has not heard from for a while. */
+  static final byte PING = 27;
 
   /** The longest fingerprint or key a SECRET or SECRET_REPLY carries. */
   static final int MAX_SECRET_BYTES = 1024;
@@ -148,6 +152,14 @@ final class WorkerProtocol {
 
   static ByteBuffer ready() {
     return single(READY);
+  }
+
+  static ByteBuffer ping() {
+    return single(PING);
+  }
+
+  static ByteBuffer pong() {
+    return single(PONG);
   }
 
   static ByteBuffer retire() {

@@ -142,6 +142,17 @@ public final class WorkerRuntime implements Connection.Listener {
       }
       return;
     }
+    if (message.remaining() > 0 && message.get(message.position()) == WorkerProtocol.PING) {
+      // On the transport's thread, at once: the pool asks whether this worker (its node) is still there,
+      // and the executor may be busy with a long task.
+      connection.write(WorkerProtocol.pong());
+      try {
+        connection.flush();
+      } catch (IOException e) {
+        // onClosed handles it
+      }
+      return;
+    }
     if (message.remaining() > 0 && message.get(message.position()) == WorkerProtocol.RECALL) {
       // On the transport's thread: the executor may be busy with a long task.
       message.get();

@@ -401,6 +401,58 @@ final class WorkerSupervisor {
     }
   }
 
+  /** A cluster worker silent this long is pinged. */
+  static final Duration PING_AFTER = Duration.ofSeconds(2);
+  /** A cluster worker silent this long (pings unanswered) is lost: its node was cut off or went down. */
+  static final Duration SILENT_LIMIT = Duration.ofSeconds(8);
+  static final Duration HEARTBEAT_INTERVAL = Duration.ofSeconds(1);
+
+  /** Starts the cluster workers' heartbeat: every second until the pool ends. */
+  void startHeartbeat() {
+    clock.schedule(this::heartbeat, HEARTBEAT_INTERVAL.toNanos());
+  }
+
+  /**
+   * Pings each connected cluster worker the pool has not heard from for {@link #PING_AFTER} (its
+   * transport thread answers at once, even while it runs a long task), and drops one silent for
+   * {@link #SILENT_LIMIT}: a node that is cut off or lost its power closes no connection, and the
+   * transport's own keepalive may take much longer to notice.
+   */
+  private void heartbeat() {
+    Outbox out = new Outbox();
+    java.util.List<WorkerHandle> silent = new java.util.ArrayList<>();
+    scheduler.lock.lock();
+    try {
+      Scheduler.PoolState s = scheduler.stateLocked();
+      if (s != Scheduler.PoolState.RUNNING && s != Scheduler.PoolState.CLOSING) {
+        return; // the pool has ended: no more ticks
+      }
+      long now = clock.nanoTime();
+      for (WorkerHandle w : scheduler.workersLocked()) {
+        if (!w.cluster || w.connection == null || w.is(WorkerHandle.State.DEAD) || w.killReason != null) {
+          continue;
+        }
+        long quiet = now - w.lastHeardNanos;
+        if (quiet >= SILENT_LIMIT.toNanos()) {
+          silent.add(w);
+        } else if (quiet >= PING_AFTER.toNanos()) {
+          w.connection.write(WorkerProtocol.ping());
+          scheduler.flushLater(w, out);
+        }
+      }
+      out.add(() -> clock.schedule(this::heartbeat, HEARTBEAT_INTERVAL.toNanos()));
+    } finally {
+      scheduler.lock.unlock();
+    }
+    for (WorkerHandle w : silent) {
+      LOG.log(System.Logger.Level.WARNING, "procpool: " + w + " did not answer for " + SILENT_LIMIT.toSeconds()
+          + " s; it is dropped and its tasks fail (or run again with retryOnCrash)");
+      scheduler.protocolError(w, new ProtocolException("no answer from it for " + SILENT_LIMIT.toSeconds()
+          + " s (its node was cut off or went down?)"));
+    }
+    out.run();
+  }
+
   /** {@code w}'s job waits for a reason that cannot clear: a start failure, fatal before the pool ever ran. */
   void clusterJobUnsatisfiable(WorkerHandle w, WorkerStartException failure) {
     failStart(w, failure, "its job cannot start");
@@ -510,6 +562,7 @@ final class WorkerSupervisor {
       }
       w.connection = connection;
       w.pid = hello.pid();
+      w.lastHeardNanos = clock.nanoTime();
     } finally {
       scheduler.lock.unlock();
     }

@@ -217,12 +217,50 @@ public final class SlurmTestCluster {
     return jobs.size();
   }
 
+  /**
+   * The name prefix of the jobs that the pools of this JVM submit ({@code procpool-<pid>-}, as the pool
+   * names them {@code procpool-<pid>-<pool id>}): accepted by {@link #jobs}, {@link #awaitNoJobs} and
+   * {@link #cancelJobs} like a {@link #uniqueJobPrefix}.
+   */
+  public static String poolJobPrefix() {
+    return poolJobPrefix(ProcessHandle.current().pid());
+  }
+
+  /**
+   * The name prefix of the jobs that the pools of process {@code pid} submit: accepted by {@link #jobs},
+   * {@link #awaitNoJobs} and {@link #cancelJobs} when {@code pid} is this JVM or one of its descendants
+   * (e.g. a JVM started with {@link #runAsNonRoot}) while it runs.
+   */
+  public static String poolJobPrefix(long pid) {
+    return "procpool-" + pid + "-";
+  }
+
+  /** The jobs of {@value #NON_ROOT_USER} whose name starts with prefix (any prefix: only tests submit as that user). */
+  public static List<Job> nonRootJobs(String namePrefix) {
+    String out = check(List.of("squeue", "-h", "-u", NON_ROOT_USER, "-o", "%i|%j|%T|%r|%N|%u"), COMMAND_TIMEOUT);
+    return parseSqueue(out, namePrefix);
+  }
+
   private static void checkPrefix(String namePrefix) {
+    if (namePrefix != null && isPoolPrefixOfThisJvm(namePrefix)) {
+      return;
+    }
     if (namePrefix == null || !namePrefix.startsWith(JOB_NAME_PREFIX) || namePrefix.length() <= JOB_NAME_PREFIX.length()) {
       throw new IllegalArgumentException(
           "job name prefix must start with '" + JOB_NAME_PREFIX + "' and name the test (the cluster is shared;"
-              + " see uniqueJobPrefix): '" + namePrefix + "'");
+              + " see uniqueJobPrefix), or be poolJobPrefix() of this JVM or a process it started: '" + namePrefix + "'");
     }
+  }
+
+  /** {@code procpool-<pid>-}, pid this JVM or a running descendant of it. */
+  static boolean isPoolPrefixOfThisJvm(String namePrefix) {
+    java.util.regex.Matcher m = java.util.regex.Pattern.compile("procpool-([0-9]+)-").matcher(namePrefix);
+    if (!m.matches()) {
+      return false;
+    }
+    long pid = Long.parseLong(m.group(1));
+    ProcessHandle self = ProcessHandle.current();
+    return pid == self.pid() || self.descendants().anyMatch(h -> h.pid() == pid);
   }
 
   /**

@@ -89,6 +89,24 @@ class SlurmTestSupportTest {
   }
 
   @Test
+  void poolPrefixesOfThisJvmAndItsChildrenAreAcceptedOthersNot() throws Exception {
+    long self = ProcessHandle.current().pid();
+    assertEquals("procpool-" + self + "-", SlurmTestCluster.poolJobPrefix());
+    assertTrue(SlurmTestCluster.isPoolPrefixOfThisJvm(SlurmTestCluster.poolJobPrefix()));
+    assertFalse(SlurmTestCluster.isPoolPrefixOfThisJvm("procpool-" + self + "-1"), "the whole pool prefix only");
+    assertFalse(SlurmTestCluster.isPoolPrefixOfThisJvm("procpool-"));
+    assertFalse(SlurmTestCluster.isPoolPrefixOfThisJvm("procpool-1-"), "init is not this JVM's child");
+    assertThrows(IllegalArgumentException.class, () -> SlurmTestCluster.cancelJobs("procpool-1-"));
+    Process child = new ProcessBuilder("sleep", "30").start();
+    try {
+      assertTrue(SlurmTestCluster.isPoolPrefixOfThisJvm(SlurmTestCluster.poolJobPrefix(child.pid())));
+    } finally {
+      child.destroyForcibly().waitFor();
+    }
+    assertFalse(SlurmTestCluster.isPoolPrefixOfThisJvm(SlurmTestCluster.poolJobPrefix(child.pid())), "ended");
+  }
+
+  @Test
   void aCommandThatOverrunsItsTimeoutIsKilledWithItsChildren() {
     long t0 = System.nanoTime();
     IllegalStateException e = assertThrows(IllegalStateException.class,
