@@ -6,6 +6,8 @@ import io.procpool.api.Manager;
 import io.procpool.api.ProcessPool;
 import java.io.IOException;
 import java.io.PrintStream;
+import java.lang.management.GarbageCollectorMXBean;
+import java.lang.management.ManagementFactory;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -30,11 +32,15 @@ import java.util.concurrent.TimeUnit;
  *
  * <pre>
  * java -cp benchmarks/target/benchmarks.jar io.procpool.benchmarks.UserView [--quick] [--transport pipes]
- *     [--rows apply,map,...] [--out values.json]
+ *     [--rows apply,map,...] [--rounds 1] [--out values.json]
  * </pre>
  *
- * <p>Prints one line per row on stderr and, with {@code --out}, writes {@code {"row": seconds per op,
- * ...}} as JSON.
+ * <p>Prints one line per row on stderr (with the parent JVM's garbage collections during the row) and,
+ * with {@code --out}, writes {@code {"row": seconds per op, ...}} of the first round as JSON. {@code
+ * --rounds n} measures every row again n - 1 times in the same JVM, with the same pool (stderr only):
+ * how much a longer warm-up changes a row. {@code --fresh-pool} builds a new pool for every row (as JMH
+ * and the Python side do) instead of reusing one. Row {@code map_sublist} (only on request) maps a
+ * {@code subList} view of 10⁶ {@code Long}s instead of an {@code ArrayList}.
  */
 public final class UserView {
   static final int PROCESSES = 2;
@@ -44,8 +50,12 @@ public final class UserView {
   static final List<String> ROWS = List.of("start", "apply", "apply_async", "map", "map_integer", "map_string",
       "imap_unordered", "echo_1m", "echo_16m", "queue_pairs", "queue_stream");
 
+  /** Rows measured only when asked for by name ({@code --rows}): experiments, not in the comparison. */
+  static final List<String> EXTRA_ROWS = List.of("map_sublist");
+
   private final boolean quick;
   private final String transport;
+  private boolean freshPool;
   private ProcessPool pool;
   private Manager manager;
 
@@ -266,6 +276,13 @@ public final class UserView {
         }
         return map(xs);
       }
+      case "map_sublist": {
+        List<Long> xs = new ArrayList<>();
+        for (long i = 0; i < 1_000_001; i++) {
+          xs.add(i);
+        }
+        return map(xs.subList(0, 1_000_000));
+      }
       case "map_integer": {
         List<Integer> xs = new ArrayList<>();
         for (int i = 0; i < 1_000_000; i++) {
@@ -295,6 +312,17 @@ public final class UserView {
     }
   }
 
+  /** Collections and milliseconds spent in them so far, over all of this JVM's collectors. */
+  private static long[] gc() {
+    long count = 0;
+    long millis = 0;
+    for (GarbageCollectorMXBean b : ManagementFactory.getGarbageCollectorMXBeans()) {
+      count += Math.max(0, b.getCollectionCount());
+      millis += Math.max(0, b.getCollectionTime());
+    }
+    return new long[] {count, millis};
+  }
+
   private static void check(boolean ok, String message) {
     if (!ok) {
       throw new AssertionError(message);
@@ -303,9 +331,11 @@ public final class UserView {
 
   public static void main(String[] args) throws Exception {
     boolean quick = false;
+    boolean freshPool = false;
     String transport = "pipes";
     List<String> rows = ROWS;
     Path out = null;
+    int rounds = 1;
     for (int i = 0; i < args.length; i++) {
       switch (args[i]) {
         case "--quick":
@@ -317,12 +347,18 @@ public final class UserView {
         case "--rows":
           rows = List.of(args[++i].split(","));
           break;
+        case "--fresh-pool":
+          freshPool = true;
+          break;
+        case "--rounds":
+          rounds = Integer.parseInt(args[++i]);
+          break;
         case "--out":
           out = Path.of(args[++i]);
           break;
         default:
           throw new IllegalArgumentException("unknown argument " + args[i]
-              + "; usage: UserView [--quick] [--transport pipes] [--rows a,b] [--out file.json]");
+              + "; usage: UserView [--quick] [--transport pipes] [--rows a,b] [--rounds n] [--fresh-pool] [--out file.json]");
       }
     }
     // start first: the first pool of a fresh JVM, as in a user's program; then the shared pool.
@@ -332,21 +368,38 @@ public final class UserView {
         order.add(r);
       }
     }
+    for (String r : EXTRA_ROWS) {
+      if (rows.contains(r)) {
+        order.add(r);
+      }
+    }
     for (String r : rows) {
-      if (!ROWS.contains(r)) {
+      if (!ROWS.contains(r) && !EXTRA_ROWS.contains(r)) {
         throw new IllegalArgumentException("unknown row " + r + "; rows: " + String.join(",", ROWS));
       }
     }
     UserView view = new UserView(quick, transport);
+    view.freshPool = freshPool;
     Map<String, Double> values = new LinkedHashMap<>();
     PrintStream err = System.err;
     try {
-      for (String row : order) {
-        err.printf(Locale.ROOT, "user view %-7s %s ... ", transport, row);
-        err.flush();
-        double s = view.measure(row);
-        values.put(row, s);
-        err.printf(Locale.ROOT, "%.4g s/op%n", s);
+      for (int round = 1; round <= rounds; round++) {
+        for (String row : order) {
+          err.printf(Locale.ROOT, "user view %s %s%s ... ", transport, row, rounds > 1 ? " (round " + round + ")" : "");
+          err.flush();
+          long[] gc0 = gc();
+          double s = view.measure(row);
+          long[] gc1 = gc();
+          if (view.freshPool && view.pool != null) {
+            view.pool.close();
+            view.pool = null;
+          }
+          if (round == 1) {
+            values.put(row, s);
+          }
+          err.printf(Locale.ROOT, "%.4g s/op; parent GC during the row: %d collections, %d ms%n", s,
+              gc1[0] - gc0[0], gc1[1] - gc0[1]);
+        }
       }
     } finally {
       if (view.manager != null) {
