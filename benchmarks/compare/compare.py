@@ -684,8 +684,8 @@ def main():
     print()
     print(table(rows, values, ordered, user_view, limits))
     print()
-    print("JMH/fork, user/fork: procpool pipes (JMH; user view) vs CPython fork, > 1 means procpool is better "
-          "(times: fork/pipes; rates: pipes/fork).")
+    print("%s: procpool pipes vs CPython fork, > 1 means procpool is better (times: fork/pipes; rates: pipes/fork)."
+          % ("JMH/fork, user/fork" if user_view else "JMH/fork"))
     if limits:
         print("raw limit: RawLimitsBenchmark between this machine's JVMs over a UNIX socket, no procpool code: "
               "apply ↔ 8-byte ping-pong median (mean in parentheses), applyAsync/imapUnordered ↔ pipelined 64-byte "
