@@ -40,7 +40,12 @@ import org.openjdk.jmh.annotations.Warmup;
  *       scorePercentiles["50.0"]} the median). The limit for {@code apply}.
  *   <li>{@code pipelined}: {@value #MESSAGES} 64-byte messages sent one {@code write} each, echoed by
  *       the child one {@code write} each, at most {@value #WINDOW} in flight; messages (round trips)
- *       per second. The limit for {@code applyAsync} and {@code imapUnordered}.
+ *       per second. The limit for {@code applyAsync} and {@code imapUnordered} in {@code compare.py}:
+ *       the cost of one system call per message on each side.
+ *   <li>{@code pipelinedCoalesced}: the same messages, but {@value #PER_WRITE} to a {@code write} from
+ *       the parent, and the child writes back every complete message one read brought in a single
+ *       {@code write}: what a transport that batches its writes can reach. Not in {@code compare.py}'s
+ *       table.
  *   <li>{@code bulkEcho}: {@code size} bytes to the child, which reads them completely and then writes
  *       them back (store and forward, like a task that receives and returns a {@code byte[]}); ms per
  *       echo ({@code compare.py} counts both directions: MB/s = 2 · size / 10⁶ / s). The limit for the
@@ -60,6 +65,7 @@ import org.openjdk.jmh.annotations.Warmup;
 public class RawLimitsBenchmark {
   static final int MESSAGES = 50_000;
   static final int WINDOW = 256;
+  static final int PER_WRITE = 40; // divides MESSAGES
 
   /** A child JVM serving one protocol over a UNIX-domain socket. */
   abstract static class Connected {
@@ -121,6 +127,22 @@ public class RawLimitsBenchmark {
     @Setup(Level.Trial)
     public void start() throws IOException {
       connect('S');
+    }
+
+    @TearDown(Level.Trial)
+    public void stop() throws IOException, InterruptedException {
+      close();
+    }
+  }
+
+  @State(Scope.Benchmark)
+  public static class CoalescedStream extends Connected {
+    final ByteBuffer batch = ByteBuffer.allocateDirect(PER_WRITE * RawLimitsChild.MESSAGE_BYTES);
+    final ByteBuffer in = ByteBuffer.allocateDirect(64 * 1024);
+
+    @Setup(Level.Trial)
+    public void start() throws IOException {
+      connect('C');
     }
 
     @TearDown(Level.Trial)
@@ -206,9 +228,32 @@ public class RawLimitsBenchmark {
     return received;
   }
 
+  @Benchmark
+  @OutputTimeUnit(TimeUnit.SECONDS)
+  @OperationsPerInvocation(MESSAGES)
+  public long pipelinedCoalesced(CoalescedStream s) throws IOException {
+    long expected = (long) MESSAGES * RawLimitsChild.MESSAGE_BYTES;
+    long received = 0;
+    for (int sent = PER_WRITE; sent <= MESSAGES; sent += PER_WRITE) {
+      s.batch.clear();
+      RawLimitsChild.writeFully(s.channel, s.batch);
+      while (sent - received / RawLimitsChild.MESSAGE_BYTES >= WINDOW) {
+        received += receive(s.channel, s.in);
+      }
+    }
+    while (received < expected) {
+      received += receive(s.channel, s.in);
+    }
+    return received;
+  }
+
   private static int receive(Stream s) throws IOException {
-    s.in.clear();
-    int n = s.channel.read(s.in);
+    return receive(s.channel, s.in);
+  }
+
+  private static int receive(SocketChannel channel, ByteBuffer in) throws IOException {
+    in.clear();
+    int n = channel.read(in);
     if (n < 0) {
       throw new IOException("the child closed the connection");
     }

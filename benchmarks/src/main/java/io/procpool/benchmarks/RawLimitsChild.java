@@ -16,7 +16,8 @@ import java.nio.channels.SocketChannel;
  *   <li>{@code serve <socket path>}: connects to the UNIX-domain socket, reads a mode byte and serves
  *       that protocol until the parent closes the connection: {@code 'P'} ping-pong (reads 8 bytes,
  *       writes them back), {@code 'S'} stream (reads whatever has arrived, writes every complete
- *       64-byte message back with its own {@code write}), {@code 'B'} bulk (reads an int size, then
+ *       64-byte message back with its own {@code write}), {@code 'C'} coalesced stream (writes all
+ *       complete 64-byte messages that one read brought back with a single {@code write}), {@code 'B'} bulk (reads an int size, then
  *       repeatedly reads {@code size} bytes completely and writes them back).
  * </ul>
  */
@@ -46,7 +47,10 @@ public final class RawLimitsChild {
           pingPong(ch);
           break;
         case 'S':
-          stream(ch);
+          stream(ch, false);
+          break;
+        case 'C':
+          stream(ch, true);
           break;
         case 'B':
           bulk(ch);
@@ -69,7 +73,7 @@ public final class RawLimitsChild {
     }
   }
 
-  private static void stream(SocketChannel ch) throws IOException {
+  private static void stream(SocketChannel ch, boolean coalesce) throws IOException {
     ByteBuffer in = ByteBuffer.allocateDirect(64 * 1024);
     while (true) {
       if (ch.read(in) < 0) {
@@ -77,6 +81,11 @@ public final class RawLimitsChild {
       }
       in.flip();
       int limit = in.limit();
+      if (coalesce) {
+        in.limit(in.position() + in.remaining() / MESSAGE_BYTES * MESSAGE_BYTES);
+        writeFully(ch, in);
+        in.limit(limit);
+      }
       while (in.remaining() >= MESSAGE_BYTES) {
         int start = in.position();
         in.limit(start + MESSAGE_BYTES);
