@@ -1,8 +1,11 @@
 #!/bin/sh
 # Compare procpool with CPython's multiprocessing side by side, in one run, and print one table.
-#   benchmarks/compare/run.sh                 # full run (~5 min on 2 cores)
-#   benchmarks/compare/run.sh --quick         # plumbing check (~3 min)
+# Columns: CPython fork/spawn, the raw limit (RawLimitsBenchmark), procpool JMH per transport,
+# procpool user view (UserView, plain Java), ratios to CPython and shares of the raw limit.
+#   benchmarks/compare/run.sh                 # full run (~15 min on 2 cores)
+#   benchmarks/compare/run.sh --quick         # plumbing check (~6 min)
 #   benchmarks/compare/run.sh --only apply,echo_16m --jmh-args "-f 3 -i 10"
+#   benchmarks/compare/run.sh --no-user-view --no-limits   # CPython and JMH only
 # Builds benchmarks/target/benchmarks.jar first if it is missing (or if PROCPOOL_BUILD=1).
 # Options are those of compare.py (python3 compare.py --help).
 set -eu
