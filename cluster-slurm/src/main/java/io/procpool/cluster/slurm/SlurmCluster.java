@@ -71,7 +71,9 @@ import java.util.regex.Pattern;
  * {@code <stagingDir>/<job name>-<random>/} (mode 0700) holding the handover file (mode 0600: the pool's
  * auth key and transport properties, never put in the batch script, the command line or the job's
  * environment), the batch script and the job outputs; closing the pool deletes it, the handover file
- * first. The staging directory must be on a file system that every node sees at the same path (and
+ * first. A session directory left by a pool whose JVM was killed without closing it ({@code kill -9})
+ * is found by the next session opened on the same host in the same staging directory, which cancels
+ * its jobs and deletes it. The staging directory must be on a file system that every node sees at the same path (and
  * may be writable by others only with the sticky bit, like {@code /tmp}), and so
  * must the worker's {@code java} (by default the pool's own; see {@link Builder#java(Path)}). Classpath
  * entries, and transport properties whose value is the absolute path of a regular file (such as a

@@ -82,11 +82,13 @@ final class SlurmSession implements ClusterSession {
     if (r.exitCode() != 0) {
       throw new IOException("Slurm does not answer: squeue exited with " + r.exitCode() + ": " + r.message());
     }
+    reapOrphans(staging, cli);
     Path dir = staging.resolve(jobName + "-" + HexFormat.of().formatHex(randomBytes(6)));
     Files.createDirectory(dir, Staging.dir0700());
     SlurmSession s = new SlurmSession(cluster, cli, jobName, dir);
     try {
       Files.setPosixFilePermissions(dir, Staging.DIR_0700); // exactly 0700, whatever the umask
+      Files.writeString(Files.createFile(dir.resolve(OWNER_FILE), Staging.file0600()), Owner.current(jobName).text());
       Staging staged = new Staging(staging, cluster.classpathStaging());
       List<String> classpath = staged.classpath(command.classpath());
       Map<String, String> props = new LinkedHashMap<>();
@@ -100,6 +102,117 @@ final class SlurmSession implements ClusterSession {
       throw e;
     }
     return s;
+  }
+
+  /** Who runs a session: read by later sessions to find those whose pool's JVM died. */
+  static final String OWNER_FILE = "owner";
+
+  /**
+   * The JVM that opened a session: its host, pid and start time (so that a reused pid is not taken
+   * for it), and the session's job name.
+   */
+  record Owner(String host, long pid, String start, String jobName) {
+    static Owner current(String jobName) {
+      ProcessHandle self = ProcessHandle.current();
+      return new Owner(hostName(), self.pid(), startOf(self), jobName);
+    }
+
+    String text() {
+      return "host=" + host + "\npid=" + pid + "\nstart=" + start + "\njob=" + jobName + "\n";
+    }
+
+    static Owner parse(String text) {
+      Map<String, String> f = new LinkedHashMap<>();
+      for (String line : text.split("\n")) {
+        int eq = line.indexOf('=');
+        if (eq > 0) {
+          f.put(line.substring(0, eq), line.substring(eq + 1));
+        }
+      }
+      try {
+        return new Owner(f.get("host"), Long.parseLong(f.get("pid")), f.get("start"), f.get("job"));
+      } catch (RuntimeException e) {
+        return null;
+      }
+    }
+
+    /** Whether the JVM that wrote this ran on this host and has ended. */
+    boolean deadHere() {
+      if (host == null || !host.equals(hostName()) || jobName == null || !jobName.matches("procpool-[A-Za-z0-9_.\\-]+")) {
+        return false;
+      }
+      return ProcessHandle.of(pid).map(p -> !startOf(p).equals(start)).orElse(true);
+    }
+
+    private static String startOf(ProcessHandle p) {
+      return p.info().startInstant().map(Object::toString).orElse("?");
+    }
+  }
+
+  static String hostName() {
+    try {
+      return Files.readString(Path.of("/proc/sys/kernel/hostname")).strip();
+    } catch (IOException | RuntimeException e) {
+      try {
+        return java.net.InetAddress.getLocalHost().getHostName();
+      } catch (IOException e2) {
+        return "unknown";
+      }
+    }
+  }
+
+  /**
+   * Ends what pools killed without closing (e.g. {@code kill -9}) left behind, so that their pending
+   * jobs do not start workers for nobody and their key does not stay on the shared file system: for
+   * each session directory in {@code staging} whose owner ran on this host and is gone, cancels its
+   * jobs (by name, this user's only) and deletes the directory, the handover file first. Best effort.
+   */
+  static void reapOrphans(Path staging, SlurmCli cli) {
+    List<Path> dirs;
+    try (Stream<Path> list = Files.list(staging)) {
+      dirs = list.filter(d -> d.getFileName().toString().startsWith("procpool-")
+          && Files.isRegularFile(d.resolve(OWNER_FILE))).toList();
+    } catch (IOException | RuntimeException e) {
+      return;
+    }
+    for (Path d : dirs) {
+      Owner owner;
+      try {
+        owner = Owner.parse(Files.readString(d.resolve(OWNER_FILE)));
+      } catch (IOException | RuntimeException e) {
+        continue; // another user's, or being written
+      }
+      if (owner == null || !owner.deadHere()) {
+        continue;
+      }
+      try {
+        cli.run("scancel", List.of("--name=" + owner.jobName(), "--user=" + System.getProperty("user.name")));
+      } catch (IOException | RuntimeException e) {
+        continue; // keep the directory: the jobs may still need their handover
+      }
+      System.getLogger("io.procpool").log(System.Logger.Level.INFO, "procpool: pool " + owner.jobName() + " (pid "
+          + owner.pid() + " on " + owner.host() + ") ended without closing; cancelled its Slurm jobs and deleted " + d);
+      deleteTree(d.resolve(HANDOVER_FILE), d);
+    }
+  }
+
+  private static void deleteTree(Path first, Path dir) {
+    try {
+      Files.deleteIfExists(first); // the secret first
+    } catch (IOException e) {
+      // best effort: the directory below goes too
+    }
+    try (Stream<Path> s = Files.walk(dir)) {
+      for (Path p : s.sorted(Comparator.reverseOrder()).toList()) {
+        try {
+          Files.deleteIfExists(p);
+        } catch (IOException e) {
+          // a job still writing its output, or a file of another user: leave it
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      // must not throw
+    }
   }
 
   /**
@@ -420,24 +533,7 @@ final class SlurmSession implements ClusterSession {
       }
       closed = true;
     }
-    try {
-      Files.deleteIfExists(handover); // the secret first
-    } catch (IOException e) {
-      // best effort: the directory below goes too
-    }
-    try (Stream<Path> s = Files.walk(dir)) {
-      for (Path p : s.sorted(Comparator.reverseOrder()).toList()) {
-        try {
-          Files.deleteIfExists(p);
-        } catch (IOException e) {
-          // a job still writing its output, or a file of another user: leave it
-        }
-      }
-    } catch (NoSuchFileException e) {
-      // already gone
-    } catch (IOException | RuntimeException e) {
-      // must not throw
-    }
+    deleteTree(handover, dir);
   }
 
   @Override

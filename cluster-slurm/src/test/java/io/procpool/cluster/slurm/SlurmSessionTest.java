@@ -75,6 +75,42 @@ class SlurmSessionTest {
   }
 
   @Test
+  void openReapsTheSessionsOfPoolsWhoseJvmDiedOnThisHostAndOnlyThose() throws Exception {
+    FakeSlurm fake = fake();
+    Path staging = staging();
+    Process gone = new ProcessBuilder("true").start();
+    gone.waitFor();
+    SlurmSession.Owner self = SlurmSession.Owner.current("procpool-self-1");
+    Path dead = orphan(staging, "procpool-" + gone.pid() + "-1-aaaaaaaaaaaa",
+        new SlurmSession.Owner(self.host(), gone.pid(), "2026-01-01T00:00:00Z", "procpool-" + gone.pid() + "-1"));
+    Path alive = orphan(staging, "procpool-self-1-bbbbbbbbbbbb", self);
+    Path elsewhere = orphan(staging, "procpool-77-1-cccccccccccc",
+        new SlurmSession.Owner("another-host", gone.pid(), "x", "procpool-77-1"));
+    Path reusedPid = orphan(staging, "procpool-reused-1-dddddddddddd",
+        new SlurmSession.Owner(self.host(), self.pid(), "1999-01-01T00:00:00Z", "procpool-reused-1"));
+    try (SlurmSession s = (SlurmSession) cluster(fake).build().open(command(List.of(), Map.of()))) {
+      assertTrue(Files.isRegularFile(s.directory().resolve("owner")));
+      assertEquals("rw-------", perms(s.directory().resolve("owner")));
+    }
+    assertFalse(Files.exists(dead), "the dead pool's session (and its key) is gone");
+    assertFalse(Files.exists(reusedPid), "a pid now used by another JVM is not the owner");
+    assertTrue(Files.exists(alive.resolve("handover")), "a live pool's session is left alone");
+    assertTrue(Files.exists(elsewhere.resolve("handover")), "another host's pool is not judged from here");
+    List<List<String>> cancels = fake.calls("scancel");
+    assertEquals(2, cancels.size(), cancels.toString());
+    assertTrue(cancels.get(0).contains("--name=procpool-" + gone.pid() + "-1")
+        || cancels.get(1).contains("--name=procpool-" + gone.pid() + "-1"), cancels.toString());
+    assertTrue(cancels.stream().allMatch(c -> c.contains("--user=" + System.getProperty("user.name"))), cancels.toString());
+  }
+
+  private static Path orphan(Path staging, String name, SlurmSession.Owner owner) throws IOException {
+    Path d = Files.createDirectory(staging.resolve(name));
+    Files.writeString(d.resolve("handover"), "key");
+    Files.writeString(d.resolve("owner"), owner.text());
+    return d;
+  }
+
+  @Test
   void submitIsOneSbatchArrayWithEveryOptionAndReturnsTheLaunchIds() throws Exception {
     FakeSlurm fake = fake();
     fake.answer("sbatch", "4242;cluster1\n", "", 0);
