@@ -245,6 +245,8 @@ public interface ProcessPool extends AutoCloseable {
    * @throws IllegalArgumentException if {@code clusterWorkers} is negative, or 0 while the pool has
    *     no local worker
    * @throws PoolClosedException if the pool was closed or terminated
+   * @throws WorkerStartException if the cluster cannot place workers: a job of this pool waited for a
+   *     reason that can never clear (a request the cluster cannot satisfy), so the pool stopped asking
    */
   default void scale(int clusterWorkers) {
     throw new UnsupportedOperationException("this pool has no cluster: set ProcessPool.builder().cluster(...)");

@@ -114,6 +114,9 @@ public final class SlurmCluster implements Cluster {
       "mem-per-cpu", "mem-per-gpu", "time", "signal", "output", "error", "input", "export", "export-file", "parsable",
       "wrap", "open-mode", "requeue", "no-requeue", "chdir", "get-user-env", "hold", "wait");
   static final Set<Character> OWN_SHORT_OPTIONS = Set.of('a', 'J', 'p', 'c', 't', 'o', 'e', 'i', 'D', 'H', 'W');
+  /** sbatch options with which sbatch submits nothing (it only tests or prints). */
+  static final Set<String> NON_SUBMITTING_LONG_OPTIONS = Set.of("test-only", "help", "usage", "version");
+  static final Set<Character> NON_SUBMITTING_SHORT_OPTIONS = Set.of('h', 'V');
 
   private final String partition;
   private final int cpusPerWorker;
@@ -501,6 +504,12 @@ public final class SlurmCluster implements Cluster {
         if (eq >= 0) {
           name = name.substring(0, eq);
         }
+        for (String none : NON_SUBMITTING_LONG_OPTIONS) {
+          if (!name.isEmpty() && none.startsWith(name) && (name.length() > 2 || none.equals(name))) {
+            throw new IllegalArgumentException("sbatch option --" + name + (none.equals(name) ? "" : " (--" + none + ")")
+                + " makes sbatch submit no job, so no worker would ever start; it cannot be given in sbatchArgs");
+          }
+        }
         if (OWN_LONG_OPTIONS.contains(name)) {
           throw new IllegalArgumentException("sbatch option --" + name
               + " is set by SlurmCluster itself" + hint(name) + "; it cannot be given in sbatchArgs");
@@ -514,6 +523,10 @@ public final class SlurmCluster implements Cluster {
         }
       } else if (a.startsWith("-") && a.length() >= 2 && Character.isLetter(a.charAt(1))) {
         char c = a.charAt(1);
+        if (NON_SUBMITTING_SHORT_OPTIONS.contains(c)) {
+          throw new IllegalArgumentException("sbatch option -" + c + " makes sbatch submit no job, so no worker would"
+              + " ever start; it cannot be given in sbatchArgs");
+        }
         if (OWN_SHORT_OPTIONS.contains(c)) {
           throw new IllegalArgumentException("sbatch option -" + c + " is set by SlurmCluster itself"
               + hint(String.valueOf(c)) + "; it cannot be given in sbatchArgs");

@@ -76,6 +76,11 @@ class SlurmClusterTest {
         + " it cannot be given in sbatchArgs", assertThrows(IllegalArgumentException.class, () -> b().sbatchArgs("--part=x"))
         .getMessage());
     assertThrows(IllegalArgumentException.class, () -> b().sbatchArgs("--expo=ALL"));
+    for (String a : List.of("--test-only", "--test", "--help", "--usage", "--version", "-h", "-V")) {
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> b().sbatchArgs(a), a);
+      assertTrue(e.getMessage().contains("makes sbatch submit no job"), e.getMessage());
+    }
+    assertEquals(List.of("--verbose", "-v"), b().sbatchArgs("--verbose", "-v").build().sbatchArgs());
     assertEquals(List.of("--time-min=5", "--wait-all-nodes=1", "--cpus-per-gpu=2"),
         b().sbatchArgs("--time-min=5", "--wait-all-nodes=1", "--cpus-per-gpu=2").build().sbatchArgs());
   }

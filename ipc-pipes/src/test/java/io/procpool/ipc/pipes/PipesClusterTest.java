@@ -170,6 +170,23 @@ class PipesClusterTest {
   }
 
   @Test
+  void withLocalWorkersAnUnsatisfiableRequestStopsTheClusterPartNotThePool() throws Exception {
+    LocalProcessCluster cluster = new LocalProcessCluster(tmp);
+    try (ProcessPool pool = ProcessPool.builder().processes(1).cluster(cluster).clusterWorkers(0).build()) {
+      cluster.holdNext("PartitionConfig", true);
+      pool.scale(2);
+      await("the request was given up and its jobs cancelled", () -> cluster.launchIds().size() == 2
+          && cluster.liveJobs().isEmpty());
+      WorkerStartException e = assertThrows(WorkerStartException.class, () -> pool.scale(3));
+      assertTrue(e.getMessage().contains("PartitionConfig"), e.getMessage());
+      assertThrows(WorkerStartException.class, () -> pool.adapt(1, 2));
+      assertEquals(List.of(2, 3), pool.map((Integer x) -> x + 1, List.of(1, 2)), "the local worker goes on");
+      assertEquals(2, cluster.launchIds().size(), "nothing more was asked of the cluster: " + cluster.launchIds());
+    }
+    assertEquals(0, cluster.liveJobs().size());
+  }
+
+  @Test
   void aJobThatEndsBeforeConnectingFailsTheBuildWithItsLogTail() {
     LocalProcessCluster cluster = new LocalProcessCluster(tmp);
     WorkerStartException e = assertThrows(WorkerStartException.class,

@@ -208,7 +208,7 @@ final class WorkerSupervisor {
    */
   void ensureClusterLocked(Outbox out) {
     scheduler.assertLocked();
-    if (cluster == null || !scheduler.needsWorkersLocked()) {
+    if (cluster == null || clusterFailure != null || !scheduler.needsWorkersLocked()) {
       return;
     }
     int missing = clusterTarget - clusterCountLocked();
@@ -266,6 +266,9 @@ final class WorkerSupervisor {
     if (s != Scheduler.PoolState.RUNNING) {
       throw new io.procpool.api.PoolClosedException("the pool is " + s.name().toLowerCase(java.util.Locale.ROOT)
           + "; it cannot be scaled");
+    }
+    if (clusterFailure != null) {
+      throw new WorkerStartException(clusterFailure.getMessage(), clusterFailure.getCause());
     }
     if (max == 0 && !hasLocalWorkersLocked()) {
       throw new IllegalArgumentException(what + " would leave the pool without workers: it has no local ones"
@@ -453,10 +456,58 @@ final class WorkerSupervisor {
     out.run();
   }
 
-  /** {@code w}'s job waits for a reason that cannot clear: a start failure, fatal before the pool ever ran. */
+  /**
+   * {@code w}'s job waits for a reason that cannot clear: the cluster cannot place workers as
+   * configured. Before the pool ever ran, that breaks it (build() fails). After, the pool stops asking
+   * the cluster for workers (another request would wait the same way), cancels those still waiting,
+   * and goes on with the workers it has; {@code scale}/{@code adapt} then fail with this reason. If no
+   * worker is left to serve, the pool breaks.
+   */
   void clusterJobUnsatisfiable(WorkerHandle w, WorkerStartException failure) {
-    failStart(w, failure, "its job cannot start");
+    boolean fatal;
+    scheduler.lock.lock();
+    try {
+      fatal = !everReady;
+    } finally {
+      scheduler.lock.unlock();
+    }
+    if (fatal) {
+      failStart(w, failure, "its job cannot start");
+      return;
+    }
+    Outbox out = new Outbox();
+    int serving = 0;
+    scheduler.lock.lock();
+    try {
+      if (clusterFailure != null || !w.is(WorkerHandle.State.STARTING) || w.killReason != null) {
+        return;
+      }
+      clusterFailure = failure;
+      for (WorkerHandle x : scheduler.workersLocked()) {
+        if (x.cluster && x.is(WorkerHandle.State.STARTING) && x.killReason == null) {
+          x.killReason = KillReason.unneeded();
+          out.add(killer(x));
+        }
+        if (x.serving() || (!x.cluster && !x.external && x.is(WorkerHandle.State.STARTING))) {
+          serving++;
+        }
+      }
+      if (serving == 0) {
+        scheduler.breakLocked(failure, out);
+      }
+    } finally {
+      scheduler.lock.unlock();
+    }
+    LOG.log(System.Logger.Level.WARNING, "procpool: " + failure.getMessage() + "; the pool asks the cluster for no more"
+        + " workers (scale and adapt fail with this reason)"
+        + (serving == 0 ? " and, with no worker left, cannot run tasks" : " and goes on with the " + serving
+            + " worker(s) it has"));
+    out.run();
   }
+
+  /** Why the cluster cannot place workers (a request it can never satisfy), or null. */
+  @GuardedBy("scheduler.lock")
+  private WorkerStartException clusterFailure;
 
   private void startTimedOut(WorkerHandle w) {
     Runnable kill;
