@@ -178,11 +178,16 @@ final class SlurmSession implements ClusterSession {
     for (Path d : dirs) {
       Owner owner;
       try {
+        if (!ours(d) || !ours(d.resolve(OWNER_FILE))) {
+          continue; // another user's (or tampered with): never trusted
+        }
         owner = Owner.parse(Files.readString(d.resolve(OWNER_FILE)));
       } catch (IOException | RuntimeException e) {
-        continue; // another user's, or being written
+        continue; // being written, or unreadable
       }
-      if (owner == null || !owner.deadHere()) {
+      if (owner == null || !owner.deadHere()
+          || !d.getFileName().toString().matches(java.util.regex.Pattern.quote(owner.jobName()) + "-[0-9a-f]{12}")
+          || !owner.jobName().startsWith("procpool-" + owner.pid() + "-")) {
         continue;
       }
       try {
@@ -194,6 +199,21 @@ final class SlurmSession implements ClusterSession {
           + owner.pid() + " on " + owner.host() + ") ended without closing; cancelled its Slurm jobs and deleted " + d);
       deleteTree(d.resolve(HANDOVER_FILE), d);
     }
+  }
+
+  /**
+   * Whether {@code p} (not a link) belongs to this user and nobody else can write it: a session
+   * directory is 0700 and its owner file 0600, as this class makes them.
+   */
+  private static boolean ours(Path p) throws IOException {
+    java.nio.file.attribute.PosixFileAttributes a = Files.readAttributes(p,
+        java.nio.file.attribute.PosixFileAttributes.class, java.nio.file.LinkOption.NOFOLLOW_LINKS);
+    if (a.isSymbolicLink() || !a.owner().getName().equals(System.getProperty("user.name"))) {
+      return false;
+    }
+    Set<java.nio.file.attribute.PosixFilePermission> perms = a.permissions();
+    return !perms.contains(java.nio.file.attribute.PosixFilePermission.GROUP_WRITE)
+        && !perms.contains(java.nio.file.attribute.PosixFilePermission.OTHERS_WRITE);
   }
 
   private static void deleteTree(Path first, Path dir) {

@@ -86,8 +86,14 @@ class SlurmSessionTest {
     Path alive = orphan(staging, "procpool-self-1-bbbbbbbbbbbb", self);
     Path elsewhere = orphan(staging, "procpool-77-1-cccccccccccc",
         new SlurmSession.Owner("another-host", gone.pid(), "x", "procpool-77-1"));
-    Path reusedPid = orphan(staging, "procpool-reused-1-dddddddddddd",
-        new SlurmSession.Owner(self.host(), self.pid(), "1999-01-01T00:00:00Z", "procpool-reused-1"));
+    Path reusedPid = orphan(staging, "procpool-" + self.pid() + "-9-dddddddddddd",
+        new SlurmSession.Owner(self.host(), self.pid(), "1999-01-01T00:00:00Z", "procpool-" + self.pid() + "-9"));
+    // Forged: an owner file naming another pool's job than its directory, or a writable one.
+    Path forgedName = orphan(staging, "procpool-" + gone.pid() + "-2-eeeeeeeeeeee",
+        new SlurmSession.Owner(self.host(), gone.pid(), "x", "procpool-12345-1"));
+    Path writable = orphan(staging, "procpool-" + gone.pid() + "-3-ffffffffffff",
+        new SlurmSession.Owner(self.host(), gone.pid(), "x", "procpool-" + gone.pid() + "-3"));
+    Files.setPosixFilePermissions(writable, PosixFilePermissions.fromString("rwxrwxrwx"));
     try (SlurmSession s = (SlurmSession) cluster(fake).build().open(command(List.of(), Map.of()))) {
       assertTrue(Files.isRegularFile(s.directory().resolve("owner")));
       assertEquals("rw-------", perms(s.directory().resolve("owner")));
@@ -96,6 +102,8 @@ class SlurmSessionTest {
     assertFalse(Files.exists(reusedPid), "a pid now used by another JVM is not the owner");
     assertTrue(Files.exists(alive.resolve("handover")), "a live pool's session is left alone");
     assertTrue(Files.exists(elsewhere.resolve("handover")), "another host's pool is not judged from here");
+    assertTrue(Files.exists(forgedName.resolve("handover")), "an owner file that names another pool's job is ignored");
+    assertTrue(Files.exists(writable.resolve("handover")), "a directory others may write is never trusted");
     List<List<String>> cancels = fake.calls("scancel");
     assertEquals(2, cancels.size(), cancels.toString());
     assertTrue(cancels.get(0).contains("--name=procpool-" + gone.pid() + "-1")
