@@ -106,6 +106,10 @@ final class SlurmSession implements ClusterSession {
 
   /** Who runs a session: read by later sessions to find those whose pool's JVM died. */
   static final String OWNER_FILE = "owner";
+  /** The array job ids the session submitted, one a line. */
+  static final String JOBS_FILE = "jobs";
+  /** Owner and jobs files are small; a larger one is not ours as written. */
+  private static final int MAX_RECORD_BYTES = 64 * 1024;
 
   /**
    * The JVM that opened a session: its host, pid and start time (so that a reused pid is not taken
@@ -171,7 +175,7 @@ final class SlurmSession implements ClusterSession {
     List<Path> dirs;
     try (Stream<Path> list = Files.list(staging)) {
       dirs = list.filter(d -> d.getFileName().toString().startsWith("procpool-")
-          && Files.isRegularFile(d.resolve(OWNER_FILE))).toList();
+          && Files.isRegularFile(d.resolve(OWNER_FILE), java.nio.file.LinkOption.NOFOLLOW_LINKS)).toList();
     } catch (IOException | RuntimeException e) {
       return;
     }
@@ -181,25 +185,65 @@ final class SlurmSession implements ClusterSession {
         if (!ours(d) || !ours(d.resolve(OWNER_FILE))) {
           continue; // another user's (or tampered with): never trusted
         }
-        owner = Owner.parse(Files.readString(d.resolve(OWNER_FILE)));
+        owner = Owner.parse(readSmall(d.resolve(OWNER_FILE)));
       } catch (IOException | RuntimeException e) {
-        continue; // being written, or unreadable
+        continue; // being written, unreadable or too large
       }
       if (owner == null || !owner.deadHere()
-          || !d.getFileName().toString().matches(java.util.regex.Pattern.quote(owner.jobName()) + "-[0-9a-f]{12}")
+          || !d.getFileName().toString().matches(Pattern.quote(owner.jobName()) + "-[0-9a-f]{12}")
           || !owner.jobName().startsWith("procpool-" + owner.pid() + "-")) {
         continue;
       }
+      // Claim it: of several sessions opening at once, one reaps it.
+      Path claimed = d.resolveSibling(d.getFileName() + ".reaping-" + HexFormat.of().formatHex(randomBytes(4)));
       try {
-        cli.run("scancel", List.of("--name=" + owner.jobName(), "--user=" + System.getProperty("user.name")));
+        Files.move(d, claimed, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
       } catch (IOException | RuntimeException e) {
+        continue; // another session took it
+      }
+      List<String> jobs = new ArrayList<>();
+      try {
+        Path jobsFile = claimed.resolve(JOBS_FILE);
+        if (Files.exists(jobsFile, java.nio.file.LinkOption.NOFOLLOW_LINKS) && ours(jobsFile)) {
+          for (String line : readSmall(jobsFile).split("\n")) {
+            if (JOB_ID.matcher(line.strip()).matches()) {
+              jobs.add(line.strip());
+            }
+          }
+        }
+        if (!jobs.isEmpty()) {
+          // Exactly the jobs it submitted: a live pool whose JVM reused the pid has the same job name.
+          List<String> args = new ArrayList<>(jobs);
+          args.add("--user=" + System.getProperty("user.name"));
+          SlurmCli.Result r = cli.run("scancel", args);
+          if (r.exitCode() != 0 && !alreadyGone(r.message())) {
+            throw new IOException(r.message());
+          }
+        }
+      } catch (IOException | RuntimeException e) {
+        System.getLogger("io.procpool").log(System.Logger.Level.WARNING, "procpool: could not cancel the Slurm jobs "
+            + jobs + " of pool " + owner.jobName() + ", which ended without closing: " + e.getMessage()
+            + "; its files are kept in " + claimed);
         continue; // keep the directory: the jobs may still need their handover
       }
       System.getLogger("io.procpool").log(System.Logger.Level.INFO, "procpool: pool " + owner.jobName() + " (pid "
-          + owner.pid() + " on " + owner.host() + ") ended without closing; cancelled its Slurm jobs and deleted " + d);
-      deleteTree(d.resolve(HANDOVER_FILE), d);
+          + owner.pid() + " on " + owner.host() + ") ended without closing; cancelled its Slurm jobs " + jobs
+          + " and deleted its session directory " + d);
+      deleteTree(claimed.resolve(HANDOVER_FILE), claimed);
     }
   }
+
+  /** A small file of ours, read whole; a larger one is refused. */
+  private static String readSmall(Path file) throws IOException {
+    try (java.io.InputStream in = Files.newInputStream(file, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+      byte[] b = in.readNBytes(MAX_RECORD_BYTES + 1);
+      if (b.length > MAX_RECORD_BYTES) {
+        throw new IOException(file + " is larger than " + MAX_RECORD_BYTES + " bytes");
+      }
+      return new String(b, StandardCharsets.UTF_8);
+    }
+  }
+
 
   /**
    * Whether {@code p} (not a link) belongs to this user and nobody else can write it: a session
@@ -342,6 +386,13 @@ final class SlurmSession implements ClusterSession {
     if (r.exitCode() != 0 || !JOB_ID.matcher(id).matches()) {
       throw new IOException("sbatch refused " + count + " worker" + (count == 1 ? "" : "s") + " of " + jobName
           + " (exit " + r.exitCode() + "): " + (r.message().isEmpty() ? "no message" : r.message()));
+    }
+    try {
+      // For a later session to cancel exactly these if this JVM dies without closing (reapOrphans).
+      Files.writeString(dir.resolve(JOBS_FILE), id + "\n", StandardCharsets.US_ASCII, StandardOpenOption.CREATE,
+          StandardOpenOption.APPEND);
+    } catch (IOException e) {
+      // the jobs are submitted; only their clean-up after a kill -9 of this JVM loses track of them
     }
     List<String> ids = new ArrayList<>(count);
     synchronized (this) {

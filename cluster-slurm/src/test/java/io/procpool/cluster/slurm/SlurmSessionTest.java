@@ -66,7 +66,9 @@ class SlurmSessionTest {
       String keyText = Base64.getEncoder().encodeToString(KEY);
       String script = Files.readString(dir.resolve("worker.sh"));
       assertFalse(script.contains(keyText) || script.contains("secret-key"), script);
-      s.submit(2);
+      List<String> ids = s.submit(2);
+      assertEquals(ids.get(0).split("_")[0], Files.readString(dir.resolve("jobs")).strip(),
+          "the array job id is recorded for the clean-up after a kill -9");
       String sbatch = String.join(" ", fake.lastCall("sbatch"));
       assertFalse(sbatch.contains(keyText) || sbatch.contains("secret-key"), sbatch);
       // open() checked that Slurm answers, once, by name.
@@ -106,15 +108,35 @@ class SlurmSessionTest {
     assertTrue(Files.exists(writable.resolve("handover")), "a directory others may write is never trusted");
     List<List<String>> cancels = fake.calls("scancel");
     assertEquals(2, cancels.size(), cancels.toString());
-    assertTrue(cancels.get(0).contains("--name=procpool-" + gone.pid() + "-1")
-        || cancels.get(1).contains("--name=procpool-" + gone.pid() + "-1"), cancels.toString());
-    assertTrue(cancels.stream().allMatch(c -> c.contains("--user=" + System.getProperty("user.name"))), cancels.toString());
+    // Exactly the job ids each dead session recorded, never by name (a live pool may have reused the pid).
+    assertTrue(cancels.contains(List.of("4242", "4243", "--user=" + System.getProperty("user.name"))), cancels.toString());
+    assertTrue(cancels.contains(List.of("4242", "4243", "--user=" + System.getProperty("user.name"))), cancels.toString());
+    assertTrue(cancels.stream().flatMap(List::stream).noneMatch(a -> a.startsWith("--name")), cancels.toString());
+    try (Stream<Path> left = Files.list(staging)) {
+      assertTrue(left.noneMatch(p -> p.getFileName().toString().contains(".reaping-")), "claimed directories are deleted");
+    }
+  }
+
+  @Test
+  void anOversizedOwnerFileIsSkippedNotReadWhole() throws Exception {
+    FakeSlurm fake = fake();
+    Path staging = staging();
+    Path big = Files.createDirectory(staging.resolve("procpool-1-1-aaaaaaaaaaaa"));
+    try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(big.resolve("owner").toFile(), "rw")) {
+      f.setLength(3L << 30); // sparse 3 GiB
+    }
+    try (SlurmSession s = (SlurmSession) cluster(fake).build().open(command(List.of(), Map.of()))) {
+      assertTrue(Files.isDirectory(s.directory()));
+    }
+    assertTrue(Files.exists(big.resolve("owner")));
+    assertTrue(fake.calls("scancel").isEmpty());
   }
 
   private static Path orphan(Path staging, String name, SlurmSession.Owner owner) throws IOException {
     Path d = Files.createDirectory(staging.resolve(name));
     Files.writeString(d.resolve("handover"), "key");
     Files.writeString(d.resolve("owner"), owner.text());
+    Files.writeString(d.resolve("jobs"), "4242\n4243\n");
     return d;
   }
 
