@@ -36,8 +36,16 @@ import org.junit.jupiter.api.extension.ExtendWith;
 @ExtendWith(NoLeakedProcessesExtension.class)
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class EndpointAbuseTest {
-  /** pool-core's worker protocol version (WorkerProtocol.VERSION), which a fake worker claims. */
-  private static final int WORKER_PROTOCOL = 3;
+  /**
+   * pool-core's worker protocol version (WorkerProtocol.VERSION), which a fake worker claims: a HELLO is
+   * type, version, worker id, pid, launch id.
+   */
+  private static final int WORKER_PROTOCOL = 4;
+
+  /** A HELLO of {@link #WORKER_PROTOCOL}'s format with no launch id (a worker not placed by a cluster). */
+  private static byte[] hello(int version, int workerId, long pid) {
+    return ByteBuffer.allocate(21).put((byte) 1).putInt(version).putInt(workerId).putLong(pid).putInt(-1).array();
+  }
   static final Duration CLOSE_WAIT = Duration.ofSeconds(5);
   static final long HEAP_GROWTH_LIMIT = 64L << 20;
 
@@ -211,9 +219,9 @@ class EndpointAbuseTest {
       byte[][] bogus = {
           randomBytes(200),
           {1}, // HELLO without its fields
-          ByteBuffer.allocate(17).put((byte) 1).putInt(99).putInt(0).putLong(4242).array(), // wrong version
-          ByteBuffer.allocate(17).put((byte) 1).putInt(WORKER_PROTOCOL).putInt(424242).putLong(4242).array(), // unknown worker id
-          ByteBuffer.allocate(17).put((byte) 1).putInt(WORKER_PROTOCOL).putInt(0).putLong(4242).array(), // a real worker's id
+          hello(99, 0, 4242), // wrong version
+          hello(WORKER_PROTOCOL, 424242, 4242), // unknown worker id
+          hello(WORKER_PROTOCOL, 0, 4242), // a real worker's id
           ByteBuffer.allocate(9).put((byte) 4).putLong(1).array(), // RESULT before HELLO
       };
       String[] names = {"garbage message", "truncated HELLO", "HELLO with version 99", "HELLO with unknown worker id",
@@ -233,7 +241,7 @@ class EndpointAbuseTest {
       int before = warnings.size();
       try (PipesPeer p = new PipesPeer(path)) {
         String status = p.handshake(key, WirePeers.PIPES_VERSION);
-        p.writeFrame(ByteBuffer.allocate(17).put((byte) 1).putInt(WORKER_PROTOCOL).putInt(-1).putLong(4243).array());
+        p.writeFrame(hello(WORKER_PROTOCOL, -1, 4243));
         byte[] init = p.read(5, CLOSE_WAIT);
         p.writeFrame(new byte[] {99, 1, 2, 3});
         String end = p.awaitClose(CLOSE_WAIT);
@@ -608,7 +616,7 @@ class EndpointAbuseTest {
       grpcCommonAttacks(a, pool.address(), key, new byte[] {99, 1, 2, 3}, false);
       int before = warnings.size();
       String s = WirePeers.grpcCall(pool.address(), key, WirePeers.GRPC_PROTOCOL, CLOSE_WAIT,
-          WirePeers.frames(ByteBuffer.allocate(17).put((byte) 1).putInt(WORKER_PROTOCOL).putInt(424242).putLong(4242).array()));
+          WirePeers.frames(hello(WORKER_PROTOCOL, 424242, 4242)));
       boolean logged = Rel.await(CLOSE_WAIT, () -> warnings.stream().skip(before).anyMatch(w -> w.contains("protocol error")));
       assertTrue(logged && !s.startsWith("open"), "fake gRPC worker not dropped: " + s);
       a.check("fake worker: HELLO with unknown worker id", s + "; logged: " + lastWarning(before),
