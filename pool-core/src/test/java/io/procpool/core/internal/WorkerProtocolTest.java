@@ -879,13 +879,13 @@ class WorkerProtocolTest {
         ByteBuffer prefix = ByteBuffer.wrap(Arrays.copyOf(whole, cut));
         assertRejected(() -> decodeResult(prefix), "BULK result cut after " + cut + " bytes");
       }
-      // With an error record: its serialized exception is optional (decodeError falls back), so a cut
-      // there may decode; anything else must be rejected cleanly.
-      byte[] failed = bytes(bulkResult(3, bt, values, new IllegalStateException("x")));
-      for (int cut = 1; cut < failed.length; cut++) {
-        ByteBuffer prefix = ByteBuffer.wrap(Arrays.copyOf(failed, cut));
-        decodesOrRejects(() -> decodeResult(prefix), "failed BULK result cut after " + cut + " bytes");
-      }
+    }
+    // With an error record: its serialized exception is optional (decodeError falls back), so a cut
+    // there may decode; anything else must be rejected cleanly.
+    byte[] failed = bytes(bulkResult(3, BulkChunk.STRING, List.of("ab", "cd"), shallow(new IllegalStateException("x"))));
+    for (int cut = 1; cut < failed.length; cut++) {
+      ByteBuffer prefix = ByteBuffer.wrap(Arrays.copyOf(failed, cut));
+      decodesOrRejects(() -> decodeResult(prefix), "failed BULK result cut after " + cut + " bytes");
     }
   }
 
