@@ -503,6 +503,130 @@ public abstract class AbstractPoolContractTest extends AbstractContractTest {
     }
   }
 
+  // ------------------------------------------------------------------ map: chunks of one boxed type
+
+  /**
+   * Chunks whose items all are Integers, Longs, Doubles or Strings may travel in a compact encoding:
+   * values (extremes, -0.0, NaN, non-ASCII and empty strings), order and types come back exactly.
+   */
+  @Test
+  @Timeout(value = 120, threadMode = SEPARATE_THREAD)
+  void mapKeepsValuesOrderAndTypesOfChunksOfOneBoxedType() {
+    List<Integer> ints = new ArrayList<>(range(-500, 500));
+    ints.addAll(List.of(Integer.MIN_VALUE, Integer.MAX_VALUE));
+    List<Long> longs = new ArrayList<>();
+    List<Double> doubles = new ArrayList<>();
+    List<String> strings = new ArrayList<>();
+    for (int i : ints) {
+      longs.add((long) i * 5_000_000_000L);
+      doubles.add(i / 7.0);
+      strings.add(i % 3 == 0 ? "" : "é€𝄞 " + i);
+    }
+    longs.addAll(List.of(Long.MIN_VALUE, Long.MAX_VALUE));
+    doubles.addAll(List.of(-0.0, Double.NaN, Double.NEGATIVE_INFINITY, Double.MIN_VALUE));
+    try (ProcessPool pool = newPool(2)) {
+      for (int chunksize : new int[] {0, 1, 7, 5000}) {
+        String at = "chunksize " + chunksize;
+        assertEquals(ints, map(pool, (Integer x) -> x, ints, chunksize), at);
+        assertEquals(longs, map(pool, (Long x) -> x, longs, chunksize), at);
+        assertEquals(doubles, map(pool, (Double x) -> x, doubles, chunksize), at);
+        assertEquals(strings, map(pool, (String x) -> x, strings, chunksize), at);
+        assertEquals(ints.stream().map(x -> (long) x + 1).collect(Collectors.toList()),
+            map(pool, (Integer x) -> (long) x + 1, ints, chunksize), "Integer to Long, " + at);
+        assertEquals(longs.stream().map(String::valueOf).collect(Collectors.toList()),
+            map(pool, (Long x) -> String.valueOf(x), longs, chunksize), "Long to String, " + at);
+        assertEquals(strings.stream().map(String::length).collect(Collectors.toList()),
+            map(pool, (String x) -> x.length(), strings, chunksize), "String to Integer, " + at);
+      }
+    }
+  }
+
+  /** Nulls, mixed item types and results of mixed types (changing in the middle of a chunk) keep their values. */
+  @Test
+  @Timeout(value = 120, threadMode = SEPARATE_THREAD)
+  void mapKeepsNullsAndMixedTypesOfItemsAndResults() {
+    List<Integer> withNulls = new ArrayList<>(range(0, 300));
+    withNulls.set(0, null);
+    withNulls.set(150, null);
+    withNulls.set(299, null);
+    List<Object> mixed = new ArrayList<>();
+    for (int i = 0; i < 300; i++) {
+      mixed.add(i % 4 == 0 ? (Object) i : i % 4 == 1 ? (Object) (long) i : i % 4 == 2 ? "s" + i : (Object) (double) i);
+    }
+    List<Integer> items = range(0, 300);
+    try (ProcessPool pool = newPool(2)) {
+      for (int chunksize : new int[] {0, 1, 300}) {
+        String at = "chunksize " + chunksize;
+        assertEquals(withNulls, map(pool, (Integer x) -> x, withNulls, chunksize), "Integers with nulls, " + at);
+        assertEquals(mixed, map(pool, (Object x) -> x, mixed, chunksize), "mixed items, " + at);
+        assertEquals(Collections.nCopies(300, null), map(pool, (Integer x) -> null, items, chunksize),
+            "a function that returns null, " + at);
+        List<Object> expected = new ArrayList<>();
+        for (int x : items) {
+          expected.add(x < 200 ? (Object) x : x % 2 == 0 ? "s" + x : x == 201 ? null : (Object) (long) x);
+        }
+        assertEquals(expected, map(pool, (Integer x) -> x < 200 ? (Object) x : x % 2 == 0 ? "s" + x
+            : x == 201 ? null : (Object) (long) x, items, chunksize), "results turning mixed after 200, " + at);
+        assertEquals(List.of(1, 2L, "3", 4), map(pool, (Integer x) -> x == 2 ? (Object) 2L : x == 3 ? "3" : x,
+            List.of(1, 2, 3, 4), chunksize), "a short mixed chunk, " + at);
+      }
+    }
+  }
+
+  /**
+   * An item that fails in the middle of a chunk of one boxed type: map fails with that item's error,
+   * imap yields every result before it, then the error.
+   */
+  @Test
+  @Timeout(value = 120, threadMode = SEPARATE_THREAD)
+  void aFailingItemInTheMiddleOfAChunkOfOneBoxedTypeFailsAsAnyOther() {
+    List<Integer> items = range(0, 1000);
+    List<Long> longs = items.stream().map(Long::valueOf).collect(Collectors.toList());
+    try (ProcessPool pool = newPool(2)) {
+      TaskFailedException e = assertThrows(TaskFailedException.class,
+          () -> pool.map((Integer x) -> x == 500 ? ContractTasks.<Integer>fail("item 500") : x, items, 1000));
+      assertInstanceOf(ContractFailure.class, e.getCause());
+      assertEquals("item 500", e.getCause().getMessage());
+      Iterator<String> it = pool.imap((Long x) -> x == 500L ? ContractTasks.<String>fail("item 500") : "v" + x,
+          longs, 1000);
+      for (int i = 0; i < 500; i++) {
+        assertTrue(it.hasNext(), "result " + i + " before the failing item");
+        assertEquals("v" + i, it.next());
+      }
+      assertThrows(TaskFailedException.class, () -> {
+        it.hasNext();
+        it.next();
+      }, "then the failure of item 500");
+      assertEquals(List.of(1, 2), pool.map((Integer x) -> x, List.of(1, 2)), "the pool must survive");
+    }
+  }
+
+  /** Strings that do not fit one frame together are split into chunks that do, as items and as results. */
+  @Test
+  @Timeout(value = 120, threadMode = SEPARATE_THREAD)
+  void mapOfLargeStringsSplitsChunksToFitTheFrame() {
+    int frame = 1 << 20;
+    List<String> items = new ArrayList<>();
+    for (int i = 0; i < 24; i++) { // the default chunksize is 3: 1.2 MB
+      char[] c = new char[400_000];
+      Arrays.fill(c, (char) ('a' + i));
+      items.add(new String(c));
+    }
+    try (ProcessPool pool = builder().processes(2).maxFrameSize(frame).build()) {
+      assertEquals(items, pool.map((String x) -> x, items), "default chunksize: 3 items of 400 kB, over 1 MiB");
+      assertEquals(items.stream().map(String::length).collect(Collectors.toList()),
+          pool.map((String x) -> x.length(), items));
+      TaskSerializationException e = assertThrows(TaskSerializationException.class,
+          () -> pool.map((String x) -> x, items, 3), "an explicit chunksize is not split");
+      assertTrue(e.getMessage().contains("over maxFrameSize"), e.getMessage());
+    }
+  }
+
+  private static <T, R> List<R> map(ProcessPool pool, io.procpool.api.SerializableFunction<T, R> fn, List<? extends T> items,
+      int chunksize) {
+    return chunksize == 0 ? pool.map(fn, items) : pool.map(fn, items, chunksize);
+  }
+
   @Test
   @Timeout(value = 120, threadMode = SEPARATE_THREAD)
   void mapAsyncDeliversTheListToItsCallbackOnce() throws Exception {

@@ -1,7 +1,9 @@
 package io.procpool.core.internal;
 
 import io.procpool.api.TaskSerializationException;
+import io.procpool.core.JavaSerializationCodec;
 import java.nio.ByteBuffer;
+import java.util.Arrays;
 import java.util.Iterator;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -14,6 +16,8 @@ final class TaskEncoder {
   private final Payloads payloads;
   private final FunctionTable functions;
   private final int maxFrameSize;
+  /** Chunks of Integers, Longs, Doubles or Strings take the {@link BulkChunk} encoding (the "java" codec only). */
+  private final boolean bulk;
   private final AtomicLong taskIds = new AtomicLong();
 
   /** An encoded TASK message with its id and function. */
@@ -23,6 +27,7 @@ final class TaskEncoder {
     this.payloads = payloads;
     this.functions = new FunctionTable(payloads, maxFrameSize);
     this.maxFrameSize = maxFrameSize;
+    this.bulk = payloads.codec() instanceof JavaSerializationCodec;
   }
 
   /** The function's entry, encoding it if it is new or changed. */
@@ -49,6 +54,10 @@ final class TaskEncoder {
    * that does not. Returns the task and, through {@link ChunkedItems#count}, how many items it holds.
    */
   ChunkedItems chunkUpTo(FunctionTable.Entry entry, java.util.List<?> items, int from, int maxCount) {
+    byte type = bulk ? BulkChunk.uniformType(items, from, maxCount) : BulkChunk.NONE;
+    if (type != BulkChunk.NONE) {
+      return bulkChunk(entry, type, items, from, maxCount, true, from);
+    }
     long id = taskIds.incrementAndGet();
     Buf b = WorkerProtocol.beginTask(WorkerProtocol.TASK_HEADER + 4 + maxCount * 16, id, entry.id,
         WorkerProtocol.KIND_CHUNK);
@@ -76,6 +85,18 @@ final class TaskEncoder {
 
   /** {@code count} items from {@code it} as one CHUNK task; {@code first} numbers them in messages. */
   Encoded chunk(FunctionTable.Entry entry, Iterator<?> it, int count, long first) {
+    if (bulk) {
+      Object[] items = new Object[count];
+      for (int i = 0; i < count; i++) {
+        items[i] = it.next();
+      }
+      java.util.List<Object> list = Arrays.asList(items);
+      byte type = BulkChunk.uniformType(list, 0, count);
+      if (type != BulkChunk.NONE) {
+        return bulkChunk(entry, type, list, 0, count, false, first).encoded();
+      }
+      it = list.iterator();
+    }
     long id = taskIds.incrementAndGet();
     Buf b = WorkerProtocol.beginTask(WorkerProtocol.TASK_HEADER + 4 + count * 16, id, entry.id,
         WorkerProtocol.KIND_CHUNK).putInt(count);
@@ -88,6 +109,40 @@ final class TaskEncoder {
     }
     checkFrame(b, "a chunk of " + count + " items starting at #" + first);
     return new Encoded(id, entry, b.toByteBuffer());
+  }
+
+  /**
+   * Up to {@code maxCount} items of one {@link BulkChunk} type as one BULK task; with {@code split},
+   * fewer if more would exceed maxFrameSize, counting every item at its per-item CHUNK size so that
+   * chunks end where they would without the bulk encoding. {@code first} numbers the items in messages.
+   */
+  private ChunkedItems bulkChunk(FunctionTable.Entry entry, byte type, java.util.List<?> items, int from,
+      int maxCount, boolean split, long first) {
+    long id = taskIds.incrementAndGet();
+    int perItem = type == BulkChunk.INT ? 4 : type == BulkChunk.STRING ? 16 : 8;
+    Buf b = WorkerProtocol.beginTask(WorkerProtocol.TASK_HEADER + 5 + (int) Math.min(maxFrameSize,
+        (long) maxCount * perItem), id, entry.id, WorkerProtocol.KIND_BULK);
+    b.put(type);
+    int countPos = b.size();
+    b.putInt(0);
+    long perItemSize = WorkerProtocol.TASK_HEADER + 4; // the size of this chunk in the CHUNK encoding
+    int count = 0;
+    while (count < maxCount) {
+      int pos = b.size();
+      int itemSize = BulkChunk.put(b, type, items.get(from + count)) + BulkChunk.PER_ITEM_EXTRA;
+      if (split && count > 0 && perItemSize + itemSize > maxFrameSize) {
+        b.truncate(pos); // this item starts the next chunk
+        break;
+      }
+      perItemSize += itemSize;
+      count++;
+    }
+    b.setInt(countPos, count);
+    if (perItemSize > maxFrameSize) {
+      throw new TaskSerializationException((split && count == 1 ? "item #" + first : "a chunk of " + count
+          + " items starting at #" + first) + " is " + perItemSize + " bytes encoded, over maxFrameSize " + maxFrameSize);
+    }
+    return new ChunkedItems(new Encoded(id, entry, b.toByteBuffer()), count);
   }
 
   private void checkFrame(Buf b, String what) {

@@ -21,6 +21,7 @@ import java.util.List;
  *   RESULT       u8 type, i64 taskId, i64 execNanos, u8 status, body
  *                  status OK: value bytes to the end; ERROR: error;
  *                  CHUNK: i32 n, n × (i32 len, value bytes), u8 failed, [error]
+ *                  BULK: i32 n, bulk values (see {@link BulkChunk}), u8 failed, [error]
  *   OUTPUT       u8 type, u8 stream (1 = out, 2 = err), bytes to the end
  *   RETIRE       u8 type (the worker passed maxMemoryPerChild: replace it)
  *   RECALLED     u8 type, i64 runningTaskId (-1: none), i32 n, n × i64 taskId
@@ -42,6 +43,7 @@ import java.util.List;
  *   TASK         u8 type, i64 taskId, i32 fnId, u8 kind, body
  *                  kind CALL/RUN: empty; APPLY: argument bytes to the end;
  *                  CHUNK: i32 n, n × (i32 len, argument bytes)
+ *                  BULK: i32 n, bulk values (see {@link BulkChunk}): n arguments of one type
  *   RECALL       u8 type, i32 n, n × i64 taskId: take these tasks out of the queue unless started;
  *                  handled on the worker's transport thread, even while a task runs
  *   SHUTDOWN     u8 type
@@ -61,9 +63,9 @@ final class WorkerProtocol {
 
   /**
    * 3: LOG messages (a parent of version 2 would close a worker that sends one). 4: HELLO carries the
-   * launch id of a worker placed by a cluster engine; PING and PONG.
+   * launch id of a worker placed by a cluster engine; PING and PONG. 5: BULK tasks and results.
    */
-  static final int VERSION = 4;
+  static final int VERSION = 5;
 
   static final byte HELLO = 1;
   static final byte READY = 2;
@@ -94,10 +96,14 @@ final class WorkerProtocol {
   static final byte KIND_APPLY = 1;
   static final byte KIND_RUN = 2;
   static final byte KIND_CHUNK = 3;
+  /** A chunk whose arguments are all Integers, Longs, Doubles or Strings ({@link BulkChunk}). */
+  static final byte KIND_BULK = 4;
 
   static final byte STATUS_OK = 0;
   static final byte STATUS_ERROR = 1;
   static final byte STATUS_CHUNK = 2;
+  /** The results of a chunk, all of one {@link BulkChunk} type. */
+  static final byte STATUS_BULK = 3;
 
   static final byte ORIGIN_TASK = 0;
   static final byte ORIGIN_PROCPOOL = 1;
@@ -512,6 +518,24 @@ final class WorkerProtocol {
           return new Result(taskId, execNanos, null, values, e.error, e.origin == ORIGIN_TASK);
         }
         return new Result(taskId, execNanos, null, values, null, false);
+      }
+      case STATUS_BULK: {
+        int n = m.getInt();
+        if (n < 0 || n > m.remaining()) {
+          throw new ProtocolException("bad chunk size " + n);
+        }
+        Object[] values = new Object[n];
+        if (n > 0) {
+          byte type = m.get();
+          BulkChunk.check(m, type, n, "result of task " + taskId);
+          BulkChunk.getAll(m, type, n, values);
+        }
+        List<Object> list = java.util.Arrays.asList(values);
+        if (m.get() != 0) {
+          Payloads.DecodedError e = payloads.decodeError(m);
+          return new Result(taskId, execNanos, null, list, e.error, e.origin == ORIGIN_TASK);
+        }
+        return new Result(taskId, execNanos, null, list, null, false);
       }
       default:
         throw new ProtocolException("bad result status " + status);

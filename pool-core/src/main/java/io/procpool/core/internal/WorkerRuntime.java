@@ -477,8 +477,8 @@ public final class WorkerRuntime implements Connection.Listener {
       fail(out, nanosPos, new TaskSerializationException("worker has no function #" + fnId), WorkerProtocol.ORIGIN_PROCPOOL);
     } else if (fn instanceof TaskSerializationException) {
       fail(out, nanosPos, (Throwable) fn, WorkerProtocol.ORIGIN_PROCPOOL);
-    } else if (kind == WorkerProtocol.KIND_CHUNK) {
-      runChunk(fn, m, out);
+    } else if (kind == WorkerProtocol.KIND_CHUNK || kind == WorkerProtocol.KIND_BULK) {
+      runChunk(fn, m, out, nanosPos, kind == WorkerProtocol.KIND_BULK);
     } else {
       Object value;
       try {
@@ -544,29 +544,57 @@ public final class WorkerRuntime implements Connection.Listener {
     }
   }
 
+  /**
+   * Runs a CHUNK ({@code bulkArgs} false: each argument length-prefixed, decoded by the codec) or a
+   * BULK task ({@code bulkArgs} true: {@link BulkChunk} arguments). Either way the results are written
+   * as a BULK result while they all have one bulk type (with the "java" codec only), else as a CHUNK
+   * result; the first result that does not fit turns the bulk values written so far into CHUNK values.
+   */
   @SuppressWarnings("unchecked")
-  private void runChunk(Object fn, ByteBuffer m, Buf out) {
+  private void runChunk(Object fn, ByteBuffer m, Buf out, int nanosPos, boolean bulkArgs) {
     SerializableFunction<Object, Object> f = (SerializableFunction<Object, Object>) fn;
-    int n = m.getInt();
-    out.put(WorkerProtocol.STATUS_CHUNK);
+    byte argType = BulkChunk.NONE;
+    int n;
+    try {
+      if (bulkArgs) {
+        argType = m.get();
+      }
+      n = m.getInt();
+      if (bulkArgs) {
+        BulkChunk.check(m, argType, n, "task");
+      }
+    } catch (io.procpool.api.spi.ProtocolException | RuntimeException e) {
+      fail(out, nanosPos, new TaskSerializationException("malformed chunk task: " + e.getMessage(), e),
+          WorkerProtocol.ORIGIN_PROCPOOL);
+      return;
+    }
+    int statusPos = out.size();
+    boolean bulkOut = payloads.codec() instanceof io.procpool.core.JavaSerializationCodec;
+    out.put(bulkOut ? WorkerProtocol.STATUS_BULK : WorkerProtocol.STATUS_CHUNK);
     int countPos = out.size();
     out.putInt(0);
+    int typePos = out.size();
+    byte resultType = BulkChunk.NONE;
     int done = 0;
     Throwable failure = null;
     byte origin = WorkerProtocol.ORIGIN_TASK;
     int limit = m.limit();
     for (int i = 0; i < n; i++) {
-      int len = m.getInt();
-      int end = m.position() + len;
       Object value;
       try {
-        m.limit(end);
         Object arg;
-        try {
-          arg = payloads.decode(m, "the argument");
-        } finally {
-          m.limit(limit);
-          m.position(end);
+        if (bulkArgs) {
+          arg = BulkChunk.get(m, argType);
+        } else {
+          int len = m.getInt();
+          int end = m.position() + len;
+          m.limit(end);
+          try {
+            arg = payloads.decode(m, "the argument");
+          } finally {
+            m.limit(limit);
+            m.position(end);
+          }
         }
         value = f.apply(arg);
       } catch (TaskSerializationException e) {
@@ -576,6 +604,30 @@ public final class WorkerRuntime implements Connection.Listener {
       } catch (Throwable t) {
         failure = t;
         break;
+      }
+      if (bulkOut) {
+        byte t = BulkChunk.typeOf(value);
+        if (done == 0 && t != BulkChunk.NONE) {
+          resultType = t;
+          out.put(t);
+        }
+        if (t == resultType && t != BulkChunk.NONE) {
+          int pos = out.size();
+          BulkChunk.put(out, t, value);
+          // What out.size() would be in the CHUNK encoding: checkSize's rule, with its numbers.
+          long perItemSize = out.size() - 1L + (long) BulkChunk.PER_ITEM_EXTRA * (done + 1);
+          if (perItemSize > maxFrameSize) {
+            out.truncate(pos);
+            failure = new TaskSerializationException(
+                "the result is " + perItemSize + " bytes encoded, over maxFrameSize " + maxFrameSize);
+            origin = WorkerProtocol.ORIGIN_PROCPOOL;
+            break;
+          }
+          done++;
+          continue;
+        }
+        bulkOut = false;
+        toChunkResult(out, statusPos, typePos, resultType, done);
       }
       int lenPos = out.size();
       out.putInt(0);
@@ -591,12 +643,30 @@ public final class WorkerRuntime implements Connection.Listener {
       out.setInt(lenPos, out.size() - lenPos - 4);
       done++;
     }
+    if (bulkOut && done == 0) {
+      toChunkResult(out, statusPos, typePos, resultType, 0);
+    }
     out.setInt(countPos, done);
     if (failure == null) {
       out.put(0);
     } else {
       out.put(1);
       payloads.encodeError(failure, origin, out);
+    }
+  }
+
+  /** Rewrites the {@code done} bulk values of type {@code type} after {@code statusPos} as a CHUNK result's values. */
+  private void toChunkResult(Buf out, int statusPos, int typePos, byte type, int done) {
+    ByteBuffer values = done == 0 ? null
+        : ByteBuffer.wrap(java.util.Arrays.copyOfRange(out.array(), typePos + 1, out.size()));
+    out.truncate(statusPos);
+    out.put(WorkerProtocol.STATUS_CHUNK);
+    out.putInt(0);
+    for (int j = 0; j < done; j++) {
+      int lenPos = out.size();
+      out.putInt(0);
+      payloads.encode(BulkChunk.get(values, type), out, "the result");
+      out.setInt(lenPos, out.size() - lenPos - 4);
     }
   }
 

@@ -684,6 +684,229 @@ class WorkerProtocolTest {
     assertRejected(() -> decodeResult(out.toByteBuffer()), "error record with stack depth 2^30");
   }
 
+  // ------------------------------------------------------------------ BULK tasks and results
+
+  /** The "java" codec under another name: per-item encoding, byte for byte the same values. */
+  static final class OtherCodec implements io.procpool.api.spi.Codec {
+    private final JavaSerializationCodec java = new JavaSerializationCodec();
+
+    @Override
+    public String name() {
+      return "other";
+    }
+
+    @Override
+    public void encode(Object value, java.io.OutputStream out) throws java.io.IOException {
+      java.encode(value, out);
+    }
+
+    @Override
+    public Object decode(java.io.InputStream in, ClassLoader loader, java.io.ObjectInputFilter filter)
+        throws java.io.IOException, ClassNotFoundException {
+      return java.decode(in, loader, filter);
+    }
+  }
+
+  private static TaskEncoder encoder(io.procpool.api.spi.Codec codec, int maxFrameSize) {
+    return new TaskEncoder(new Payloads(codec, SerialFilters.create(null, maxFrameSize),
+        WorkerProtocolTest.class.getClassLoader()), maxFrameSize);
+  }
+
+  /** The items of a BULK task, checking its kind and type. */
+  private static List<Object> bulkItems(ByteBuffer message, byte type) throws ProtocolException {
+    ByteBuffer b = body(message, WorkerProtocol.TASK);
+    assertEquals(WorkerProtocol.KIND_BULK, WorkerProtocol.decodeTaskHeader(b).kind());
+    assertEquals(type, b.get(), "bulk type");
+    int n = b.getInt();
+    assertEquals(b.limit(), BulkChunk.check(b, type, n, "task"), "check returns the end");
+    Object[] items = new Object[n];
+    BulkChunk.getAll(b, type, n, items);
+    assertFalse(b.hasRemaining());
+    return Arrays.asList(items);
+  }
+
+  @Test
+  void chunksOfOneBoxedTypeAreBulkTasksAndRoundTrip() throws Exception {
+    FunctionTable.Entry entry = encoder.function(IDENTITY);
+    List<Object> ints = List.of(0, -1, Integer.MIN_VALUE, Integer.MAX_VALUE, 42);
+    List<Object> longs = List.of(0L, -1L, Long.MIN_VALUE, Long.MAX_VALUE);
+    List<Object> doubles = List.of(0.0, -0.0, Double.NaN, Double.NEGATIVE_INFINITY, 1e-310, Math.PI);
+    List<Object> strings = List.of("", "a", "é€𝄞", "x".repeat(70_000));
+    Object[][] cases = {{ints, BulkChunk.INT}, {longs, BulkChunk.LONG}, {doubles, BulkChunk.DOUBLE},
+        {strings, BulkChunk.STRING}};
+    for (Object[] c : cases) {
+      @SuppressWarnings("unchecked")
+      List<Object> items = (List<Object>) c[0];
+      byte type = (Byte) c[1];
+      assertEquals(items, bulkItems(encoder.chunk(entry, items.iterator(), items.size(), 0).message(), type));
+      TaskEncoder.ChunkedItems upTo = encoder.chunkUpTo(entry, items, 0, items.size());
+      assertEquals(items.size(), upTo.count());
+      assertEquals(items, bulkItems(upTo.encoded().message(), type));
+      assertEquals(items.subList(1, 3), bulkItems(encoder.chunkUpTo(entry, items, 1, 2).encoded().message(), type));
+    }
+  }
+
+  @Test
+  void nullsMixedTypesOtherClassesAndOtherCodecsUseThePerItemEncoding() {
+    FunctionTable.Entry entry = encoder.function(IDENTITY);
+    List<List<Object>> perItem = List.of(Arrays.asList(1, null, 3), Arrays.asList(null, null), List.of(1, 2L),
+        List.of("a", 1), List.of(true, false), List.of(new java.math.BigInteger("1")), List.of(1.0f, 2.0f),
+        List.of(new byte[] {1}));
+    for (List<Object> items : perItem) {
+      ByteBuffer b = body(encoder.chunk(entry, items.iterator(), items.size(), 0).message(), WorkerProtocol.TASK);
+      assertEquals(WorkerProtocol.KIND_CHUNK, WorkerProtocol.decodeTaskHeader(b).kind(), "chunk of " + items);
+      ByteBuffer u = body(encoder.chunkUpTo(entry, items, 0, items.size()).encoded().message(), WorkerProtocol.TASK);
+      assertEquals(WorkerProtocol.KIND_CHUNK, WorkerProtocol.decodeTaskHeader(u).kind(), "chunkUpTo of " + items);
+    }
+    TaskEncoder other = encoder(new OtherCodec(), 1 << 20);
+    FunctionTable.Entry otherEntry = other.function(IDENTITY);
+    ByteBuffer b = body(other.chunk(otherEntry, List.of(1, 2, 3).iterator(), 3, 0).message(), WorkerProtocol.TASK);
+    assertEquals(WorkerProtocol.KIND_CHUNK, WorkerProtocol.decodeTaskHeader(b).kind(), "a codec other than java");
+    ByteBuffer u = body(other.chunkUpTo(otherEntry, List.of(1, 2, 3), 0, 3).encoded().message(), WorkerProtocol.TASK);
+    assertEquals(WorkerProtocol.KIND_CHUNK, WorkerProtocol.decodeTaskHeader(u).kind(), "a codec other than java");
+  }
+
+  /** Chunks end where the per-item encoding ends them, and a too-large item fails with the same message. */
+  @Test
+  void bulkChunksSplitWhereThePerItemEncodingWould() {
+    int frame = 4096;
+    TaskEncoder bulk = encoder(new JavaSerializationCodec(), frame);
+    TaskEncoder perItem = encoder(new OtherCodec(), frame);
+    FunctionTable.Entry bulkEntry = bulk.function(IDENTITY);
+    FunctionTable.Entry perItemEntry = perItem.function(IDENTITY);
+    Random random = new Random(14);
+    List<String> strings = new ArrayList<>();
+    for (int i = 0; i < 300; i++) {
+      strings.add("é".repeat(random.nextInt(900)));
+    }
+    List<Long> longs = new ArrayList<>();
+    for (long i = 0; i < 3000; i++) {
+      longs.add(i);
+    }
+    for (List<?> items : List.of(strings, longs)) {
+      List<Integer> bulkCounts = new ArrayList<>();
+      List<Integer> perItemCounts = new ArrayList<>();
+      for (int from = 0; from < items.size(); ) {
+        TaskEncoder.ChunkedItems c = bulk.chunkUpTo(bulkEntry, items, from, Math.min(1000, items.size() - from));
+        assertTrue(c.encoded().message().remaining() <= frame);
+        bulkCounts.add(c.count());
+        from += c.count();
+      }
+      for (int from = 0; from < items.size(); ) {
+        TaskEncoder.ChunkedItems c = perItem.chunkUpTo(perItemEntry, items, from, Math.min(1000, items.size() - from));
+        perItemCounts.add(c.count());
+        from += c.count();
+      }
+      assertEquals(perItemCounts, bulkCounts);
+      assertTrue(bulkCounts.size() > 2, "the items were split: " + bulkCounts);
+    }
+    List<String> huge = List.of("a", "b".repeat(frame));
+    TaskSerializationException b1 = assertThrows(TaskSerializationException.class,
+        () -> bulk.chunkUpTo(bulkEntry, huge, 1, 1));
+    TaskSerializationException p1 = assertThrows(TaskSerializationException.class,
+        () -> perItem.chunkUpTo(perItemEntry, huge, 1, 1));
+    assertEquals(p1.getMessage(), b1.getMessage());
+    TaskSerializationException b2 = assertThrows(TaskSerializationException.class,
+        () -> bulk.chunk(bulkEntry, huge.iterator(), 2, 10));
+    TaskSerializationException p2 = assertThrows(TaskSerializationException.class,
+        () -> perItem.chunk(perItemEntry, huge.iterator(), 2, 10));
+    assertEquals(p2.getMessage(), b2.getMessage());
+  }
+
+  /** A BULK result: n, type, the values, then the failure flag and error. */
+  private ByteBuffer bulkResult(long taskId, byte type, List<?> values, Throwable failure) {
+    Buf out = new Buf(64);
+    int nanosPos = WorkerProtocol.beginResult(out, taskId);
+    out.put(WorkerProtocol.STATUS_BULK).putInt(values.size()).put(type);
+    for (Object v : values) {
+      BulkChunk.put(out, type, v);
+    }
+    if (failure == null) {
+      out.put(0);
+    } else {
+      out.put(1);
+      payloads.encodeError(failure, WorkerProtocol.ORIGIN_TASK, out);
+    }
+    out.setLong(nanosPos, 5);
+    return out.toByteBuffer();
+  }
+
+  @Test
+  void bulkResultRoundTrip() throws Exception {
+    WorkerProtocol.Result r = decodeResult(bulkResult(7, BulkChunk.LONG, List.of(1L, Long.MIN_VALUE), null));
+    assertEquals(7, r.taskId());
+    assertEquals(5, r.execNanos());
+    assertEquals(List.of(1L, Long.MIN_VALUE), r.values());
+    assertNull(r.failure());
+    WorkerProtocol.Result s = decodeResult(bulkResult(8, BulkChunk.STRING, List.of("a", "", "€"),
+        new IllegalStateException("item 3")));
+    assertEquals(List.of("a", "", "€"), s.values(), "the values before the failing item");
+    assertInstanceOf(IllegalStateException.class, s.failure());
+    assertEquals("item 3", s.failure().getMessage());
+    assertTrue(s.thrownByTask());
+    WorkerProtocol.Result d = decodeResult(bulkResult(9, BulkChunk.DOUBLE, List.of(-0.0, Double.NaN), null));
+    assertEquals(List.of(-0.0, Double.NaN), d.values());
+    WorkerProtocol.Result i = decodeResult(bulkResult(9, BulkChunk.INT, List.of(3, -3), null));
+    assertEquals(List.of(3, -3), i.values());
+  }
+
+  @Test
+  void corruptBulkResultsAreProtocolExceptions() {
+    Buf huge = new Buf(32);
+    WorkerProtocol.beginResult(huge, 1);
+    huge.put(WorkerProtocol.STATUS_BULK).putInt(1 << 30).put(BulkChunk.LONG).putLong(1).put(0);
+    assertThrows(ProtocolException.class, () -> decodeResult(huge.toByteBuffer()), "count 2^30");
+    Buf many = new Buf(32);
+    WorkerProtocol.beginResult(many, 1);
+    many.put(WorkerProtocol.STATUS_BULK).putInt(5).put(BulkChunk.LONG).putLong(1).put(0).putInt(0);
+    assertThrows(ProtocolException.class, () -> decodeResult(many.toByteBuffer()), "5 longs in 13 bytes");
+    Buf type = new Buf(32);
+    WorkerProtocol.beginResult(type, 1);
+    type.put(WorkerProtocol.STATUS_BULK).putInt(1).put(99).putInt(1).put(0);
+    ProtocolException t = assertThrows(ProtocolException.class, () -> decodeResult(type.toByteBuffer()));
+    assertTrue(t.getMessage().contains("bad bulk value type 99"), t.getMessage());
+    for (int len : new int[] {-1, 1 << 30, 6}) {
+      Buf str = new Buf(32);
+      WorkerProtocol.beginResult(str, 1);
+      str.put(WorkerProtocol.STATUS_BULK).putInt(1).put(BulkChunk.STRING).putInt(len).put('a').put(0);
+      assertThrows(ProtocolException.class, () -> decodeResult(str.toByteBuffer()), "string length " + len);
+    }
+    for (byte bt : new byte[] {BulkChunk.INT, BulkChunk.LONG, BulkChunk.DOUBLE, BulkChunk.STRING}) {
+      List<?> values = bt == BulkChunk.INT ? List.of(1, 2) : bt == BulkChunk.LONG ? List.of(1L, 2L)
+          : bt == BulkChunk.DOUBLE ? List.of(1.0, 2.0) : List.of("ab", "cd");
+      byte[] whole = bytes(bulkResult(3, bt, values, null));
+      for (int cut = 1; cut < whole.length; cut++) {
+        ByteBuffer prefix = ByteBuffer.wrap(Arrays.copyOf(whole, cut));
+        assertRejected(() -> decodeResult(prefix), "BULK result cut after " + cut + " bytes");
+      }
+    }
+    // With an error record: its serialized exception is optional (decodeError falls back), so a cut
+    // there may decode; anything else must be rejected cleanly.
+    byte[] failed = bytes(bulkResult(3, BulkChunk.STRING, List.of("ab", "cd"), shallow(new IllegalStateException("x"))));
+    for (int cut = 1; cut < failed.length; cut++) {
+      ByteBuffer prefix = ByteBuffer.wrap(Arrays.copyOf(failed, cut));
+      decodesOrRejects(() -> decodeResult(prefix), "failed BULK result cut after " + cut + " bytes");
+    }
+  }
+
+  @Test
+  void corruptBulkTasksAreProtocolExceptions() {
+    FunctionTable.Entry entry = encoder.function(IDENTITY);
+    for (List<Object> items : List.<List<Object>>of(List.of(1, 2, 3), List.of(1L, 2L), List.of("ab", "", "c"))) {
+      ByteBuffer b = body(encoder.chunk(entry, items.iterator(), items.size(), 0).message(), WorkerProtocol.TASK);
+      WorkerProtocol.decodeTaskHeader(b);
+      byte type = b.get();
+      int n = b.getInt();
+      for (int cut = b.position(); cut < b.limit(); cut++) {
+        ByteBuffer prefix = b.duplicate().limit(cut);
+        assertThrows(ProtocolException.class, () -> BulkChunk.check(prefix, type, n, "task"), items + " cut at " + cut);
+      }
+      assertThrows(ProtocolException.class, () -> BulkChunk.check(b.duplicate(), type, Integer.MAX_VALUE, "task"));
+      assertThrows(ProtocolException.class, () -> BulkChunk.check(b.duplicate(), type, -1, "task"));
+      assertThrows(ProtocolException.class, () -> BulkChunk.check(b.duplicate(), (byte) 0, n, "task"));
+    }
+  }
+
   // ------------------------------------------------------------------ truncation and corruption
 
   /** Must throw ProtocolException or a RuntimeException; an Error (OOM, StackOverflow) fails the test. */
