@@ -63,9 +63,9 @@ final class WorkerProtocol {
 
   /**
    * 3: LOG messages (a parent of version 2 would close a worker that sends one). 4: HELLO carries the
-   * launch id of a worker placed by a cluster engine; PING and PONG. 5: BULK tasks and results.
+   * launch id of a worker placed by a cluster engine; PING and PONG; BULK tasks and results.
    */
-  static final int VERSION = 5;
+  static final int VERSION = 4;
 
   static final byte HELLO = 1;
   static final byte READY = 2;
