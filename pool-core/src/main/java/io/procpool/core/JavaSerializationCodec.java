@@ -53,7 +53,8 @@ public final class JavaSerializationCodec implements Codec {
       long v = (Long) value;
       writeInt(out, (int) (v >>> 32));
       writeInt(out, (int) v);
-    } else if (value instanceof String) {
+    } else if (value instanceof String && io.procpool.core.internal.Utf16.wellFormed((String) value)) {
+      // (A string with an unpaired surrogate takes the serialized path, which keeps it.)
       byte[] b = ((String) value).getBytes(StandardCharsets.UTF_8);
       out.write(TAG_STRING);
       writeInt(out, b.length);

@@ -81,6 +81,22 @@ class BulkMapSemanticsTest {
   }
 
   @Test
+  void stringsWithUnpairedSurrogatesRoundTripExactly() {
+    // UTF-8 (the compact string encodings) would turn an unpaired surrogate into '?'.
+    List<String> strings = List.of("plain", "pair \uD83D\uDE00 ok", "lone high \uD800", "\uDC00 lone low", "",
+        "end high \uDBFF", "ab\uDC00\uD800cd");
+    try (ProcessPool pool = ProcessPool.builder().transport("threads").processes(2).build()) {
+      assertEquals(strings, pool.map((String s) -> s, strings), "a chunk with some ill-formed strings");
+      assertEquals(strings, pool.map((String s) -> s, strings, 1), "one string per chunk");
+      List<String> ill = List.of("\uD800", "x\uDFFF", "\uDBFF\uDBFF");
+      assertEquals(ill, pool.map((String s) -> s, ill), "a chunk of ill-formed strings only");
+      assertEquals("\uD800!", pool.apply((String s) -> s + "!", "\uD800"), "apply and its result");
+      assertEquals(List.of("\uD800", "ok"), pool.map((Integer i) -> i == 0 ? "\uD800" : "ok", List.of(0, 1)),
+          "results of a bulk chunk of Integers");
+    }
+  }
+
+  @Test
   void progressCountsEveryItemOfBulkChunks() {
     List<Progress> calls = Collections.synchronizedList(new ArrayList<>());
     try (ProcessPool pool = ProcessPool.builder().transport("threads").processes(2).build()) {

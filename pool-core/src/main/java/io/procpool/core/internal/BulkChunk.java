@@ -45,7 +45,7 @@ final class BulkChunk {
     } else if (c == Long.class) {
       return LONG;
     } else if (c == String.class) {
-      return STRING;
+      return Utf16.wellFormed((String) v) ? STRING : NONE; // UTF-8 would lose an unpaired surrogate
     } else if (c == Double.class) {
       return DOUBLE;
     }
@@ -64,7 +64,7 @@ final class BulkChunk {
     Class<?> c = items.get(from).getClass();
     for (int i = 1; i < count; i++) {
       Object v = items.get(from + i);
-      if (v == null || v.getClass() != c) {
+      if (v == null || v.getClass() != c || (type == STRING && !Utf16.wellFormed((String) v))) {
         return NONE;
       }
     }
