@@ -46,7 +46,9 @@ final class WorkerChannel implements Connection.Listener {
         worker = supervisor.onHello(connection, WorkerProtocol.decodeHello(m));
         return;
       }
-      worker.lastHeardNanos = scheduler.clock().nanoTime();
+      if (worker.cluster) {
+        worker.lastHeardNanos = scheduler.clock().nanoTime(); // the heartbeat watches cluster workers only
+      }
       switch (type) {
         case WorkerProtocol.PONG:
           break;
