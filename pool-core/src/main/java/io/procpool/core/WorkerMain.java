@@ -121,6 +121,9 @@ public final class WorkerMain {
     }
     boolean shutdown = runtime.run();
     connection.close();
+    if (shutdown && ChildMain.writingClassDataArchive()) {
+      runtime.rehearseTask(); // so that the archive every later worker maps covers a first task
+    }
     return shutdown ? 0 : 1;
   }
 

@@ -1,7 +1,6 @@
 package io.procpool.api.spi;
 
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.Iterator;
 import java.util.List;
 import java.util.ServiceConfigurationError;
@@ -23,11 +22,14 @@ public final class TransportRegistry {
     List<TransportProvider> all = load(TransportProvider.class, errors);
     // Ask only the providers of that name whether they are available: isAvailable() may load a
     // transport's classes, which a worker of another transport should not pay for at start-up.
-    TransportProvider best =
-        all.stream()
-            .filter(p -> p.name().equals(name) && p.isAvailable())
-            .max(Comparator.comparingInt(TransportProvider::priority))
-            .orElse(null);
+    // A plain loop, no stream or lambda: this runs on every worker's start path, where a cold JVM
+    // pays for spinning each lambda class (Comparator's is not in a class-data archive).
+    TransportProvider best = null;
+    for (TransportProvider p : all) {
+      if (p.name().equals(name) && p.isAvailable() && (best == null || p.priority() > best.priority())) {
+        best = p;
+      }
+    }
     if (best != null) {
       return best;
     }

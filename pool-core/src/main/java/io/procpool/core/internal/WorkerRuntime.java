@@ -710,4 +710,30 @@ public final class WorkerRuntime implements Connection.Listener {
       }
     }
   }
+
+  /**
+   * Runs a no-op task through this worker's decode, call and encode steps, without the connection: a
+   * worker that writes a class-data archive calls it before it exits, so that the archive (which
+   * serves every later worker) holds the first-task path even when this worker ran no task. Does
+   * nothing before the pool's INIT arrived; never throws.
+   */
+  public void rehearseTask() {
+    Payloads p = payloads;
+    if (p == null) {
+      return;
+    }
+    try {
+      Buf task = new Buf(256);
+      p.encode((SerializableCallable<Long>) WorkerRuntime::rehearsal, task, "the rehearsal task");
+      Object fn = p.decode(task.toByteBuffer(), "the rehearsal task");
+      Object value = ((SerializableCallable<?>) fn).call();
+      p.encode(value, new Buf(64), "the rehearsal result");
+    } catch (Exception | LinkageError e) {
+      // A serial filter that rejects it, say: the archive then lacks a few classes, nothing more.
+    }
+  }
+
+  private static Long rehearsal() {
+    return 1L;
+  }
 }

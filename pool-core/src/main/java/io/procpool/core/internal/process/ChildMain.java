@@ -27,6 +27,14 @@ public final class ChildMain {
 
   private ChildMain() {}
 
+  /**
+   * Whether this JVM writes a class-data archive when it exits (see {@code ClassDataArchive}): the
+   * archive then serves later children, so it should hold the classes of their usual first steps.
+   */
+  public static boolean writingClassDataArchive() {
+    return Boolean.getBoolean(ClassDataArchive.DUMPING_PROPERTY);
+  }
+
   /** The body of a child's main. */
   @FunctionalInterface
   public interface Body {

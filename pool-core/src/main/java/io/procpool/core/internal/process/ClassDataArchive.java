@@ -31,7 +31,10 @@ import java.util.Set;
  * <p>Used only when every classpath entry is a jar (the JVM cannot archive classes from
  * directories) and the user's JVM options do not manage CDS themselves. The archive's name is a hash
  * of the Java runtime, the main class, the classpath (with each jar's size and modification time)
- * and the JVM options, so a changed jar never meets a stale archive. Archives live in
+ * and the JVM options (except the worker number, {@code -Dprocpool.worker=N}: one archive serves
+ * every worker), so a changed jar never meets a stale archive. The child that writes an archive runs
+ * with {@code -Dprocpool.cds.dumping=true}: a worker then rehearses a task before it exits, so the
+ * archive holds the first-task path even if that worker ran no task. Archives live in
  * {@code $XDG_CACHE_HOME/procpool/cds} (default {@code ~/.cache/procpool/cds}), or in the directory
  * named by the system property {@code procpool.cds.dir}; the 16 most recently used are kept.
  * {@code -Dprocpool.cds=false} turns the feature off.
@@ -45,6 +48,18 @@ import java.util.Set;
 final class ClassDataArchive {
   private static final Duration STALE_LOCK = Duration.ofMinutes(10);
   private static final int KEEP = 16;
+
+  /**
+   * The system property set ({@code true}) in a child that writes an archive, so that it can run its
+   * usual first steps before exiting ({@link ChildMain#writingClassDataArchive()}).
+   */
+  static final String DUMPING_PROPERTY = "procpool.cds.dumping";
+
+  /**
+   * The option that numbers a pool's workers ({@code -Dprocpool.worker=N}): left out of the archive's
+   * key, so that every worker (a replacement too) maps the same archive.
+   */
+  static final String WORKER_ID_OPTION = "-Dprocpool.worker=";
 
   private final List<String> options;
   private final Path dumpTo;
@@ -106,7 +121,11 @@ final class ClassDataArchive {
       update(sha, System.getProperty("java.home"));
       update(sha, System.getProperty("java.vm.version"));
       update(sha, mainClass);
-      update(sha, String.join("\u0000", jvmOptions));
+      for (String o : jvmOptions) {
+        if (!o.startsWith(WORKER_ID_OPTION)) {
+          update(sha, o); // not the worker id: one archive serves every worker of a pool
+        }
+      }
       for (String entry : classpath.split(java.io.File.pathSeparator)) {
         Path jar = Path.of(entry);
         if (entry.isEmpty() || !entry.endsWith(".jar") || !Files.isRegularFile(jar)) {
@@ -144,6 +163,7 @@ final class ClassDataArchive {
       Path dumpTo = dir.resolve(base + "." + ProcessHandle.current().pid() + "." + System.nanoTime() + ".tmp");
       List<String> dump = new ArrayList<>(cdsLog);
       dump.add("-XX:ArchiveClassesAtExit=" + dumpTo);
+      dump.add("-D" + DUMPING_PROPERTY + "=true");
       return new ClassDataArchive(dump, dumpTo, archive, lock);
     } catch (IOException | RuntimeException | NoSuchAlgorithmException e) {
       return NONE;

@@ -59,6 +59,32 @@ class ClassDataArchiveTest {
   }
 
   @Test
+  void everyWorkerOfAPoolSharesOneArchiveAndOnlyTheWriterIsToldSo() throws Exception {
+    List<String> worker0 = List.of("-Dprocpool.worker=0", "-Xmx64m");
+    ClassDataArchive first = ClassDataArchive.plan("a.Main", jar.toString(), worker0);
+    String dump = option(first.jvmOptions(), "-XX:ArchiveClassesAtExit=");
+    assertTrue(dump != null, first.jvmOptions().toString());
+    assertTrue(first.jvmOptions().contains("-Dprocpool.cds.dumping=true"), first.jvmOptions().toString());
+    // Worker 1 waits for worker 0's archive instead of writing its own.
+    assertEquals(List.of(), ClassDataArchive.plan("a.Main", jar.toString(),
+        List.of("-Dprocpool.worker=1", "-Xmx64m")).jvmOptions());
+    Files.write(Path.of(dump.substring(dump.indexOf('=') + 1)), new byte[] {42});
+    first.onExit(0);
+
+    // Any worker number (a replacement's too) maps it; no mapping child is told it writes one.
+    for (String id : List.of("0", "1", "17")) {
+      List<String> options = ClassDataArchive.plan("a.Main", jar.toString(),
+          List.of("-Dprocpool.worker=" + id, "-Xmx64m")).jvmOptions();
+      assertTrue(option(options, "-XX:SharedArchiveFile=") != null, id + ": " + options);
+      assertNull(option(options, "-Dprocpool.cds.dumping"), id + ": " + options);
+    }
+    // Other options still count: a different heap size is another archive.
+    List<String> other = ClassDataArchive.plan("a.Main", jar.toString(),
+        List.of("-Dprocpool.worker=0", "-Xmx128m")).jvmOptions();
+    assertTrue(option(other, "-XX:ArchiveClassesAtExit=") != null, other.toString());
+  }
+
+  @Test
   void failedChildPublishesNothingAndReleasesTheLock() throws Exception {
     ClassDataArchive first = ClassDataArchive.plan("a.Main", jar.toString(), List.of());
     first.onExit(137);
