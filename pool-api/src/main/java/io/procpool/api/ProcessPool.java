@@ -22,7 +22,9 @@ import java.util.function.Consumer;
  *
  * <p>Tasks are {@link SerializableCallable}, {@link SerializableFunction} or
  * {@link SerializableRunnable} lambdas; they, their arguments and their results travel through the
- * pool's codec (Java serialization by default). Workers run with this JVM's classpath.
+ * pool's codec (Java serialization by default). Workers run with this JVM's classpath. A task and
+ * its arguments (a {@code byte[]} included) are encoded before the submitting call returns: the caller
+ * may change or reuse them at once, and the worker sees them as they were at submit.
  *
  * <p>At most {@code processes} tasks run at once, one per worker. A worker that dies fails exactly the
  * tasks it held with {@link WorkerCrashedException} and is replaced; nothing waits forever.

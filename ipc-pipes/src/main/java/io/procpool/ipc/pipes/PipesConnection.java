@@ -21,8 +21,10 @@ import java.util.function.Consumer;
  * An authenticated pipes connection: frames are a 4-byte big-endian length followed by the payload.
  *
  * <p>Reading: one daemon thread per connection reads into a reusable 64 KiB direct buffer and hands
- * each complete frame to the listener as a slice. Every listener call, {@code onClosed} included,
- * happens on that thread, so the listener is never called concurrently.
+ * each complete frame to the listener as a slice. A frame larger than that buffer is read into a heap
+ * buffer of its exact size, handed over with {@link Listener#onOwnedMessage} (the listener may keep it
+ * without copying). Every listener call, {@code onClosed} included, happens on that thread, so the
+ * listener is never called concurrently.
  *
  * <p>Writing: {@link #write} only enqueues on a lock-free queue. {@link #flush} is write-combining:
  * the first thread to win a CAS becomes the writer and drains the queue for everyone, copying small
@@ -421,7 +423,7 @@ final class PipesConnection implements Connection {
           delivered = true;
         } else if (4 + len > buf.capacity()) {
           buf.position(pos + 4);
-          listener.onMessage(readLarge(buf, len, sel));
+          listener.onOwnedMessage(readLarge(buf, len, sel)); // a buffer of its own: the listener may keep it
           delivered = true;
         } else {
           break;

@@ -79,6 +79,18 @@ public interface Connection {
     void onMessage(ByteBuffer message);
 
     /**
+     * One inbound message in a buffer that now belongs to the listener: the transport allocated it for
+     * this message alone and never reads or writes it again, so the listener may keep it (for example
+     * queue it for another thread) instead of copying it. Transports call it where they have such a
+     * buffer anyway, typically for a message too large for their read buffer; it takes the place of
+     * {@link #onMessage} for that message, and everything else said there (order, thread, failures)
+     * holds. The default passes the message to {@link #onMessage}.
+     */
+    default void onOwnedMessage(ByteBuffer message) {
+      onMessage(message);
+    }
+
+    /**
      * Called after a run of {@link #onMessage} calls, when no further inbound message is available
      * without blocking: a good moment to flush replies in one batch.
      */

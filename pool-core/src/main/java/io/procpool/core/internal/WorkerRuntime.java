@@ -128,6 +128,16 @@ public final class WorkerRuntime implements Connection.Listener {
 
   @Override
   public void onMessage(ByteBuffer message) {
+    receive(message, false);
+  }
+
+  /** A large frame the transport read into a buffer of its own: queued as it is, without a copy. */
+  @Override
+  public void onOwnedMessage(ByteBuffer message) {
+    receive(message, true);
+  }
+
+  private void receive(ByteBuffer message, boolean owned) {
     if (message.remaining() > 0 && message.get(message.position()) == WorkerProtocol.SECRET_REPLY) {
       // On the transport's thread: the asking thread (often the executor) waits for it.
       message.get();
@@ -163,9 +173,14 @@ public final class WorkerRuntime implements Connection.Listener {
       }
       return;
     }
-    ByteBuffer copy = ByteBuffer.allocate(message.remaining());
-    copy.put(message).flip();
-    inbox.add(copy);
+    ByteBuffer kept;
+    if (owned) {
+      kept = message;
+    } else {
+      kept = ByteBuffer.allocate(message.remaining());
+      kept.put(message).flip();
+    }
+    inbox.add(kept);
     if (parked) {
       LockSupport.unpark(executor);
     }
