@@ -103,14 +103,6 @@ public final class ChildJvm {
     return child;
   }
 
-  /**
-   * Large arrays (a task's {@code byte[]} argument or result, the frame that carries it) go straight to
-   * the serial collector's old generation: in the young one every collection copied the live ones
-   * (a 16 MiB echo spent most of its time there, issue 14). Above the map bulk path's ~1 MB chunk
-   * frames, so those stay young.
-   */
-  static final String PRETENURE_OPTION = "-XX:PretenureSizeThreshold=4m";
-
   /** This JVM's {@code java} executable, which children run. */
   public static Path java() {
     return Path.of(System.getProperty("java.home"), "bin", "java");
@@ -119,7 +111,7 @@ public final class ChildJvm {
   /**
    * procpool's own options for a child JVM, placed before {@code jvmOptions} (the transport's and the
    * user's): JVM logging on stderr, exit on OutOfMemoryError, the serial collector unless one is
-   * chosen (then with {@link #PRETENURE_OPTION} unless the user set that flag), and {@link #quietOptions}.
+   * chosen, and {@link #quietOptions}.
    */
   public static List<String> procpoolOptions(List<String> jvmOptions, List<String> nativeModules) {
     List<String> cmd = new ArrayList<>();
@@ -129,9 +121,6 @@ public final class ChildJvm {
     if (jvmOptions.stream().noneMatch(o -> o.startsWith("-XX:+Use") && o.endsWith("GC"))) {
       // A child runs one thing at a time: the serial collector starts fastest and fits best.
       cmd.add("-XX:+UseSerialGC");
-      if (jvmOptions.stream().noneMatch(o -> o.startsWith("-XX:PretenureSizeThreshold"))) {
-        cmd.add(PRETENURE_OPTION);
-      }
     }
     cmd.addAll(quietOptions(Runtime.version().feature(), jvmOptions, nativeModules));
     return cmd;
