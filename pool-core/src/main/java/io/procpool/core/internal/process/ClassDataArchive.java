@@ -30,7 +30,7 @@ import java.util.Set;
  *
  * <p>Used only when every classpath entry is a jar (the JVM cannot archive classes from
  * directories) and the user's JVM options do not manage CDS themselves. The archive's name is a hash
- * of the Java runtime, the main class, the classpath (with each jar's size and modification time)
+ * of the Java runtime, the main class, the classpath (with each jar's size, modification time, and status-change time and inode where the file system has them)
  * and the JVM options (except the worker number, {@code -Dprocpool.worker=N}: one archive serves
  * every worker), so a changed jar never meets a stale archive. The child that writes an archive runs
  * with {@code -Dprocpool.cds.dumping=true}: a worker then rehearses a task before it exits, so the
@@ -134,6 +134,7 @@ final class ClassDataArchive {
         update(sha, jar.toAbsolutePath().toString());
         update(sha, Long.toString(Files.size(jar)));
         update(sha, Long.toString(Files.getLastModifiedTime(jar).toMillis()));
+        update(sha, changeTime(jar));
       }
       String key = HexFormat.of().formatHex(sha.digest(), 0, 12);
       Path dir = cacheDir();
@@ -276,6 +277,22 @@ final class ClassDataArchive {
     String xdg = System.getenv("XDG_CACHE_HOME");
     Path base = xdg != null && !xdg.isBlank() ? Path.of(xdg) : Path.of(System.getProperty("user.home"), ".cache");
     return base.resolve("procpool").resolve("cds");
+  }
+
+  /**
+   * The jar's status-change time and file identity where the file system has them (a jar replaced by
+   * one of the same size and modification time, as {@code cp -p}, {@code rsync -t} or a reproducible
+   * build makes, still gets a new archive: the JVM's own check of an archive compares only size and
+   * modification time); empty elsewhere.
+   */
+  private static String changeTime(Path jar) {
+    try {
+      Object ctime = Files.getAttribute(jar, "unix:ctime");
+      Object ino = Files.getAttribute(jar, "unix:ino");
+      return ctime + "/" + ino;
+    } catch (UnsupportedOperationException | IllegalArgumentException | IOException e) {
+      return "";
+    }
   }
 
   private static void update(MessageDigest sha, String s) {

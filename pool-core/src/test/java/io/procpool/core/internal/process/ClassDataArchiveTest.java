@@ -104,6 +104,23 @@ class ClassDataArchiveTest {
   }
 
   @Test
+  void aJarReplacedByOneOfTheSameSizeAndModificationTimeGetsANewArchive() throws Exception {
+    java.nio.file.attribute.FileTime mtime = Files.getLastModifiedTime(jar);
+    ClassDataArchive first = ClassDataArchive.plan("a.Main", jar.toString(), List.of());
+    String dump = option(first.jvmOptions(), "-XX:ArchiveClassesAtExit=");
+    Files.write(Path.of(dump.substring(dump.indexOf('=') + 1)), new byte[] {42});
+    first.onExit(0);
+    // As `cp -p` or `rsync -t` of a rebuilt jar: other content, same size, same modification time.
+    Path replacement = Files.write(tmp.resolve("app.jar.new"), new byte[] {7, 8, 9});
+    Files.setLastModifiedTime(replacement, mtime);
+    Files.move(replacement, jar, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+    assertEquals(mtime, Files.getLastModifiedTime(jar));
+    ClassDataArchive after = ClassDataArchive.plan("a.Main", jar.toString(), List.of());
+    assertTrue(option(after.jvmOptions(), "-XX:ArchiveClassesAtExit=") != null,
+        "the old archive must not be mapped: " + after.jvmOptions());
+  }
+
+  @Test
   void onlyTheMostRecentlyUsedArchivesAreKept() throws Exception {
     for (int i = 0; i < 20; i++) {
       ClassDataArchive plan = ClassDataArchive.plan("a.Main" + i, jar.toString(), List.of());
