@@ -39,7 +39,11 @@ public final class ChildJvm {
   private final ArrayDeque<String> tail = new ArrayDeque<>();
   private final CompletableFuture<Integer> exit;
 
-  private ChildJvm(Process process, OutputStream stdin, String name) {
+  /**
+   * @param onExit runs with the exit value before the exit is reported to anyone (the class-data
+   *     archive's bookkeeping must be done before a replacement child is planned)
+   */
+  private ChildJvm(Process process, OutputStream stdin, String name, java.util.function.IntConsumer onExit) {
     this.process = process;
     Thread pump = new Thread(this::pumpStderr, name + "-stderr");
     pump.setDaemon(true);
@@ -55,7 +59,13 @@ public final class ChildJvm {
       } catch (IOException ignored) {
         // already gone
       }
-      return p.exitValue();
+      int code = p.exitValue();
+      try {
+        onExit.accept(code);
+      } catch (RuntimeException e) {
+        // bookkeeping only: the exit is reported whatever happens there
+      }
+      return code;
     });
   }
 
@@ -98,9 +108,7 @@ public final class ChildJvm {
       process.destroyForcibly();
       throw new IOException("could not hand the auth key to " + name + ": " + e.getMessage(), e);
     }
-    ChildJvm child = new ChildJvm(process, stdin, name);
-    child.exit.thenAccept(cds::onExit);
-    return child;
+    return new ChildJvm(process, stdin, name, cds::onExit);
   }
 
   /** This JVM's {@code java} executable, which children run. */

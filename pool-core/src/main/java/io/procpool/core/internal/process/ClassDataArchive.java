@@ -80,9 +80,26 @@ final class ClassDataArchive {
     return options;
   }
 
-  /** Called when the child has exited: publishes the archive it wrote, if it wrote one. */
+  /**
+   * The exit value of a JVM that crashed: its error handler ends with {@code abort()}, SIGABRT. A
+   * damaged archive (truncated, say) makes the JVM crash while it maps it, before any user code runs.
+   */
+  static final int CRASHED = 128 + 6;
+
+  /**
+   * Called when the child has exited: publishes the archive it wrote, if it wrote one; deletes the
+   * archive it mapped if it crashed, so that the next child runs without it and writes a new one (a
+   * damaged archive must not keep every later worker from starting).
+   */
   void onExit(int exitCode) {
     if (dumpTo == null) {
+      if (archive != null && exitCode == CRASHED) {
+        try {
+          Files.deleteIfExists(archive);
+        } catch (IOException ignored) {
+          // read-only cache: the user sees the workers' crash reports
+        }
+      }
       return;
     }
     try {
@@ -155,7 +172,7 @@ final class ClassDataArchive {
         }
         List<String> use = new ArrayList<>(cdsLog);
         use.add("-XX:SharedArchiveFile=" + archive);
-        return new ClassDataArchive(use, null, null, null);
+        return new ClassDataArchive(use, null, archive, null);
       }
       Path lock = dir.resolve(base + ".lock");
       if (!claim(lock)) {

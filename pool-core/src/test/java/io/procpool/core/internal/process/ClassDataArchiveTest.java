@@ -121,6 +121,24 @@ class ClassDataArchiveTest {
   }
 
   @Test
+  void aChildThatCrashesWhileMappingTheArchiveRemovesItAndTheNextChildWritesANewOne() throws Exception {
+    ClassDataArchive first = ClassDataArchive.plan("a.Main", jar.toString(), List.of());
+    String dump = option(first.jvmOptions(), "-XX:ArchiveClassesAtExit=");
+    Files.write(Path.of(dump.substring(dump.indexOf('=') + 1)), new byte[] {42});
+    first.onExit(0);
+    ClassDataArchive mapping = ClassDataArchive.plan("a.Main", jar.toString(), List.of());
+    String use = option(mapping.jvmOptions(), "-XX:SharedArchiveFile=");
+    Path archive = Path.of(use.substring(use.indexOf('=') + 1));
+
+    mapping.onExit(137); // killed by the pool (SIGKILL): the archive is fine
+    assertTrue(Files.isRegularFile(archive));
+    mapping.onExit(ClassDataArchive.CRASHED); // a damaged archive crashes the JVM (SIGBUS, then abort)
+    assertTrue(Files.notExists(archive));
+    ClassDataArchive next = ClassDataArchive.plan("a.Main", jar.toString(), List.of());
+    assertTrue(option(next.jvmOptions(), "-XX:ArchiveClassesAtExit=") != null, next.jvmOptions().toString());
+  }
+
+  @Test
   void onlyTheMostRecentlyUsedArchivesAreKept() throws Exception {
     for (int i = 0; i < 20; i++) {
       ClassDataArchive plan = ClassDataArchive.plan("a.Main" + i, jar.toString(), List.of());
