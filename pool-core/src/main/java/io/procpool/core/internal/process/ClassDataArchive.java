@@ -192,7 +192,15 @@ final class ClassDataArchive {
   private static void prune(Path dir) {
     try (java.util.stream.Stream<Path> files = Files.list(dir)) {
       List<Path> archives = new ArrayList<>();
-      files.filter(f -> f.getFileName().toString().endsWith(".jsa")).forEach(archives::add);
+      long staleBefore = System.currentTimeMillis() - STALE_LOCK.toMillis();
+      for (Path f : (Iterable<Path>) files::iterator) {
+        String name = f.getFileName().toString();
+        if (name.endsWith(".jsa")) {
+          archives.add(f);
+        } else if ((name.endsWith(".tmp") || name.endsWith(".lock")) && modified(f).toMillis() < staleBefore) {
+          Files.deleteIfExists(f); // left by a writer that was killed: its lock is stale by now too
+        }
+      }
       if (archives.size() <= KEEP) {
         return;
       }

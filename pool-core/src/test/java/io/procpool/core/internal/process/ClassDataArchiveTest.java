@@ -139,6 +139,25 @@ class ClassDataArchiveTest {
   }
 
   @Test
+  void publishingRemovesWhatKilledWritersLeftLongAgoButNotFreshFiles() throws Exception {
+    Files.createDirectories(cache);
+    Path oldTmp = Files.write(cache.resolve("WorkerMain-x.123.456.tmp"), new byte[] {1});
+    Path oldLock = Files.write(cache.resolve("WorkerMain-x.lock"), new byte[0]);
+    Path freshTmp = Files.write(cache.resolve("WorkerMain-y.123.789.tmp"), new byte[] {1});
+    java.nio.file.attribute.FileTime longAgo = java.nio.file.attribute.FileTime.fromMillis(
+        System.currentTimeMillis() - java.time.Duration.ofHours(1).toMillis());
+    Files.setLastModifiedTime(oldTmp, longAgo);
+    Files.setLastModifiedTime(oldLock, longAgo);
+    ClassDataArchive first = ClassDataArchive.plan("a.Main", jar.toString(), List.of());
+    String dump = option(first.jvmOptions(), "-XX:ArchiveClassesAtExit=");
+    Files.write(Path.of(dump.substring(dump.indexOf('=') + 1)), new byte[] {42});
+    first.onExit(0);
+    assertTrue(Files.notExists(oldTmp));
+    assertTrue(Files.notExists(oldLock));
+    assertTrue(Files.exists(freshTmp));
+  }
+
+  @Test
   void onlyTheMostRecentlyUsedArchivesAreKept() throws Exception {
     for (int i = 0; i < 20; i++) {
       ClassDataArchive plan = ClassDataArchive.plan("a.Main" + i, jar.toString(), List.of());
