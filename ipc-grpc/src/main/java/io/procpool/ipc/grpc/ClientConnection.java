@@ -223,6 +223,11 @@ final class ClientConnection extends GrpcConnection {
   }
 
   private void awaitEndThenRelease() {
+    if (group.next().inEventLoop()) {
+      // Closed from a listener, on the loop that would process the end: waiting would only delay it.
+      release();
+      return;
+    }
     try {
       ended.await(200, TimeUnit.MILLISECONDS);
     } catch (InterruptedException e) {

@@ -43,7 +43,6 @@ abstract class GrpcConnection implements Connection {
   private static final ThreadLocal<GrpcConnection> DELIVERING = new ThreadLocal<>();
 
   private static final long READY_WAIT_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
-  private static final long READY_POLL_IN_CALLBACK_NANOS = TimeUnit.MILLISECONDS.toNanos(1);
 
   final int maxFrameSize;
   private final String peer;
@@ -59,6 +58,10 @@ abstract class GrpcConnection implements Connection {
   private final Condition readyOrBroken = sendLock.newCondition();
   private boolean callClosed; // guarded by sendLock
   private IOException sendFailure; // guarded by sendLock
+  /** A flush on a transport thread left messages queued: onReady sends them. Guarded by sendLock. */
+  private volatile boolean drainOnReady;
+  /** Inbound batches not yet requested because of that backlog. Guarded by sendLock. */
+  private int requestsOwed;
 
   // Lifecycle, guarded by this.
   private Listener listener;
@@ -139,7 +142,9 @@ abstract class GrpcConnection implements Connection {
     synchronized (queueLock) {
       target = writtenSeq;
     }
-    boolean inCallback = DELIVERING.get() == this;
+    // On a transport thread (inside any connection's listener, so on a Netty event loop): never wait.
+    // What the stream cannot take now stays queued and is sent from this connection's onReady.
+    boolean onTransportThread = DELIVERING.get() != null;
     // Not interruptible: a thread whose interrupt flag is set must still get its messages sent (the
     // SPI promise), so an interrupt is remembered and restored on the way out instead.
     boolean interrupted = false;
@@ -149,23 +154,31 @@ abstract class GrpcConnection implements Connection {
         if (sendFailure != null) {
           throw rethrowable(sendFailure);
         }
-        Frames batch;
+        boolean empty;
+        boolean done;
         synchronized (queueLock) {
-          if (takenSeq >= target || queue.isEmpty()) {
-            return;
+          empty = queue.isEmpty();
+          done = empty || takenSeq >= target;
+        }
+        if (done) {
+          if (empty) {
+            backlogSentLocked();
           }
+          return;
         }
         if (!callIsReady()) {
-          // onReady is delivered on the same serialized executor as the listener: a flush from inside
-          // this connection's listener would never see it, so poll isReady() there.
+          if (onTransportThread) {
+            drainOnReady = true;
+            return;
+          }
           try {
-            readyOrBroken.awaitNanos(inCallback ? READY_POLL_IN_CALLBACK_NANOS : READY_WAIT_NANOS);
+            readyOrBroken.awaitNanos(READY_WAIT_NANOS);
           } catch (InterruptedException e) {
             interrupted = true; // keep sending; the flag is set again below
           }
           continue;
         }
-        batch = nextBatch();
+        Frames batch = nextBatch();
         if (batch.getMessagesCount() > 0) {
           callSend(batch);
         }
@@ -174,6 +187,36 @@ abstract class GrpcConnection implements Connection {
       sendLock.unlock();
       if (interrupted) {
         Thread.currentThread().interrupt();
+      }
+    }
+  }
+
+  /**
+   * Sends what a flush on a transport thread left queued, while the stream takes it; then resumes
+   * reading if that backlog had paused it. Runs on this connection's event loop (onReady).
+   */
+  private void drainLocked() {
+    if (!drainOnReady || sendFailure != null) {
+      return;
+    }
+    while (callIsReady()) {
+      Frames batch = nextBatch();
+      if (batch.getMessagesCount() == 0) {
+        backlogSentLocked();
+        return;
+      }
+      callSend(batch);
+    }
+  }
+
+  /** The queue is empty: a backlog left by a flush on a transport thread is gone; resume reading. */
+  private void backlogSentLocked() {
+    if (drainOnReady) {
+      drainOnReady = false;
+      int owed = requestsOwed;
+      requestsOwed = 0;
+      if (owed > 0) {
+        requestSafely(owed);
       }
     }
   }
@@ -239,6 +282,13 @@ abstract class GrpcConnection implements Connection {
     clearQueue();
   }
 
+  /** How many written messages are not yet handed to gRPC (tests). */
+  final int queuedMessages() {
+    synchronized (queueLock) {
+      return queue.size();
+    }
+  }
+
   @Override
   public String describe() {
     return peer;
@@ -251,7 +301,11 @@ abstract class GrpcConnection implements Connection {
 
   // ---- called by the sides' gRPC listeners (on the call's serialized executor) ----
 
-  /** One inbound batch: delivers its messages, then asks gRPC for the next batch. */
+  /**
+   * One inbound batch, on the connection's event loop: delivers its messages, then asks gRPC for the
+   * next batch, unless a flush made by the listener left this connection's own messages queued: then
+   * reading resumes once they are sent (backpressure without blocking the event loop).
+   */
   final void onFrames(Frames frames) {
     Listener l;
     synchronized (this) {
@@ -263,9 +317,6 @@ abstract class GrpcConnection implements Connection {
     if (closing.get()) {
       return;
     }
-    // Ask for the next batch now, so gRPC reads it while the listener works on this one: at most
-    // INBOUND_WINDOW batches wait beyond the one being delivered.
-    requestSafely(1);
     int n = frames.getMessagesCount();
     if (n > 0) {
       DELIVERING.set(this);
@@ -284,19 +335,32 @@ abstract class GrpcConnection implements Connection {
         l.onReadComplete();
       } catch (Throwable t) {
         // A listener failure (an Error included) closes this connection with that very throwable
-        // as the cause; the gRPC callback thread survives.
+        // as the cause; the event loop survives.
         abort(t);
         return;
       } finally {
         DELIVERING.remove();
       }
     }
+    if (drainOnReady) {
+      sendLock.lock();
+      try {
+        if (drainOnReady) {
+          requestsOwed++;
+          return;
+        }
+      } finally {
+        sendLock.unlock();
+      }
+    }
+    requestSafely(1);
   }
 
   /** The call may accept more outbound messages. */
   final void onCallReady() {
     sendLock.lock();
     try {
+      drainLocked();
       readyOrBroken.signalAll();
     } finally {
       sendLock.unlock();

@@ -78,7 +78,7 @@ final class GrpcServer implements TransportServer {
         .build();
     NettyServerBuilder builder = NettyServerBuilder.forAddress(requested, Tls.serverCredentials(options.properties()));
     this.server = builder
-        .executor(Callbacks.EXECUTOR)
+        .directExecutor() // listeners run on the connection's event loop: no hand-off per message
         .maxInboundMessageSize(Sizes.grpcMessageLimit(maxFrameSize))
         .keepAliveTime(settings.timeMillis, TimeUnit.MILLISECONDS)
         .keepAliveTimeout(settings.timeoutMillis, TimeUnit.MILLISECONDS)

@@ -127,7 +127,7 @@ public final class GrpcTransportProvider extends TransportProvider {
     boolean tls = Tls.clientTls(p);
     NettyChannelBuilder builder =
         NettyChannelBuilder.forAddress(target.getHostString(), target.getPort(), Tls.channelCredentials(p))
-            .executor(Callbacks.EXECUTOR)
+            .directExecutor() // listeners run on the channel's own event loop (see the class comment)
             .maxInboundMessageSize(Sizes.grpcMessageLimit(options.maxFrameSize()))
             .keepAliveTime(settings.timeMillis, TimeUnit.MILLISECONDS)
             .keepAliveTimeout(settings.timeoutMillis, TimeUnit.MILLISECONDS)
