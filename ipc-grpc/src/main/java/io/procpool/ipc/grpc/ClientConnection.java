@@ -43,6 +43,7 @@ final class ClientConnection extends GrpcConnection {
     this.address = address;
     this.authKey = authKey;
     this.call = channel.newCall(WorkerChannelGrpc.getOpenMethod(), CallOptions.DEFAULT);
+    useLoop(group.next()); // the channel's only event loop
   }
 
   /**

@@ -2,6 +2,7 @@ package io.procpool.ipc.grpc;
 
 import com.google.protobuf.ByteString;
 import com.google.protobuf.UnsafeByteOperations;
+import io.grpc.netty.shaded.io.netty.util.internal.ThreadExecutorMap;
 import io.procpool.api.spi.Connection;
 import io.procpool.api.spi.MessageTooLargeException;
 import io.procpool.api.spi.ProtocolException;
@@ -10,6 +11,8 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayDeque;
 import java.util.Objects;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.Condition;
@@ -60,8 +63,17 @@ abstract class GrpcConnection implements Connection {
   private IOException sendFailure; // guarded by sendLock
   /** A flush on a transport thread left messages queued: onReady sends them. Guarded by sendLock. */
   private volatile boolean drainOnReady;
+  /** That backlog was left by a listener: reading waits until it is sent. Guarded by sendLock. */
+  private volatile boolean readingPaused;
   /** Inbound batches not yet requested because of that backlog. Guarded by sendLock. */
   private int requestsOwed;
+  /** Bytes written and not yet handed to gRPC. Guarded by queueLock. */
+  private long queuedBytes;
+
+  /** The call's event loop once known, where small flushes are coalesced ({@link #drainOnLoop}). */
+  private volatile Executor loop;
+  private final AtomicBoolean drainScheduled = new AtomicBoolean();
+  private final Runnable drainTask = this::drainOnLoop;
 
   // Lifecycle, guarded by this.
   private Listener listener;
@@ -133,6 +145,7 @@ abstract class GrpcConnection implements Connection {
     synchronized (queueLock) {
       queue.addLast(message);
       writtenSeq++;
+      queuedBytes += length;
     }
   }
 
@@ -144,7 +157,7 @@ abstract class GrpcConnection implements Connection {
     }
     // On a transport thread (inside any connection's listener, so on a Netty event loop): never wait.
     // What the stream cannot take now stays queued and is sent from this connection's onReady.
-    boolean onTransportThread = DELIVERING.get() != null;
+    boolean onTransportThread = onEventLoop();
     // Not interruptible: a thread whose interrupt flag is set must still get its messages sent (the
     // SPI promise), so an interrupt is remembered and restored on the way out instead.
     boolean interrupted = false;
@@ -156,9 +169,11 @@ abstract class GrpcConnection implements Connection {
         }
         boolean empty;
         boolean done;
+        long pending;
         synchronized (queueLock) {
           empty = queue.isEmpty();
           done = empty || takenSeq >= target;
+          pending = queuedBytes;
         }
         if (done) {
           if (empty) {
@@ -169,6 +184,7 @@ abstract class GrpcConnection implements Connection {
         if (!callIsReady()) {
           if (onTransportThread) {
             drainOnReady = true;
+            readingPaused = true;
             return;
           }
           try {
@@ -177,6 +193,11 @@ abstract class GrpcConnection implements Connection {
             interrupted = true; // keep sending; the flag is set again below
           }
           continue;
+        }
+        if (!onTransportThread && pending <= Sizes.BATCH_TARGET_BYTES && scheduleDrain()) {
+          // A small backlog and a stream that takes it: the event loop sends it, together with what
+          // other flushes add meanwhile, as one batch (fewer gRPC messages, no serialization here).
+          return;
         }
         Frames batch = nextBatch();
         if (batch.getMessagesCount() > 0) {
@@ -209,10 +230,71 @@ abstract class GrpcConnection implements Connection {
     }
   }
 
+  /** Makes sure {@link #drainOnLoop} will run; false if there is no loop to run it (send here). */
+  private boolean scheduleDrain() {
+    Executor l = loop;
+    if (l == null) {
+      return false;
+    }
+    if (drainScheduled.compareAndSet(false, true)) {
+      try {
+        l.execute(drainTask);
+      } catch (RejectedExecutionException e) {
+        drainScheduled.set(false); // the loop is shutting down: send on this thread
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /**
+   * On the event loop: hands everything queued to gRPC as few batches as possible. What the stream
+   * does not take now is sent from onReady.
+   */
+  private void drainOnLoop() {
+    drainScheduled.set(false);
+    sendLock.lock();
+    try {
+      if (sendFailure != null) {
+        return;
+      }
+      while (true) {
+        if (!callIsReady()) {
+          drainOnReady = true;
+          return;
+        }
+        Frames batch = nextBatch();
+        if (batch.getMessagesCount() == 0) {
+          backlogSentLocked();
+          return;
+        }
+        callSend(batch);
+      }
+    } catch (RuntimeException e) {
+      // The call ended; its final callback reports it.
+    } finally {
+      sendLock.unlock();
+    }
+  }
+
+  /**
+   * Whether this thread is a Netty event loop (listeners, onClosed and the acceptor run there): it
+   * must never wait for a stream to become ready, because only an event loop makes it ready.
+   */
+  static boolean onEventLoop() {
+    return DELIVERING.get() != null || ThreadExecutorMap.currentExecutor() != null;
+  }
+
+  /** Called by a side once it knows the event loop its call runs on. */
+  final void useLoop(Executor eventLoop) {
+    this.loop = eventLoop;
+  }
+
   /** The queue is empty: a backlog left by a flush on a transport thread is gone; resume reading. */
   private void backlogSentLocked() {
     if (drainOnReady) {
       drainOnReady = false;
+      readingPaused = false;
       int owed = requestsOwed;
       requestsOwed = 0;
       if (owed > 0) {
@@ -235,6 +317,7 @@ abstract class GrpcConnection implements Connection {
         }
         queue.pollFirst();
         takenSeq++;
+        queuedBytes -= length;
         // Ownership of the buffer passed to us in write(): no copy.
         batch.addMessages(UnsafeByteOperations.unsafeWrap(m));
         size += entry;
@@ -342,10 +425,10 @@ abstract class GrpcConnection implements Connection {
         DELIVERING.remove();
       }
     }
-    if (drainOnReady) {
+    if (readingPaused) {
       sendLock.lock();
       try {
-        if (drainOnReady) {
+        if (readingPaused) {
           requestsOwed++;
           return;
         }
@@ -462,6 +545,7 @@ abstract class GrpcConnection implements Connection {
     synchronized (queueLock) {
       queue.clear();
       takenSeq = writtenSeq;
+      queuedBytes = 0;
     }
   }
 
