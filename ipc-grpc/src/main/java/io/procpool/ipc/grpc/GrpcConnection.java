@@ -22,24 +22,30 @@ import java.util.concurrent.locks.ReentrantLock;
  * A {@link Connection} over one gRPC bidirectional stream; the server and client sides differ only in
  * how they drive the underlying call, which subclasses supply.
  *
- * <p>Outbound: {@link #write} appends to a queue under a short lock; {@link #flush} drains the queue
- * into {@link Frames} batches of at most {@link Sizes#BATCH_TARGET_BYTES} (a larger message travels
- * alone) and hands each to gRPC only while the call {@code isReady()}, otherwise it waits for the
- * call's onReady signal. So at most one batch beyond gRPC's on-ready threshold is buffered in the
- * transport, however slow the peer. A message larger than maxFrameSize is refused by {@code write}
- * alone ({@link MessageTooLargeException}); the stream lives on. Neither {@code write} nor
- * {@code flush} is interruptible: an interrupted caller's messages are still sent and its interrupt
- * flag is set again before {@code flush} returns.
+ * <p>Outbound: {@link #write} appends to a queue under a short lock; batches of at most
+ * {@link Sizes#BATCH_TARGET_BYTES} (a larger message travels alone) are handed to gRPC only while
+ * the call {@code isReady()}. A {@link #flush} on an application thread waits for onReady while the
+ * stream is not ready; when it is ready and at most {@link Sizes#BATCH_TARGET_BYTES} are queued, it
+ * leaves the sending to the call's event loop, which hands over everything queued by then as one
+ * batch (a burst of small flushes becomes a few gRPC messages); with more queued it sends itself. A
+ * flush on an event loop (inside a listener, say) never waits: what the stream does not take stays
+ * queued, is sent from onReady, and meanwhile the connection reads nothing more (so a peer that does
+ * not read stops this side's reading, as a blocked reader thread would). So the transport buffers at
+ * most about one batch beyond gRPC's on-ready threshold per application flusher, plus what a
+ * listener wrote in one call. A message larger than maxFrameSize is refused by {@code write} alone
+ * ({@link MessageTooLargeException}); the stream lives on. Neither {@code write} nor {@code flush} is
+ * interruptible: an interrupted caller's messages are still sent and its interrupt flag is set again
+ * before {@code flush} returns.
  *
- * <p>Inbound: manual flow control. After {@link #start}, {@link Sizes#INBOUND_WINDOW} batches are
- * requested, and one more each time a batch is handed to the listener: while the listener is slow,
- * at most that many batches wait in gRPC, then HTTP/2 flow control stops the peer.
- * Listener methods run on the call's serialized gRPC callback executor, so they never overlap and
- * stay in order. A listener method that throws (an {@link Error} included) closes the connection
- * with that throwable as the cause {@code onClosed} receives; the callback thread survives. Every
- * end of the connection, including a local {@link #close} and a protocol error
- * found locally, is reported through the call's own final callback, so {@code onClosed} also runs on
- * that executor, after the last {@code onMessage}, exactly once.
+ * <p>Inbound: manual flow control, {@link Sizes#INBOUND_WINDOW} batch requested at a time, the next
+ * one once the listener returned: while the listener is slow, HTTP/2 flow control stops the peer.
+ * Listener methods run directly on the call's Netty event loop (gRPC's direct executor: no hand-off
+ * per batch), so they never overlap and stay in order; a listener that blocks holds up that loop.
+ * A listener method that throws (an {@link Error} included) closes the connection with that
+ * throwable as the cause {@code onClosed} receives; the loop survives. Every end of the connection,
+ * including a local {@link #close} and a protocol error found locally, is reported through the
+ * call's own final callback, so {@code onClosed} also runs on that loop, after the last
+ * {@code onMessage}, exactly once.
  */
 abstract class GrpcConnection implements Connection {
   /** Set while a listener method of this connection runs on the current thread. */
@@ -55,6 +61,7 @@ abstract class GrpcConnection implements Connection {
   private final ArrayDeque<ByteBuffer> queue = new ArrayDeque<>(); // guarded by queueLock
   private long writtenSeq; // guarded by queueLock: messages ever queued
   private long takenSeq; // guarded by queueLock: messages ever taken off the queue
+  private long promisedSeq; // guarded by queueLock: messages a flush left to the event loop to send
 
   /** Serializes every operation on the gRPC call except request(n), which is thread-safe. */
   final ReentrantLock sendLock = new ReentrantLock();
@@ -183,6 +190,7 @@ abstract class GrpcConnection implements Connection {
         }
         if (!callIsReady()) {
           if (onTransportThread) {
+            promise(target);
             drainOnReady = true;
             readingPaused = true;
             return;
@@ -194,7 +202,7 @@ abstract class GrpcConnection implements Connection {
           }
           continue;
         }
-        if (!onTransportThread && pending <= Sizes.BATCH_TARGET_BYTES && scheduleDrain()) {
+        if (!onTransportThread && pending <= Sizes.BATCH_TARGET_BYTES && promise(target) && scheduleDrain()) {
           // A small backlog and a stream that takes it: the event loop sends it, together with what
           // other flushes add meanwhile, as one batch (fewer gRPC messages, no serialization here).
           return;
@@ -228,6 +236,14 @@ abstract class GrpcConnection implements Connection {
       }
       callSend(batch);
     }
+  }
+
+  /** Records that the messages up to {@code seq} must go out even if a clean close comes first. */
+  private boolean promise(long seq) {
+    synchronized (queueLock) {
+      promisedSeq = Math.max(promisedSeq, seq);
+    }
+    return true;
   }
 
   /** Makes sure {@link #drainOnLoop} will run; false if there is no loop to run it (send here). */
@@ -343,6 +359,9 @@ abstract class GrpcConnection implements Connection {
     }
     sendLock.lock();
     try {
+      if (reason == null && sendFailure == null && !callClosed) {
+        sendPromisedLocked();
+      }
       if (sendFailure == null) {
         sendFailure = new IOException("grpc: connection " + describe() + " was closed");
       }
@@ -363,6 +382,29 @@ abstract class GrpcConnection implements Connection {
       sendLock.unlock();
     }
     clearQueue();
+  }
+
+  /**
+   * A clean close: hands gRPC what flushes that returned early left to the event loop or to onReady,
+   * so that it is sent before the stream ends, as it would have been had those flushes sent it.
+   */
+  private void sendPromisedLocked() {
+    try {
+      while (true) {
+        synchronized (queueLock) {
+          if (takenSeq >= promisedSeq || queue.isEmpty()) {
+            return;
+          }
+        }
+        Frames batch = nextBatch();
+        if (batch.getMessagesCount() == 0) {
+          return;
+        }
+        callSend(batch);
+      }
+    } catch (RuntimeException e) {
+      // The call already ended; its final callback reports the end.
+    }
   }
 
   /** How many written messages are not yet handed to gRPC (tests). */

@@ -281,6 +281,39 @@ class GrpcTransportTest {
     }
   }
 
+  /**
+   * A small flush may leave the sending to the event loop; a clean close right after it must still
+   * send what was flushed, in order, before the stream ends (both sides).
+   */
+  @Test
+  void whatWasFlushedArrivesBeforeAnImmediateCleanCloseOnEitherSide() throws Exception {
+    Fixtures.Server s = server(options());
+    int count = 300;
+    for (boolean fromClient : new boolean[] {true, false}) {
+      Connection client = connect(s, options());
+      Connection parent = s.next();
+      Fixtures.Recorder atParent = new Fixtures.Recorder();
+      Fixtures.Recorder atClient = new Fixtures.Recorder();
+      parent.start(atParent);
+      client.start(atClient);
+      Connection sender = fromClient ? client : parent;
+      Fixtures.Recorder receiver = fromClient ? atParent : atClient;
+      for (int i = 0; i < count; i++) {
+        sender.write(ByteBuffer.allocate(16).putInt(0, i));
+        sender.flush();
+      }
+      sender.close();
+      for (int i = 0; i < count; i++) {
+        byte[] m = receiver.messages.poll(TIMEOUT_SECONDS, TimeUnit.SECONDS);
+        assertTrue(m != null, "message " + i + " of " + count + " flushed by the " + (fromClient ? "client" : "parent")
+            + " before it closed did not arrive");
+        assertEquals(i, ByteBuffer.wrap(m).getInt(0));
+      }
+      receiver.awaitClosed();
+      assertEquals(0, receiver.messages.size());
+    }
+  }
+
   @Test
   void printLatencyAndThroughput() throws Exception {
     Fixtures.Server s = server(options());
