@@ -246,8 +246,11 @@ final class ClientConnection extends GrpcConnection {
 
   private void release() {
     if (released.compareAndSet(false, true)) {
+      // The channel first, the loop after: a channel shut down after its loop logs a gRPC "panic".
       channel.shutdownNow();
+      ClientEventLoops.shutdown(group); // waits for the loop's thread unless on it
+    } else {
+      ClientEventLoops.awaitExit(group); // released on another thread: still wait for the loop here
     }
-    ClientEventLoops.shutdown(group); // idempotent; waits for the loop's thread unless on it
   }
 }
