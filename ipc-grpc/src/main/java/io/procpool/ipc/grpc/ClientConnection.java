@@ -19,6 +19,9 @@ import java.util.concurrent.TimeoutException;
 
 /** The worker's side: drives a {@link ClientCall} on a channel of its own, closed with it. */
 final class ClientConnection extends GrpcConnection {
+  /** How long a local close waits for the server to end the stream before dropping the channel. */
+  private static final long END_WAIT_MILLIS = 200;
+
   private final ManagedChannel channel;
   /** The channel's own event loop, ended with it. */
   private final io.grpc.netty.shaded.io.netty.channel.EventLoopGroup group;
@@ -43,6 +46,7 @@ final class ClientConnection extends GrpcConnection {
     this.address = address;
     this.authKey = authKey;
     this.call = channel.newCall(WorkerChannelGrpc.getOpenMethod(), CallOptions.DEFAULT);
+    useLoop(group.next()); // the channel's only event loop
   }
 
   /**
@@ -190,9 +194,11 @@ final class ClientConnection extends GrpcConnection {
 
   @Override
   void callCloseLocally() {
-    // End our side cleanly first (the server sees a clean end), then drop the stream.
+    // End our side cleanly: the server delivers what we sent, then ends the stream (onHalfClose), and
+    // the call's onClose ends this connection. If it does not within a moment, release() drops the
+    // channel, which cancels the stream. (Cancelling at once would make the server drop whatever it
+    // had received and not yet delivered.)
     call.halfClose();
-    call.cancel("procpool: connection closed by the worker", null);
   }
 
   @Override
@@ -223,8 +229,15 @@ final class ClientConnection extends GrpcConnection {
   }
 
   private void awaitEndThenRelease() {
+    if (group.next().inEventLoop()) {
+      // Closed from a listener, on the loop that processes the end: cannot wait for it here.
+      if (ended.getCount() > 0) {
+        Callbacks.TIMER.schedule(this::release, END_WAIT_MILLIS, TimeUnit.MILLISECONDS);
+      }
+      return;
+    }
     try {
-      ended.await(200, TimeUnit.MILLISECONDS);
+      ended.await(END_WAIT_MILLIS, TimeUnit.MILLISECONDS);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
@@ -233,8 +246,11 @@ final class ClientConnection extends GrpcConnection {
 
   private void release() {
     if (released.compareAndSet(false, true)) {
+      // The channel first, the loop after: a channel shut down after its loop logs a gRPC "panic".
       channel.shutdownNow();
+      ClientEventLoops.shutdown(group); // waits for the loop's thread unless on it
+    } else {
+      ClientEventLoops.awaitExit(group); // released on another thread: still wait for the loop here
     }
-    ClientEventLoops.shutdown(group); // idempotent; waits for the loop's thread unless on it
   }
 }

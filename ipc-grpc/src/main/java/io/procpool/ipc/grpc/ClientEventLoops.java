@@ -37,6 +37,11 @@ final class ClientEventLoops {
    */
   static void shutdown(EventLoopGroup group) {
     group.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
+    awaitExit(group);
+  }
+
+  /** Unless called from its own thread, waits (briefly) until {@code group}'s thread has ended. */
+  static void awaitExit(EventLoopGroup group) {
     if (group.next().inEventLoop()) {
       return;
     }

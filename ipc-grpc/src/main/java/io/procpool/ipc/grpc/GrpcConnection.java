@@ -2,6 +2,7 @@ package io.procpool.ipc.grpc;
 
 import com.google.protobuf.ByteString;
 import com.google.protobuf.UnsafeByteOperations;
+import io.grpc.netty.shaded.io.netty.util.internal.ThreadExecutorMap;
 import io.procpool.api.spi.Connection;
 import io.procpool.api.spi.MessageTooLargeException;
 import io.procpool.api.spi.ProtocolException;
@@ -10,6 +11,8 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.ArrayDeque;
 import java.util.Objects;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.Condition;
@@ -19,31 +22,36 @@ import java.util.concurrent.locks.ReentrantLock;
  * A {@link Connection} over one gRPC bidirectional stream; the server and client sides differ only in
  * how they drive the underlying call, which subclasses supply.
  *
- * <p>Outbound: {@link #write} appends to a queue under a short lock; {@link #flush} drains the queue
- * into {@link Frames} batches of at most {@link Sizes#BATCH_TARGET_BYTES} (a larger message travels
- * alone) and hands each to gRPC only while the call {@code isReady()}, otherwise it waits for the
- * call's onReady signal. So at most one batch beyond gRPC's on-ready threshold is buffered in the
- * transport, however slow the peer. A message larger than maxFrameSize is refused by {@code write}
- * alone ({@link MessageTooLargeException}); the stream lives on. Neither {@code write} nor
- * {@code flush} is interruptible: an interrupted caller's messages are still sent and its interrupt
- * flag is set again before {@code flush} returns.
+ * <p>Outbound: {@link #write} appends to a queue under a short lock; batches of at most
+ * {@link Sizes#BATCH_TARGET_BYTES} (a larger message travels alone) are handed to gRPC only while
+ * the call {@code isReady()}. A {@link #flush} on an application thread waits for onReady while the
+ * stream is not ready; when it is ready and at most {@link Sizes#BATCH_TARGET_BYTES} are queued, it
+ * leaves the sending to the call's event loop, which hands over everything queued by then as one
+ * batch (a burst of small flushes becomes a few gRPC messages); with more queued it sends itself. A
+ * flush on an event loop (inside a listener, say) never waits: what the stream does not take stays
+ * queued, is sent from onReady, and meanwhile the connection reads nothing more (so a peer that does
+ * not read stops this side's reading, as a blocked reader thread would). So the transport buffers at
+ * most about one batch beyond gRPC's on-ready threshold per application flusher, plus what a
+ * listener wrote in one call. A message larger than maxFrameSize is refused by {@code write} alone
+ * ({@link MessageTooLargeException}); the stream lives on. Neither {@code write} nor {@code flush} is
+ * interruptible: an interrupted caller's messages are still sent and its interrupt flag is set again
+ * before {@code flush} returns.
  *
- * <p>Inbound: manual flow control. After {@link #start}, {@link Sizes#INBOUND_WINDOW} batches are
- * requested, and one more each time a batch is handed to the listener: while the listener is slow,
- * at most that many batches wait in gRPC, then HTTP/2 flow control stops the peer.
- * Listener methods run on the call's serialized gRPC callback executor, so they never overlap and
- * stay in order. A listener method that throws (an {@link Error} included) closes the connection
- * with that throwable as the cause {@code onClosed} receives; the callback thread survives. Every
- * end of the connection, including a local {@link #close} and a protocol error
- * found locally, is reported through the call's own final callback, so {@code onClosed} also runs on
- * that executor, after the last {@code onMessage}, exactly once.
+ * <p>Inbound: manual flow control, {@link Sizes#INBOUND_WINDOW} batch requested at a time, the next
+ * one once the listener returned: while the listener is slow, HTTP/2 flow control stops the peer.
+ * Listener methods run directly on the call's Netty event loop (gRPC's direct executor: no hand-off
+ * per batch), so they never overlap and stay in order; a listener that blocks holds up that loop.
+ * A listener method that throws (an {@link Error} included) closes the connection with that
+ * throwable as the cause {@code onClosed} receives; the loop survives. Every end of the connection,
+ * including a local {@link #close} and a protocol error found locally, is reported through the
+ * call's own final callback, so {@code onClosed} also runs on that loop, after the last
+ * {@code onMessage}, exactly once.
  */
 abstract class GrpcConnection implements Connection {
   /** Set while a listener method of this connection runs on the current thread. */
   private static final ThreadLocal<GrpcConnection> DELIVERING = new ThreadLocal<>();
 
   private static final long READY_WAIT_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
-  private static final long READY_POLL_IN_CALLBACK_NANOS = TimeUnit.MILLISECONDS.toNanos(1);
 
   final int maxFrameSize;
   private final String peer;
@@ -53,12 +61,26 @@ abstract class GrpcConnection implements Connection {
   private final ArrayDeque<ByteBuffer> queue = new ArrayDeque<>(); // guarded by queueLock
   private long writtenSeq; // guarded by queueLock: messages ever queued
   private long takenSeq; // guarded by queueLock: messages ever taken off the queue
+  private long promisedSeq; // guarded by queueLock: messages a flush left to the event loop to send
 
   /** Serializes every operation on the gRPC call except request(n), which is thread-safe. */
   final ReentrantLock sendLock = new ReentrantLock();
   private final Condition readyOrBroken = sendLock.newCondition();
   private boolean callClosed; // guarded by sendLock
   private IOException sendFailure; // guarded by sendLock
+  /** A flush on a transport thread left messages queued: onReady sends them. Guarded by sendLock. */
+  private volatile boolean drainOnReady;
+  /** That backlog was left by a listener: reading waits until it is sent. Guarded by sendLock. */
+  private volatile boolean readingPaused;
+  /** Inbound batches not yet requested because of that backlog. Guarded by sendLock. */
+  private int requestsOwed;
+  /** Bytes written and not yet handed to gRPC. Guarded by queueLock. */
+  private long queuedBytes;
+
+  /** The call's event loop once known, where small flushes are coalesced ({@link #drainOnLoop}). */
+  private volatile Executor loop;
+  private final AtomicBoolean drainScheduled = new AtomicBoolean();
+  private final Runnable drainTask = this::drainOnLoop;
 
   // Lifecycle, guarded by this.
   private Listener listener;
@@ -130,6 +152,7 @@ abstract class GrpcConnection implements Connection {
     synchronized (queueLock) {
       queue.addLast(message);
       writtenSeq++;
+      queuedBytes += length;
     }
   }
 
@@ -139,7 +162,9 @@ abstract class GrpcConnection implements Connection {
     synchronized (queueLock) {
       target = writtenSeq;
     }
-    boolean inCallback = DELIVERING.get() == this;
+    // On a transport thread (inside any connection's listener, so on a Netty event loop): never wait.
+    // What the stream cannot take now stays queued and is sent from this connection's onReady.
+    boolean onTransportThread = onEventLoop();
     // Not interruptible: a thread whose interrupt flag is set must still get its messages sent (the
     // SPI promise), so an interrupt is remembered and restored on the way out instead.
     boolean interrupted = false;
@@ -149,23 +174,40 @@ abstract class GrpcConnection implements Connection {
         if (sendFailure != null) {
           throw rethrowable(sendFailure);
         }
-        Frames batch;
+        boolean empty;
+        boolean done;
+        long pending;
         synchronized (queueLock) {
-          if (takenSeq >= target || queue.isEmpty()) {
-            return;
+          empty = queue.isEmpty();
+          done = empty || takenSeq >= target;
+          pending = queuedBytes;
+        }
+        if (done) {
+          if (empty) {
+            backlogSentLocked();
           }
+          return;
         }
         if (!callIsReady()) {
-          // onReady is delivered on the same serialized executor as the listener: a flush from inside
-          // this connection's listener would never see it, so poll isReady() there.
+          if (onTransportThread) {
+            promise(target);
+            drainOnReady = true;
+            readingPaused = true;
+            return;
+          }
           try {
-            readyOrBroken.awaitNanos(inCallback ? READY_POLL_IN_CALLBACK_NANOS : READY_WAIT_NANOS);
+            readyOrBroken.awaitNanos(READY_WAIT_NANOS);
           } catch (InterruptedException e) {
             interrupted = true; // keep sending; the flag is set again below
           }
           continue;
         }
-        batch = nextBatch();
+        if (!onTransportThread && pending <= Sizes.BATCH_TARGET_BYTES && promise(target) && scheduleDrain()) {
+          // A small backlog and a stream that takes it: the event loop sends it, together with what
+          // other flushes add meanwhile, as one batch (fewer gRPC messages, no serialization here).
+          return;
+        }
+        Frames batch = nextBatch();
         if (batch.getMessagesCount() > 0) {
           callSend(batch);
         }
@@ -174,6 +216,105 @@ abstract class GrpcConnection implements Connection {
       sendLock.unlock();
       if (interrupted) {
         Thread.currentThread().interrupt();
+      }
+    }
+  }
+
+  /**
+   * Sends what a flush on a transport thread left queued, while the stream takes it; then resumes
+   * reading if that backlog had paused it. Runs on this connection's event loop (onReady).
+   */
+  private void drainLocked() {
+    if (!drainOnReady || sendFailure != null) {
+      return;
+    }
+    while (callIsReady()) {
+      Frames batch = nextBatch();
+      if (batch.getMessagesCount() == 0) {
+        backlogSentLocked();
+        return;
+      }
+      callSend(batch);
+    }
+  }
+
+  /** Records that the messages up to {@code seq} must go out even if a clean close comes first. */
+  private boolean promise(long seq) {
+    synchronized (queueLock) {
+      promisedSeq = Math.max(promisedSeq, seq);
+    }
+    return true;
+  }
+
+  /** Makes sure {@link #drainOnLoop} will run; false if there is no loop to run it (send here). */
+  private boolean scheduleDrain() {
+    Executor l = loop;
+    if (l == null) {
+      return false;
+    }
+    if (drainScheduled.compareAndSet(false, true)) {
+      try {
+        l.execute(drainTask);
+      } catch (RejectedExecutionException e) {
+        drainScheduled.set(false); // the loop is shutting down: send on this thread
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /**
+   * On the event loop: hands everything queued to gRPC as few batches as possible. What the stream
+   * does not take now is sent from onReady.
+   */
+  private void drainOnLoop() {
+    drainScheduled.set(false);
+    sendLock.lock();
+    try {
+      if (sendFailure != null) {
+        return;
+      }
+      while (true) {
+        if (!callIsReady()) {
+          drainOnReady = true;
+          return;
+        }
+        Frames batch = nextBatch();
+        if (batch.getMessagesCount() == 0) {
+          backlogSentLocked();
+          return;
+        }
+        callSend(batch);
+      }
+    } catch (RuntimeException e) {
+      // The call ended; its final callback reports it.
+    } finally {
+      sendLock.unlock();
+    }
+  }
+
+  /**
+   * Whether this thread is a Netty event loop (listeners, onClosed and the acceptor run there): it
+   * must never wait for a stream to become ready, because only an event loop makes it ready.
+   */
+  static boolean onEventLoop() {
+    return DELIVERING.get() != null || ThreadExecutorMap.currentExecutor() != null;
+  }
+
+  /** Called by a side once it knows the event loop its call runs on. */
+  final void useLoop(Executor eventLoop) {
+    this.loop = eventLoop;
+  }
+
+  /** The queue is empty: a backlog left by a flush on a transport thread is gone; resume reading. */
+  private void backlogSentLocked() {
+    if (drainOnReady) {
+      drainOnReady = false;
+      readingPaused = false;
+      int owed = requestsOwed;
+      requestsOwed = 0;
+      if (owed > 0) {
+        requestSafely(owed);
       }
     }
   }
@@ -192,6 +333,7 @@ abstract class GrpcConnection implements Connection {
         }
         queue.pollFirst();
         takenSeq++;
+        queuedBytes -= length;
         // Ownership of the buffer passed to us in write(): no copy.
         batch.addMessages(UnsafeByteOperations.unsafeWrap(m));
         size += entry;
@@ -217,6 +359,9 @@ abstract class GrpcConnection implements Connection {
     }
     sendLock.lock();
     try {
+      if (reason == null && sendFailure == null && !callClosed) {
+        sendPromisedLocked();
+      }
       if (sendFailure == null) {
         sendFailure = new IOException("grpc: connection " + describe() + " was closed");
       }
@@ -239,6 +384,36 @@ abstract class GrpcConnection implements Connection {
     clearQueue();
   }
 
+  /**
+   * A clean close: hands gRPC what flushes that returned early left to the event loop or to onReady,
+   * so that it is sent before the stream ends, as it would have been had those flushes sent it.
+   */
+  private void sendPromisedLocked() {
+    try {
+      while (true) {
+        synchronized (queueLock) {
+          if (takenSeq >= promisedSeq || queue.isEmpty()) {
+            return;
+          }
+        }
+        Frames batch = nextBatch();
+        if (batch.getMessagesCount() == 0) {
+          return;
+        }
+        callSend(batch);
+      }
+    } catch (RuntimeException e) {
+      // The call already ended; its final callback reports the end.
+    }
+  }
+
+  /** How many written messages are not yet handed to gRPC (tests). */
+  final int queuedMessages() {
+    synchronized (queueLock) {
+      return queue.size();
+    }
+  }
+
   @Override
   public String describe() {
     return peer;
@@ -251,7 +426,11 @@ abstract class GrpcConnection implements Connection {
 
   // ---- called by the sides' gRPC listeners (on the call's serialized executor) ----
 
-  /** One inbound batch: delivers its messages, then asks gRPC for the next batch. */
+  /**
+   * One inbound batch, on the connection's event loop: delivers its messages, then asks gRPC for the
+   * next batch, unless a flush made by the listener left this connection's own messages queued: then
+   * reading resumes once they are sent (backpressure without blocking the event loop).
+   */
   final void onFrames(Frames frames) {
     Listener l;
     synchronized (this) {
@@ -263,9 +442,6 @@ abstract class GrpcConnection implements Connection {
     if (closing.get()) {
       return;
     }
-    // Ask for the next batch now, so gRPC reads it while the listener works on this one: at most
-    // INBOUND_WINDOW batches wait beyond the one being delivered.
-    requestSafely(1);
     int n = frames.getMessagesCount();
     if (n > 0) {
       DELIVERING.set(this);
@@ -284,19 +460,32 @@ abstract class GrpcConnection implements Connection {
         l.onReadComplete();
       } catch (Throwable t) {
         // A listener failure (an Error included) closes this connection with that very throwable
-        // as the cause; the gRPC callback thread survives.
+        // as the cause; the event loop survives.
         abort(t);
         return;
       } finally {
         DELIVERING.remove();
       }
     }
+    if (readingPaused) {
+      sendLock.lock();
+      try {
+        if (readingPaused) {
+          requestsOwed++;
+          return;
+        }
+      } finally {
+        sendLock.unlock();
+      }
+    }
+    requestSafely(1);
   }
 
   /** The call may accept more outbound messages. */
   final void onCallReady() {
     sendLock.lock();
     try {
+      drainLocked();
       readyOrBroken.signalAll();
     } finally {
       sendLock.unlock();
@@ -398,6 +587,7 @@ abstract class GrpcConnection implements Connection {
     synchronized (queueLock) {
       queue.clear();
       takenSeq = writtenSeq;
+      queuedBytes = 0;
     }
   }
 

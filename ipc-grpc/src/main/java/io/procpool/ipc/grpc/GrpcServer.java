@@ -6,6 +6,7 @@ import io.grpc.ServerCallHandler;
 import io.grpc.ServerInterceptors;
 import io.grpc.ServerServiceDefinition;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.grpc.netty.shaded.io.netty.util.internal.ThreadExecutorMap;
 import io.procpool.api.spi.TransportOptions;
 import io.procpool.api.spi.TransportServer;
 import io.procpool.ipc.grpc.internal.proto.Frames;
@@ -60,6 +61,8 @@ final class GrpcServer implements TransportServer {
       ServerConnection conn = new ServerConnection(call, tracer, maxFrameSize,
           Handshake.proof(key, Handshake.CLIENT, clientNonce, serverNonce), this::admit, () -> live.remove(self[0]));
       self[0] = conn;
+      // directExecutor: this runs on the connection's event loop, where small flushes are coalesced.
+      conn.useLoop(ThreadExecutorMap.currentExecutor());
       live.add(conn);
       Metadata response = new Metadata();
       response.put(Handshake.VERSION_KEY, Handshake.PROTOCOL_VERSION);
@@ -78,7 +81,7 @@ final class GrpcServer implements TransportServer {
         .build();
     NettyServerBuilder builder = NettyServerBuilder.forAddress(requested, Tls.serverCredentials(options.properties()));
     this.server = builder
-        .executor(Callbacks.EXECUTOR)
+        .directExecutor() // listeners run on the connection's event loop: no hand-off per message
         .maxInboundMessageSize(Sizes.grpcMessageLimit(maxFrameSize))
         .keepAliveTime(settings.timeMillis, TimeUnit.MILLISECONDS)
         .keepAliveTimeout(settings.timeoutMillis, TimeUnit.MILLISECONDS)

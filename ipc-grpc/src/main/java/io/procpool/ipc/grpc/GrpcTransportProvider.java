@@ -50,10 +50,12 @@ import java.util.concurrent.TimeUnit;
  * {@code grpc.keepAliveTimeoutMillis} (default 10000) detect a dead peer; {@code connect} waits at
  * most {@code grpc.connectTimeoutMillis} (default 20000) for the server to accept.
  *
- * <p><b>Threading.</b> Listeners run on a shared pool of daemon threads ({@code procpool-grpc-N}),
- * one thread at a time per connection and in order, never on Netty's event loops: a listener may
- * block, and may flush (a flush from inside a listener polls the stream's readiness, because gRPC's
- * onReady signal for that stream cannot be delivered while the listener runs).
+ * <p><b>Threading.</b> Listeners run directly on Netty's event loops, one thread at a time per
+ * connection and in order: a worker's connection has an event loop of its own; the server's
+ * connections share gRPC's server event loops. A listener should therefore not block for long (it
+ * delays the other connections on its loop and keep-alive answers); a flush from a listener never
+ * blocks: what the peer cannot take yet is sent when it can, and until then that connection reads
+ * no further message.
  *
  * <p>Thread-safe and stateless, as {@link TransportProvider} requires.
  */
@@ -127,7 +129,7 @@ public final class GrpcTransportProvider extends TransportProvider {
     boolean tls = Tls.clientTls(p);
     NettyChannelBuilder builder =
         NettyChannelBuilder.forAddress(target.getHostString(), target.getPort(), Tls.channelCredentials(p))
-            .executor(Callbacks.EXECUTOR)
+            .directExecutor() // listeners run on the channel's own event loop (see the class comment)
             .maxInboundMessageSize(Sizes.grpcMessageLimit(options.maxFrameSize()))
             .keepAliveTime(settings.timeMillis, TimeUnit.MILLISECONDS)
             .keepAliveTimeout(settings.timeoutMillis, TimeUnit.MILLISECONDS)

@@ -16,8 +16,12 @@ final class Sizes {
   /** The largest batch we aim for; a single larger message still travels alone. */
   static final int BATCH_TARGET_BYTES = 256 * 1024;
 
-  /** How many inbound batches gRPC may deserialize ahead of the listener. */
-  static final int INBOUND_WINDOW = 2;
+  /**
+   * How many inbound batches gRPC may deserialize ahead of the listener. One: delivery runs on the
+   * event loop, so the next batch is requested right after the listener returned, without a
+   * hand-off, and a listener whose replies are stuck pauses reading at once.
+   */
+  static final int INBOUND_WINDOW = 1;
 
   /** The gRPC inbound message size limit for a given maxFrameSize: one message plus its framing. */
   static int grpcMessageLimit(int maxFrameSize) {

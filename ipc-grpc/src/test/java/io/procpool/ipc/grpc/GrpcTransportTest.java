@@ -210,18 +210,28 @@ class GrpcTransportTest {
     }
   }
 
+  /**
+   * Listeners run on the event loop, so a flush inside one must not wait for a stalled peer: it
+   * returns, its messages stay queued, and the connection reads nothing more until they are sent
+   * (backpressure reaches the peer without blocking the loop). Everything arrives, in order.
+   */
   @Test
-  void flushInsideTheListenerWaitsForAStalledPeerWithoutDeadlock() throws Exception {
+  void flushInsideTheListenerNeverBlocksAndPausesReadingWhileAStalledPeerHoldsItsMessages() throws Exception {
     Fixtures.Server s = server(options());
     Connection client = connect(s, options());
     Connection parent = s.next();
     int count = 32;
     CountDownLatch parentDone = new CountDownLatch(1);
+    CountDownLatch secondArrived = new CountDownLatch(1);
     java.util.concurrent.atomic.AtomicReference<Throwable> parentError = new java.util.concurrent.atomic.AtomicReference<>();
     parent.start(new Fixtures.Recorder() {
       @Override
       public void onMessage(ByteBuffer message) {
-        // Replies from inside the listener: the gRPC onReady signal cannot reach this thread now.
+        if (message.get(0) == 'n') {
+          secondArrived.countDown();
+          return;
+        }
+        // Replies from inside the listener: 32 MiB, far more than the stream takes before the peer reads.
         try {
           for (int i = 0; i < count; i++) {
             parent.write(ByteBuffer.allocate(1024 * 1024).putInt(0, i));
@@ -253,14 +263,54 @@ class GrpcTransportTest {
     try {
       client.write(utf8("go"));
       client.flush();
-      assertFalse(parentDone.await(1, TimeUnit.SECONDS), "32 MiB went out to a reader that reads nothing");
-      release.countDown();
-      assertTrue(parentDone.await(TIMEOUT_SECONDS, TimeUnit.SECONDS), "the flush inside the listener hung");
+      assertTrue(parentDone.await(TIMEOUT_SECONDS, TimeUnit.SECONDS), "a flush inside the listener blocked");
       assertNull(parentError.get());
+      GrpcConnection queued = (GrpcConnection) parent;
+      assertTrue(queued.queuedMessages() > 0, "32 MiB went out to a reader that reads nothing");
+      client.write(utf8("next"));
+      client.flush();
+      assertFalse(secondArrived.await(500, TimeUnit.MILLISECONDS),
+          "the parent read on while its own replies were stuck in its queue");
+      release.countDown();
       assertTrue(all.await(TIMEOUT_SECONDS, TimeUnit.SECONDS));
-      assertEquals(count, received.get());
+      assertEquals(count, received.get(), "in order, none lost");
+      assertTrue(secondArrived.await(TIMEOUT_SECONDS, TimeUnit.SECONDS), "reading resumed once the replies were sent");
+      assertEquals(0, queued.queuedMessages());
     } finally {
       release.countDown();
+    }
+  }
+
+  /**
+   * A small flush may leave the sending to the event loop; a clean close right after it must still
+   * send what was flushed, in order, before the stream ends (both sides).
+   */
+  @Test
+  void whatWasFlushedArrivesBeforeAnImmediateCleanCloseOnEitherSide() throws Exception {
+    Fixtures.Server s = server(options());
+    int count = 300;
+    for (boolean fromClient : new boolean[] {true, false}) {
+      Connection client = connect(s, options());
+      Connection parent = s.next();
+      Fixtures.Recorder atParent = new Fixtures.Recorder();
+      Fixtures.Recorder atClient = new Fixtures.Recorder();
+      parent.start(atParent);
+      client.start(atClient);
+      Connection sender = fromClient ? client : parent;
+      Fixtures.Recorder receiver = fromClient ? atParent : atClient;
+      for (int i = 0; i < count; i++) {
+        sender.write(ByteBuffer.allocate(16).putInt(0, i));
+        sender.flush();
+      }
+      sender.close();
+      for (int i = 0; i < count; i++) {
+        byte[] m = receiver.messages.poll(TIMEOUT_SECONDS, TimeUnit.SECONDS);
+        assertTrue(m != null, "message " + i + " of " + count + " flushed by the " + (fromClient ? "client" : "parent")
+            + " before it closed did not arrive");
+        assertEquals(i, ByteBuffer.wrap(m).getInt(0));
+      }
+      receiver.awaitClosed();
+      assertEquals(0, receiver.messages.size());
     }
   }
 
