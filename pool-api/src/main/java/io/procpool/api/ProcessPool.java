@@ -212,7 +212,9 @@ public interface ProcessPool extends AutoCloseable {
 
   /**
    * Kills the workers now. Every unfinished result completes exceptionally with
-   * {@link PoolTerminatedException}. Idempotent; returns when the workers are gone.
+   * {@link PoolTerminatedException}. Idempotent; returns when the workers are gone and every callback
+   * (an error callback with that exception included) has run, so a callback that blocks delays the
+   * return; one that never returns keeps it from returning.
    */
   void terminate();
 
