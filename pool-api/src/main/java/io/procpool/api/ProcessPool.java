@@ -165,8 +165,10 @@ public interface ProcessPool extends AutoCloseable {
   /**
    * Lazily applies {@code fn} to the items, yielding results in input order. Nothing is pulled from
    * the input before the first {@code hasNext()}/{@code next()}; then input is pulled only as workers
-   * free up (a bounded window ahead of the consumer), so an infinite iterator works. A failed item
-   * throws {@link TaskFailedException} from {@code next()} at its position. Python's {@code imap}.
+   * free up (a bounded window ahead of the consumer: at most 128 chunks per worker, at least 16,
+   * submitted and not yet consumed, so with large results mind the memory that many chunks' results
+   * take, or use a smaller chunk size), so an infinite iterator works. A failed item throws
+   * {@link TaskFailedException} from {@code next()} at its position. Python's {@code imap}.
    *
    * <p>An imap is submitted work: if the pool is closed while an imap over a {@link java.util.Collection}
    * has input left, {@link #close()} submits the rest and waits for it, so {@code imap; close();
