@@ -38,6 +38,15 @@ class ClassDataArchiveTest {
     return options.stream().filter(o -> o.startsWith(prefix)).findFirst().orElse(null);
   }
 
+  /** As the first child of {@code jar} does: plans a dump, "writes" the archive, exits normally. */
+  private void publishArchive() throws Exception {
+    ClassDataArchive first = ClassDataArchive.plan("a.Main", jar.toString(), List.of());
+    String dump = option(first.jvmOptions(), "-XX:ArchiveClassesAtExit=");
+    assertTrue(dump != null, first.jvmOptions().toString());
+    Files.write(Path.of(dump.substring(dump.indexOf('=') + 1)), new byte[] {42});
+    first.onExit(0);
+  }
+
   @Test
   void firstChildDumpsThenLaterChildrenMapTheArchive() throws Exception {
     ClassDataArchive first = ClassDataArchive.plan("a.Main", jar.toString(), List.of());
@@ -94,10 +103,7 @@ class ClassDataArchiveTest {
 
   @Test
   void changedJarGetsANewArchive() throws Exception {
-    ClassDataArchive first = ClassDataArchive.plan("a.Main", jar.toString(), List.of());
-    String dump = option(first.jvmOptions(), "-XX:ArchiveClassesAtExit=");
-    Files.write(Path.of(dump.substring(dump.indexOf('=') + 1)), new byte[] {42});
-    first.onExit(0);
+    publishArchive();
     Files.write(jar, new byte[] {1, 2, 3, 4});
     ClassDataArchive after = ClassDataArchive.plan("a.Main", jar.toString(), List.of());
     assertTrue(option(after.jvmOptions(), "-XX:ArchiveClassesAtExit=") != null, after.jvmOptions().toString());
@@ -106,10 +112,7 @@ class ClassDataArchiveTest {
   @Test
   void aJarReplacedByOneOfTheSameSizeAndModificationTimeGetsANewArchive() throws Exception {
     java.nio.file.attribute.FileTime mtime = Files.getLastModifiedTime(jar);
-    ClassDataArchive first = ClassDataArchive.plan("a.Main", jar.toString(), List.of());
-    String dump = option(first.jvmOptions(), "-XX:ArchiveClassesAtExit=");
-    Files.write(Path.of(dump.substring(dump.indexOf('=') + 1)), new byte[] {42});
-    first.onExit(0);
+    publishArchive();
     // As `cp -p` or `rsync -t` of a rebuilt jar: other content, same size, same modification time.
     Path replacement = Files.write(tmp.resolve("app.jar.new"), new byte[] {7, 8, 9});
     Files.setLastModifiedTime(replacement, mtime);
@@ -122,10 +125,7 @@ class ClassDataArchiveTest {
 
   @Test
   void aChildThatCrashesWhileMappingTheArchiveRemovesItAndTheNextChildWritesANewOne() throws Exception {
-    ClassDataArchive first = ClassDataArchive.plan("a.Main", jar.toString(), List.of());
-    String dump = option(first.jvmOptions(), "-XX:ArchiveClassesAtExit=");
-    Files.write(Path.of(dump.substring(dump.indexOf('=') + 1)), new byte[] {42});
-    first.onExit(0);
+    publishArchive();
     ClassDataArchive mapping = ClassDataArchive.plan("a.Main", jar.toString(), List.of());
     String use = option(mapping.jvmOptions(), "-XX:SharedArchiveFile=");
     Path archive = Path.of(use.substring(use.indexOf('=') + 1));
@@ -148,10 +148,7 @@ class ClassDataArchiveTest {
         System.currentTimeMillis() - java.time.Duration.ofHours(1).toMillis());
     Files.setLastModifiedTime(oldTmp, longAgo);
     Files.setLastModifiedTime(oldLock, longAgo);
-    ClassDataArchive first = ClassDataArchive.plan("a.Main", jar.toString(), List.of());
-    String dump = option(first.jvmOptions(), "-XX:ArchiveClassesAtExit=");
-    Files.write(Path.of(dump.substring(dump.indexOf('=') + 1)), new byte[] {42});
-    first.onExit(0);
+    publishArchive();
     assertTrue(Files.notExists(oldTmp));
     assertTrue(Files.notExists(oldLock));
     assertTrue(Files.exists(freshTmp));
