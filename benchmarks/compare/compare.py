@@ -481,26 +481,44 @@ def jmh_values(rows, jmh_json):
 # ---------------------------------------------------------------- user view (plain Java, no JMH)
 
 def run_user_view(args, rows):
-    """{(row key, USER): value in the row's unit}: io.procpool.benchmarks.UserView in one plain JVM."""
+    """{(row key, USER): value in the row's unit}: io.procpool.benchmarks.UserView, ``args.user_view_runs``
+    times, each in a fresh plain JVM; the median of those runs per row (one run is one user's program, and one
+    run of it moves 0.8-1.5x on this kind of shared machine, so a single run cannot carry a ratio)."""
     jar = os.path.abspath(args.jar)
     require_jar(jar)
     wanted = [r for r in rows if r.user_view]
     if not wanted:
         return {}
-    out = os.path.join(tempfile.mkdtemp(prefix="procpool-user-view-"), "user-view.json")
-    cmd = [args.java, "-cp", jar, "io.procpool.benchmarks.UserView", "--transport", "pipes",
-           "--rows", ",".join(r.key for r in wanted), "--out", out]
-    if args.quick:
-        cmd.append("--quick")
-    print("+ " + " ".join(cmd), file=sys.stderr, flush=True)
-    proc = subprocess.run(cmd)
-    if proc.returncode != 0 or not os.path.exists(out):
-        print("user view failed (exit %d)" % proc.returncode, file=sys.stderr)
+    runs = []
+    workdir = tempfile.mkdtemp(prefix="procpool-user-view-")
+    for i in range(args.user_view_runs):
+        out = os.path.join(workdir, "user-view-%d.json" % (i + 1))
+        cmd = [args.java, "-cp", jar, "io.procpool.benchmarks.UserView", "--transport", "pipes",
+               "--rows", ",".join(r.key for r in wanted), "--out", out]
+        if args.quick:
+            cmd.append("--quick")
+        print("+ (user view run %d of %d) %s" % (i + 1, args.user_view_runs, " ".join(cmd)), file=sys.stderr,
+              flush=True)
+        proc = subprocess.run(cmd)
+        if proc.returncode != 0 or not os.path.exists(out):
+            print("user view run %d failed (exit %d)" % (i + 1, proc.returncode), file=sys.stderr)
+            continue
+        with open(out) as f:
+            runs.append(json.load(f))
+    if not runs:
         return {}
-    print("user view results: %s" % out, file=sys.stderr)
-    with open(out) as f:
-        seconds = json.load(f)
-    return {(r.key, USER): r.to_unit(seconds[r.key]) for r in wanted if r.key in seconds}
+    print("user view results: %s (%d run(s))" % (workdir, len(runs)), file=sys.stderr)
+    values = {}
+    for r in wanted:
+        measured = [run[r.key] for run in runs if r.key in run]
+        if not measured:
+            continue
+        values[(r.key, USER)] = r.to_unit(statistics.median(measured))
+        if len(measured) > 1:
+            in_unit = sorted(r.to_unit(s) for s in measured)
+            print("user view %-15s %s: median of %s" % (r.key, r.unit, ", ".join("%.4g" % v for v in in_unit)),
+                  file=sys.stderr)
+    return values
 
 
 # ---------------------------------------------------------------- CPython driver
@@ -630,6 +648,8 @@ def main():
                     help="also measure each row as a user's plain-Java benchmark would (UserView; default)")
     ap.add_argument("--no-user-view", dest="user_view", action="store_false", help="leave the user view out")
     ap.add_argument("--user-view-json", help="reuse this UserView result file ({row: seconds per op})")
+    ap.add_argument("--user-view-runs", type=int, default=3, metavar="N",
+                    help="run UserView N times, each in a fresh JVM, and report the median per row (default: %(default)s)")
     ap.add_argument("--no-limits", dest="limits", action="store_false", default=True,
                     help="leave the raw limits (RawLimitsBenchmark) out")
     ap.add_argument("--no-python", action="store_true")
@@ -644,6 +664,8 @@ def main():
         if unknown:
             ap.error("unknown row(s) %s" % unknown)
         rows = [r for r in ROWS if r.key in keys]
+    if args.user_view_runs < 1:
+        ap.error("--user-view-runs must be at least 1")
 
     values, transports = {}, set()
     lock = BenchLock()
@@ -693,7 +715,8 @@ def main():
               "% raw: the share of that limit procpool pipes reaches (rates: pipes/raw; times: raw/pipes).")
     if user_view:
         print("user view: io.procpool.benchmarks.UserView, one plain JVM, one reused pool of 2, boxed Long values "
-              "(Integer, String where the row says so), median of runs after one warm-up run.")
+              "(Integer, String where the row says so), median of runs after one warm-up run; the column is the median "
+              "of %d such JVMs (--user-view-runs)." % args.user_view_runs)
     print("MB/s count both directions, MB = 10^6 bytes.")
     if args.out:
         with open(args.out, "w") as f:
