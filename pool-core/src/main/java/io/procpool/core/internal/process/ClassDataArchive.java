@@ -7,6 +7,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.LinkOption;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.FileTime;
 import java.nio.file.attribute.PosixFileAttributeView;
 import java.nio.file.attribute.PosixFileAttributes;
@@ -20,6 +21,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /**
@@ -145,12 +147,13 @@ final class ClassDataArchive {
       }
       for (String entry : classpath.split(java.io.File.pathSeparator)) {
         Path jar = Path.of(entry);
-        if (entry.isEmpty() || !entry.endsWith(".jar") || !Files.isRegularFile(jar)) {
+        BasicFileAttributes attributes = entry.isEmpty() || !entry.endsWith(".jar") ? null : attributes(jar);
+        if (attributes == null || !attributes.isRegularFile()) {
           return NONE;
         }
         update(sha, jar.toAbsolutePath().toString());
-        update(sha, Long.toString(Files.size(jar)));
-        update(sha, Long.toString(Files.getLastModifiedTime(jar).toMillis()));
+        update(sha, Long.toString(attributes.size()));
+        update(sha, Long.toString(attributes.lastModifiedTime().toMillis()));
         update(sha, changeTime(jar));
       }
       String key = HexFormat.of().formatHex(sha.digest(), 0, 12);
@@ -304,6 +307,15 @@ final class ClassDataArchive {
     return base.resolve("procpool").resolve("cds");
   }
 
+  /** The jar's attributes (one stat call), or null if it cannot be read. */
+  private static BasicFileAttributes attributes(Path jar) {
+    try {
+      return Files.readAttributes(jar, BasicFileAttributes.class);
+    } catch (IOException e) {
+      return null;
+    }
+  }
+
   /**
    * The jar's status-change time and file identity where the file system has them (a jar replaced by
    * one of the same size and modification time, as {@code cp -p}, {@code rsync -t} or a reproducible
@@ -312,9 +324,8 @@ final class ClassDataArchive {
    */
   private static String changeTime(Path jar) {
     try {
-      Object ctime = Files.getAttribute(jar, "unix:ctime");
-      Object ino = Files.getAttribute(jar, "unix:ino");
-      return ctime + "/" + ino;
+      Map<String, Object> a = Files.readAttributes(jar, "unix:ctime,ino"); // one stat call
+      return a.get("ctime") + "/" + a.get("ino");
     } catch (UnsupportedOperationException | IllegalArgumentException | IOException e) {
       return "";
     }
