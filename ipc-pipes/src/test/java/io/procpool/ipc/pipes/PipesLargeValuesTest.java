@@ -102,6 +102,36 @@ class PipesLargeValuesTest {
     }
   }
 
+  /** In the worker: an argument a task kept. */
+  static byte[] keptArgument;
+
+  static Integer keep(byte[] b) {
+    keptArgument = b;
+    return b.length;
+  }
+
+  static byte[] kept(Integer ignored) {
+    return keptArgument;
+  }
+
+  /**
+   * Both sides read large frames into a buffer they reuse ({@code onLentMessage}): a task may keep its
+   * argument and the caller its results while later large frames arrive in the same memory.
+   */
+  @Test
+  void aTaskMayKeepItsArgumentAndTheCallerItsResultsWhileLaterFramesReuseTheBuffers() {
+    int size = 200_000;
+    assertEquals(size, pool.apply(PipesLargeValuesTest::keep, pattern(size, 1)));
+    List<byte[]> results = new ArrayList<>();
+    for (int i = 0; i < 4; i++) {
+      results.add(pool.apply(PipesLargeValuesTest::echo, pattern(size - i, 2 + i)));
+    }
+    assertArrayEquals(pattern(size, 1), pool.apply(PipesLargeValuesTest::kept, 0), "the task's kept argument");
+    for (int i = 0; i < results.size(); i++) {
+      assertArrayEquals(pattern(size - i, 2 + i), results.get(i), "result " + i);
+    }
+  }
+
   @Test
   void byteArraysInsideOtherObjectsStillRoundTrip() {
     ArrayList<byte[]> in = new ArrayList<>(List.of(pattern(100_000, 1), pattern(0, 2), pattern(70_000, 3)));
