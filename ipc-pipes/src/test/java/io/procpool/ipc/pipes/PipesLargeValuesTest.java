@@ -19,8 +19,9 @@ import org.junit.jupiter.api.Timeout;
 
 /**
  * {@code byte[]} arguments and results through real worker JVMs, at the sizes where their frames change
- * path: sliced from the read buffer, or read into a buffer of their own that the worker keeps without a
- * copy ({@code onOwnedMessage}); up to maxFrameSize and one byte over it.
+ * path: sliced from the read buffer, or read into a lent buffer ({@code onLentMessage}: the worker keeps it
+ * without a copy until the task ran, and both sides read later large frames into it); up to maxFrameSize
+ * and one byte over it.
  */
 @Timeout(60)
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
