@@ -22,9 +22,12 @@ import java.util.function.Consumer;
  *
  * <p>Reading: one daemon thread per connection reads into a reusable 64 KiB direct buffer and hands
  * each complete frame to the listener as a slice. A frame larger than that buffer is read into a heap
- * buffer of its exact size, handed over with {@link Listener#onOwnedMessage} (the listener may keep it
- * without copying). Every listener call, {@code onClosed} included, happens on that thread, so the
- * listener is never called concurrently.
+ * buffer of its own, lent to the listener with {@link Listener#onLentMessage} (the listener may keep it
+ * without copying). A buffer the listener gives back is kept as this connection's spare (one, at most
+ * {@link #SPARE_MAX} bytes) and the next large frame is read into it: no fresh 16 MiB array to zero and
+ * first-touch per frame. The spare is dropped once it has lain unused for {@link #SPARE_IDLE_MILLIS},
+ * and when the connection closes. Every listener call, {@code onClosed} included, happens on that
+ * thread, so the listener is never called concurrently.
  *
  * <p>Writing: {@link #write} only enqueues on a lock-free queue. {@link #flush} is write-combining:
  * the first thread to win a CAS becomes the writer and drains the queue for everyone, copying small
@@ -50,6 +53,10 @@ final class PipesConnection implements Connection {
   private static final int LARGE_READ_CHUNK = 1024 * 1024;
   /** The most bytes of one heap buffer offered to one write call (see {@link #writeSome}). */
   static final int MAX_HEAP_WRITE = 256 * 1024;
+  /** The largest large-frame buffer kept for reuse: a frame of the default maxFrameSize (64 MiB) fits. */
+  static final int SPARE_MAX = 64 * 1024 * 1024 + 64 * 1024;
+  /** A spare unused for this long is dropped (its memory left to the collector). */
+  static final long SPARE_IDLE_MILLIS = 1000;
 
   private static final AtomicInteger READER_IDS = new AtomicInteger();
   /** Close reason meaning "clean": a local close or an EOF at a frame boundary. */
@@ -70,6 +77,12 @@ final class PipesConnection implements Connection {
   private volatile Selector readSelector;
   /** Waits for the socket to become writable; opened by the first writer that has to wait. */
   private volatile Selector writeSelector;
+  /** A large-frame buffer the listener gave back, for the next large frame; or null. */
+  private final AtomicReference<ByteBuffer> spare = new AtomicReference<>();
+  /** When the spare was last given back ({@link System#nanoTime}). */
+  private volatile long spareSince;
+  /** How long a spare may lie unused; tests shorten it. */
+  volatile long spareIdleNanos = SPARE_IDLE_MILLIS * 1_000_000L;
 
   // Writer state: touched only by the thread holding the `writing` flag.
   private ByteBuffer staging;
@@ -105,6 +118,11 @@ final class PipesConnection implements Connection {
   /** The reader thread, once started; for tests. */
   Thread readerThread() {
     return reader;
+  }
+
+  /** The spare large-frame buffer, or null; for tests. */
+  ByteBuffer spare() {
+    return spare.get();
   }
 
   @Override
@@ -304,6 +322,7 @@ final class PipesConnection implements Connection {
   }
 
   private void shutdownChannel() {
+    spare.set(null);
     try {
       channel.close();
     } catch (IOException ignored) {
@@ -385,7 +404,7 @@ final class PipesConnection implements Connection {
       }
       if (wait) {
         Thread.interrupted(); // our own thread: a stray interrupt must not turn the wait into a spin
-        sel.select(k -> {});
+        sel.select(k -> {}, spareWaitMillis());
         if (closeReason.get() != null) {
           throw new ClosedChannelException();
         }
@@ -396,6 +415,22 @@ final class PipesConnection implements Connection {
       }
       wait = true;
     }
+  }
+
+  /**
+   * How long the reader may wait for bytes before it looks at the spare again: 0 (no limit) without
+   * one; otherwise until the spare has lain unused for {@link #spareIdleNanos}, when it is dropped.
+   */
+  private long spareWaitMillis() {
+    if (spare.get() == null) {
+      return 0;
+    }
+    long left = spareIdleNanos - (System.nanoTime() - spareSince);
+    if (left <= 0) {
+      spare.set(null); // unused for long enough: leave its memory to the collector
+      return 0;
+    }
+    return Math.max(1, left / 1_000_000);
   }
 
   private void readFrames(Listener listener, Selector sel) throws IOException {
@@ -423,7 +458,8 @@ final class PipesConnection implements Connection {
           delivered = true;
         } else if (4 + len > buf.capacity()) {
           buf.position(pos + 4);
-          listener.onOwnedMessage(readLarge(buf, len, sel)); // a buffer of its own: the listener may keep it
+          ByteBuffer big = readLarge(buf, len, sel);
+          listener.onLentMessage(big, new Release(big)); // the listener may keep it until it releases it
           delivered = true;
         } else {
           break;
@@ -436,9 +472,17 @@ final class PipesConnection implements Connection {
     }
   }
 
-  /** Reads a frame larger than the read buffer into a buffer of its exact size (already size-checked). */
+  /**
+   * Reads a frame larger than the read buffer (already size-checked) into the spare if it is large
+   * enough, else into a new buffer of its exact size.
+   */
   private ByteBuffer readLarge(ByteBuffer buf, int len, Selector sel) throws IOException {
-    ByteBuffer big = ByteBuffer.allocate(len);
+    ByteBuffer big = spare.getAndSet(null);
+    if (big == null || big.capacity() < len) {
+      big = ByteBuffer.allocate(len); // a smaller spare is dropped: the new buffer may become the spare
+    } else {
+      big.clear().limit(len);
+    }
     big.put(buf); // the part already read; buf is now empty
     while (big.hasRemaining()) {
       big.limit(Math.min(len, big.position() + LARGE_READ_CHUNK));
@@ -450,6 +494,35 @@ final class PipesConnection implements Connection {
     }
     big.flip();
     return big;
+  }
+
+  /** Gives a lent buffer back: it becomes the spare unless it is too large or the connection closed. */
+  private final class Release extends AtomicBoolean implements Runnable {
+    private final ByteBuffer buffer;
+
+    Release(ByteBuffer buffer) {
+      this.buffer = buffer;
+    }
+
+    @Override
+    public void run() {
+      if (!compareAndSet(false, true) || buffer.capacity() > SPARE_MAX || closeReason.get() != null) {
+        return;
+      }
+      spareSince = System.nanoTime();
+      ByteBuffer previous = spare.getAndAccumulate(buffer,
+          (cur, b) -> cur == null || cur.capacity() < b.capacity() ? b : cur);
+      if (closeReason.get() != null) {
+        spare.set(null); // closed meanwhile: keep nothing
+        return;
+      }
+      if (previous == null && Thread.currentThread() != reader) {
+        Selector sel = readSelector; // the reader may wait without a time limit: start the spare's clock
+        if (sel != null) {
+          sel.wakeup();
+        }
+      }
+    }
   }
 
   private void checkLength(int len) throws ProtocolException {

@@ -19,8 +19,9 @@ import org.junit.jupiter.api.Timeout;
 
 /**
  * {@code byte[]} arguments and results through real worker JVMs, at the sizes where their frames change
- * path: sliced from the read buffer, or read into a buffer of their own that the worker keeps without a
- * copy ({@code onOwnedMessage}); up to maxFrameSize and one byte over it.
+ * path: sliced from the read buffer, or read into a lent buffer ({@code onLentMessage}: the worker keeps it
+ * without a copy until the task ran, and both sides read later large frames into it); up to maxFrameSize
+ * and one byte over it.
  */
 @Timeout(60)
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
@@ -99,6 +100,36 @@ class PipesLargeValuesTest {
     java.util.Arrays.fill(shared, (byte) 0);
     for (int i = 0; i < results.size(); i++) {
       assertArrayEquals(pattern(shared.length, i), results.get(i).get(30, TimeUnit.SECONDS), "task " + i);
+    }
+  }
+
+  /** In the worker: an argument a task kept. */
+  static byte[] keptArgument;
+
+  static Integer keep(byte[] b) {
+    keptArgument = b;
+    return b.length;
+  }
+
+  static byte[] kept(Integer ignored) {
+    return keptArgument;
+  }
+
+  /**
+   * Both sides read large frames into a buffer they reuse ({@code onLentMessage}): a task may keep its
+   * argument and the caller its results while later large frames arrive in the same memory.
+   */
+  @Test
+  void aTaskMayKeepItsArgumentAndTheCallerItsResultsWhileLaterFramesReuseTheBuffers() {
+    int size = 200_000;
+    assertEquals(size, pool.apply(PipesLargeValuesTest::keep, pattern(size, 1)));
+    List<byte[]> results = new ArrayList<>();
+    for (int i = 0; i < 4; i++) {
+      results.add(pool.apply(PipesLargeValuesTest::echo, pattern(size - i, 2 + i)));
+    }
+    assertArrayEquals(pattern(size, 1), pool.apply(PipesLargeValuesTest::kept, 0), "the task's kept argument");
+    for (int i = 0; i < results.size(); i++) {
+      assertArrayEquals(pattern(size - i, 2 + i), results.get(i), "result " + i);
     }
   }
 

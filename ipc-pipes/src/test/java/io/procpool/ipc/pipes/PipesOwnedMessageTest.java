@@ -18,7 +18,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 /**
- * Frames larger than the read buffer are handed over with {@link Connection.Listener#onOwnedMessage}:
+ * Frames larger than the read buffer are lent ({@link Connection.Listener#onLentMessage}), which by
+ * default hands them over with {@link Connection.Listener#onOwnedMessage}:
  * the listener may keep the buffer, which the transport never touches again; frames that fit the read
  * buffer still come as {@code onMessage} slices; a listener that does not override it gets every frame
  * through {@code onMessage}.

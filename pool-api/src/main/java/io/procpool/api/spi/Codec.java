@@ -30,6 +30,7 @@ public interface Codec {
 
   /**
    * Reads one value written by {@link #encode} from {@code in}, which holds exactly that encoding.
+   * The value must not share memory with the input (the pool reuses its buffers once this returns).
    *
    * @param loader the class loader for user classes
    * @param filter the filter every class must pass before it is instantiated
@@ -43,7 +44,9 @@ public interface Codec {
    * Reads one value written by {@link #encode} from the bytes between {@code in}'s position and its
    * limit, advancing the position (how far is unspecified: callers bound a value with the limit).
    * The default reads through an {@link InputStream}; codecs override it to decode small values
-   * without that indirection, which the pool uses on its hot path.
+   * without that indirection, which the pool uses on its hot path. As for the stream variant, the value
+   * must not share memory with {@code in} (e.g. a slice of it): the pool reads later messages into the
+   * same buffer once this returns.
    */
   default Object decode(ByteBuffer in, ClassLoader loader, ObjectInputFilter filter)
       throws IOException, ClassNotFoundException {

@@ -91,6 +91,26 @@ public interface Connection {
     }
 
     /**
+     * One inbound message in a buffer the transport lends to the listener: as with
+     * {@link #onOwnedMessage}, the listener may keep it past this call (for example queue it for
+     * another thread), and once it no longer reads the buffer it calls {@code release.run()}, after
+     * which the transport may read a later message into the same memory. So after {@code release} the
+     * listener must not read the buffer or anything sharing its memory (slices, values decoded as views
+     * of it). {@code release} may be called from any thread; calling it again has no effect; never
+     * calling it is allowed (the buffer then stays the listener's, and the transport allocates another
+     * one for its next such message).
+     * Transports call it where they would otherwise call {@link #onOwnedMessage}, and everything said
+     * there (order, thread, failures) holds. The default passes the message to {@link #onOwnedMessage}
+     * and never releases it.
+     *
+     * @param message the message, from its position to its limit
+     * @param release gives the buffer back to the transport; thread-safe, idempotent
+     */
+    default void onLentMessage(ByteBuffer message, Runnable release) {
+      onOwnedMessage(message);
+    }
+
+    /**
      * Called after a run of {@link #onMessage} calls, when no further inbound message is available
      * without blocking: a good moment to flush replies in one batch.
      */

@@ -102,6 +102,20 @@ final class WorkerChannel implements Connection.Listener {
     }
   }
 
+  /**
+   * A large frame in a buffer the transport lends: decoded completely during {@link #onMessage}, like
+   * every message, so it is given back at once and the transport reads the next one into the same
+   * memory.
+   */
+  @Override
+  public void onLentMessage(ByteBuffer m, Runnable release) {
+    try {
+      onMessage(m);
+    } finally {
+      release.run();
+    }
+  }
+
   private void protocolError(Exception e) {
     if (e instanceof WorkerSupervisor.NotNeeded) {
       LOG.log(System.Logger.Level.DEBUG, "procpool: closing " + connection.describe() + ": " + e.getMessage());

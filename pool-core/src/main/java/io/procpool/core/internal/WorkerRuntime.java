@@ -47,6 +47,8 @@ public final class WorkerRuntime implements Connection.Listener {
    * byte budget per worker), so it needs no bound of its own.
    */
   private final ConcurrentLinkedQueue<ByteBuffer> inbox = new ConcurrentLinkedQueue<>();
+  /** The lent buffers among the inbox's messages, in the same order (see {@link #onLentMessage}). */
+  private final ConcurrentLinkedQueue<Lent> lent = new ConcurrentLinkedQueue<>();
   /** Taking a TASK from the inbox and recording it as running is atomic with respect to a RECALL. */
   private final Object takeLock = new Object();
   /** The task being run, or -1. Written under {@link #takeLock} when a task is taken. */
@@ -128,16 +130,53 @@ public final class WorkerRuntime implements Connection.Listener {
 
   @Override
   public void onMessage(ByteBuffer message) {
-    receive(message, false);
+    receive(message, false, null);
   }
 
   /** A large frame the transport read into a buffer of its own: queued as it is, without a copy. */
   @Override
   public void onOwnedMessage(ByteBuffer message) {
-    receive(message, true);
+    receive(message, true, null);
   }
 
-  private void receive(ByteBuffer message, boolean owned) {
+  /**
+   * A large frame in a buffer the transport lends: queued as it is, and given back once the executor
+   * has handled the message (a task: once it ran and its result is encoded), so that the transport
+   * reads the next large frame into the same memory.
+   */
+  @Override
+  public void onLentMessage(ByteBuffer message, Runnable release) {
+    receive(message, true, release);
+  }
+
+  /** A lent inbound buffer waiting in the inbox, with what gives it back. */
+  private static final class Lent {
+    final ByteBuffer buffer;
+    final Runnable release;
+
+    Lent(ByteBuffer buffer, Runnable release) {
+      this.buffer = buffer;
+      this.release = release;
+    }
+  }
+
+  /** Gives {@code m} back to the transport if it is the oldest lent buffer still out (the executor's thread). */
+  private void giveBack(ByteBuffer m) {
+    Lent l = lent.peek();
+    if (l != null && l.buffer == m) {
+      lent.poll();
+      l.release.run();
+    }
+  }
+
+  private void receive(ByteBuffer message, boolean owned, Runnable release) {
+    if (!queue(message, owned, release) && release != null) {
+      release.run(); // handled on this thread
+    }
+  }
+
+  /** Handles or queues one inbound message; returns whether it was queued for the executor. */
+  private boolean queue(ByteBuffer message, boolean owned, Runnable release) {
     if (message.remaining() > 0 && message.get(message.position()) == WorkerProtocol.SECRET_REPLY) {
       // On the transport's thread: the asking thread (often the executor) waits for it.
       message.get();
@@ -150,7 +189,7 @@ public final class WorkerRuntime implements Connection.Listener {
       } catch (IOException e) {
         connection.close(e);
       }
-      return;
+      return false;
     }
     if (message.remaining() > 0 && message.get(message.position()) == WorkerProtocol.PING) {
       // On the transport's thread, at once: the pool asks whether this worker (its node) is still there,
@@ -161,7 +200,7 @@ public final class WorkerRuntime implements Connection.Listener {
       } catch (IOException e) {
         // onClosed handles it
       }
-      return;
+      return false;
     }
     if (message.remaining() > 0 && message.get(message.position()) == WorkerProtocol.RECALL) {
       // On the transport's thread: the executor may be busy with a long task.
@@ -171,7 +210,7 @@ public final class WorkerRuntime implements Connection.Listener {
       } catch (IOException e) {
         connection.close(e);
       }
-      return;
+      return false;
     }
     ByteBuffer kept;
     if (owned) {
@@ -180,10 +219,14 @@ public final class WorkerRuntime implements Connection.Listener {
       kept = ByteBuffer.allocate(message.remaining());
       kept.put(message).flip();
     }
+    if (release != null) {
+      lent.add(new Lent(kept, release)); // before the executor can see the message
+    }
     inbox.add(kept);
     if (parked) {
       LockSupport.unpark(executor);
     }
+    return true;
   }
 
   /** Takes the named tasks out of the inbox unless started, and tells the parent which and what runs. */
@@ -199,6 +242,12 @@ public final class WorkerRuntime implements Connection.Listener {
             if (wanted == id) {
               if (inbox.remove(m)) {
                 removed[n++] = id;
+                for (Lent l : lent) {
+                  if (l.buffer == m && lent.remove(l)) {
+                    l.release.run(); // never runs: nothing reads it any more
+                    break;
+                  }
+                }
               }
               break;
             }
@@ -346,6 +395,7 @@ public final class WorkerRuntime implements Connection.Listener {
         default:
           throw new IOException("unknown message type " + type + " from the parent");
       }
+      giveBack(m); // handled: nothing refers to its bytes any more
     }
   }
 
