@@ -167,32 +167,7 @@ abstract class GrpcConnection implements Connection {
     boolean onTransportThread = onEventLoop();
     // Not interruptible: a thread whose interrupt flag is set must still get its messages sent (the
     // SPI promise), so an interrupt is remembered and restored on the way out instead.
-    boolean[] interrupted = {false};
-    try {
-      boolean handOff = !onTransportThread;
-      while (flushLocked(target, onTransportThread, handOff, interrupted)) {
-        // Left to the event loop. Scheduled only now, with sendLock released: the loop, woken by this,
-        // would otherwise often find the lock still held and park on it (JFR: ~10 % of hand-offs).
-        if (scheduleDrain()) {
-          return;
-        }
-        handOff = false; // no loop to run it: send on this thread
-      }
-    } finally {
-      if (interrupted[0]) {
-        Thread.currentThread().interrupt();
-      }
-    }
-  }
-
-  /**
-   * One pass of {@link #flush} under sendLock: sends, or waits for the stream, until the messages up
-   * to {@code target} are handed to gRPC (false), or returns true when, {@code handOff} allowing, it
-   * left them to the event loop instead ({@link #promise promised}); the caller then schedules
-   * {@link #drainOnLoop}.
-   */
-  private boolean flushLocked(long target, boolean onTransportThread, boolean handOff, boolean[] interrupted)
-      throws IOException {
+    boolean interrupted = false;
     sendLock.lock();
     try {
       while (true) {
@@ -211,27 +186,26 @@ abstract class GrpcConnection implements Connection {
           if (empty) {
             backlogSentLocked();
           }
-          return false;
+          return;
         }
         if (!callIsReady()) {
           if (onTransportThread) {
             promise(target);
             drainOnReady = true;
             readingPaused = true;
-            return false;
+            return;
           }
           try {
             readyOrBroken.awaitNanos(READY_WAIT_NANOS);
           } catch (InterruptedException e) {
-            interrupted[0] = true; // keep sending; the flag is set again by flush
+            interrupted = true; // keep sending; the flag is set again below
           }
           continue;
         }
-        if (handOff && pending <= Sizes.BATCH_TARGET_BYTES && loop != null) {
+        if (!onTransportThread && pending <= Sizes.BATCH_TARGET_BYTES && promise(target) && scheduleDrain()) {
           // A small backlog and a stream that takes it: the event loop sends it, together with what
           // other flushes add meanwhile, as one batch (fewer gRPC messages, no serialization here).
-          promise(target);
-          return true;
+          return;
         }
         Frames batch = nextBatch();
         if (batch.getMessagesCount() > 0) {
@@ -240,6 +214,9 @@ abstract class GrpcConnection implements Connection {
       }
     } finally {
       sendLock.unlock();
+      if (interrupted) {
+        Thread.currentThread().interrupt();
+      }
     }
   }
 
@@ -262,10 +239,11 @@ abstract class GrpcConnection implements Connection {
   }
 
   /** Records that the messages up to {@code seq} must go out even if a clean close comes first. */
-  private void promise(long seq) {
+  private boolean promise(long seq) {
     synchronized (queueLock) {
       promisedSeq = Math.max(promisedSeq, seq);
     }
+    return true;
   }
 
   /** Makes sure {@link #drainOnLoop} will run; false if there is no loop to run it (send here). */

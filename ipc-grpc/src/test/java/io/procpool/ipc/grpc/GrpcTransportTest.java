@@ -315,16 +315,16 @@ class GrpcTransportTest {
   }
 
   /**
-   * Application threads flushing at once hand their small flushes to the event loop after they have
-   * released the send lock; whichever of them schedules the loop's drain, every message flushed by
-   * any of them must arrive (with the connection still open: nothing but that drain sends them),
-   * once, each thread's in its order (both sides).
+   * Application threads flushing at once leave their small flushes to the event loop; whichever of
+   * them schedules the loop's drain, every message flushed by any of them must arrive (with the
+   * connection still open: nothing but those drains sends them), once, each thread's in its order
+   * (both sides).
    */
   @Test
   void concurrentSmallFlushesAllArriveInEachThreadsOrder() throws Exception {
     Fixtures.Server s = server(options());
     int threads = 4;
-    int perThread = 400;
+    int perThread = 300;
     ExecutorService pool = Executors.newFixedThreadPool(threads);
     try {
       for (boolean fromClient : new boolean[] {true, false}) {
