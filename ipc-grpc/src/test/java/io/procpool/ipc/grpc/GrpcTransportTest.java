@@ -314,6 +314,65 @@ class GrpcTransportTest {
     }
   }
 
+  /**
+   * Application threads flushing at once leave their small flushes to the event loop; whichever of
+   * them schedules the loop's drain, every message flushed by any of them must arrive (with the
+   * connection still open: nothing but those drains sends them), once, each thread's in its order
+   * (both sides).
+   */
+  @Test
+  void concurrentSmallFlushesAllArriveInEachThreadsOrder() throws Exception {
+    Fixtures.Server s = server(options());
+    int threads = 4;
+    int perThread = 300;
+    ExecutorService pool = Executors.newFixedThreadPool(threads);
+    try {
+      for (boolean fromClient : new boolean[] {true, false}) {
+        Connection client = connect(s, options());
+        Connection parent = s.next();
+        Fixtures.Recorder atParent = new Fixtures.Recorder();
+        Fixtures.Recorder atClient = new Fixtures.Recorder();
+        parent.start(atParent);
+        client.start(atClient);
+        Connection sender = fromClient ? client : parent;
+        Fixtures.Recorder receiver = fromClient ? atParent : atClient;
+        CountDownLatch go = new CountDownLatch(1);
+        List<Future<?>> done = new ArrayList<>();
+        for (int t = 0; t < threads; t++) {
+          int id = t;
+          done.add(pool.submit(() -> {
+            go.await();
+            for (int i = 0; i < perThread; i++) {
+              sender.write(ByteBuffer.allocate(8).putInt(0, id).putInt(4, i));
+              sender.flush();
+            }
+            return null;
+          }));
+        }
+        go.countDown();
+        for (Future<?> f : done) {
+          f.get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
+        }
+        int[] next = new int[threads];
+        for (int n = 0; n < threads * perThread; n++) {
+          byte[] m = receiver.messages.poll(TIMEOUT_SECONDS, TimeUnit.SECONDS);
+          assertTrue(m != null, "only " + n + " of " + threads * perThread + " messages flushed by the "
+              + (fromClient ? "client" : "parent") + " arrived");
+          ByteBuffer b = ByteBuffer.wrap(m);
+          int id = b.getInt(0);
+          assertEquals(next[id], b.getInt(4), "thread " + id + "'s messages out of order or repeated");
+          next[id]++;
+        }
+        sender.close();
+        receiver.awaitClosed();
+        assertEquals(0, receiver.messages.size());
+      }
+    } finally {
+      pool.shutdownNow();
+      assertTrue(pool.awaitTermination(TIMEOUT_SECONDS, TimeUnit.SECONDS));
+    }
+  }
+
   @Test
   void printLatencyAndThroughput() throws Exception {
     Fixtures.Server s = server(options());
