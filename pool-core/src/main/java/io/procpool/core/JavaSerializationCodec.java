@@ -1,6 +1,7 @@
 package io.procpool.core;
 
 import io.procpool.api.spi.Codec;
+import io.procpool.core.internal.Utf16;
 import java.io.DataInputStream;
 import java.io.EOFException;
 import java.io.IOException;
@@ -142,17 +143,7 @@ public final class JavaSerializationCodec implements Codec {
           return Boolean.FALSE;
         case TAG_STRING: {
           in.get();
-          int len = length(in);
-          String s;
-          if (in.hasArray()) {
-            s = new String(in.array(), in.arrayOffset() + in.position(), len, StandardCharsets.UTF_8);
-            in.position(in.position() + len);
-          } else {
-            byte[] b = new byte[len];
-            in.get(b);
-            s = new String(b, StandardCharsets.UTF_8);
-          }
-          return s;
+          return Utf16.readUtf8(in, length(in));
         }
         case TAG_BYTES: {
           in.get();

@@ -139,19 +139,8 @@ final class BulkChunk {
         return m.getLong();
       case DOUBLE:
         return Double.longBitsToDouble(m.getLong());
-      default: {
-        int len = m.getInt();
-        String s;
-        if (m.hasArray()) {
-          s = new String(m.array(), m.arrayOffset() + m.position(), len, StandardCharsets.UTF_8);
-          m.position(m.position() + len);
-        } else {
-          byte[] b = new byte[len];
-          m.get(b);
-          s = new String(b, StandardCharsets.UTF_8);
-        }
-        return s;
-      }
+      default:
+        return Utf16.readUtf8(m, m.getInt());
     }
   }
 

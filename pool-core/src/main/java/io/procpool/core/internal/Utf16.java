@@ -1,5 +1,8 @@
 package io.procpool.core.internal;
 
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+
 /** Whether a string survives UTF-8: the compact string encodings use UTF-8, which cannot carry a lone surrogate. */
 public final class Utf16 {
   private Utf16() {}
@@ -20,5 +23,20 @@ public final class Utf16 {
       }
     }
     return true;
+  }
+
+  /**
+   * The string whose UTF-8 encoding is the next {@code len} bytes of {@code in} (already checked to be
+   * there), advancing its position past them; straight from the array of a heap buffer.
+   */
+  public static String readUtf8(ByteBuffer in, int len) {
+    if (in.hasArray()) {
+      String s = new String(in.array(), in.arrayOffset() + in.position(), len, StandardCharsets.UTF_8);
+      in.position(in.position() + len);
+      return s;
+    }
+    byte[] b = new byte[len];
+    in.get(b);
+    return new String(b, StandardCharsets.UTF_8);
   }
 }
