@@ -765,7 +765,58 @@ public abstract class AbstractPoolContractTest extends AbstractContractTest {
             "the failure came at position " + position + ", chunksize " + chunksize);
         assertInstanceOf(ContractFailure.class, failure.getCause());
         assertEquals("item 7", failure.getCause().getMessage());
+        // Every later position has its own outcome: the rest of the failed chunk never ran and fails
+        // too, then the values go on at their positions.
+        position++;
+        int chunkEnd = Math.min(20, chunkStart + chunksize);
+        for (; position < chunkEnd; position++) {
+          int at = position;
+          TaskFailedException notRun = assertThrows(TaskFailedException.class, results::next,
+              () -> "position " + at + " of the failed chunk, chunksize " + chunksize);
+          assertEquals("item 7", notRun.getCause().getMessage());
+        }
+        for (; position < 20; position++) {
+          assertEquals(position, results.next(), "chunksize " + chunksize);
+        }
+        assertFalse(results.hasNext(), "more outcomes than items, chunksize " + chunksize);
       }
+    }
+  }
+
+  @Test
+  @Timeout(value = 120, threadMode = SEPARATE_THREAD)
+  void imapUnorderedGivesEveryItemOneOutcomeWhenAChunkFails() {
+    try (ProcessPool pool = newPool(2)) {
+      Iterator<Integer> results =
+          pool.imapUnordered((Integer x) -> x == 7 ? ContractTasks.<Integer>fail("item 7") : x, range(0, 20), 4);
+      Set<Integer> values = new HashSet<>();
+      int failures = 0;
+      while (results.hasNext()) {
+        try {
+          assertTrue(values.add(results.next()), "a value came twice");
+        } catch (TaskFailedException e) {
+          assertEquals("item 7", e.getCause().getMessage());
+          failures++;
+        }
+      }
+      // Chunk 4..7: 4, 5 and 6 ran, 7 (its last item) threw: one failure.
+      assertEquals(1, failures, "failures");
+      assertEquals(19, values.size(), "values");
+      Iterator<Integer> second =
+          pool.imapUnordered((Integer x) -> x == 5 ? ContractTasks.<Integer>fail("item 5") : x, range(0, 20), 4);
+      values.clear();
+      failures = 0;
+      while (second.hasNext()) {
+        try {
+          assertTrue(values.add(second.next()), "a value came twice");
+        } catch (TaskFailedException e) {
+          assertEquals("item 5", e.getCause().getMessage());
+          failures++;
+        }
+      }
+      // Chunk 4..7: 4 ran, 5 threw, 6 and 7 never ran: three failures, one per item.
+      assertEquals(3, failures, "failures");
+      assertEquals(17, values.size(), "values");
     }
   }
 

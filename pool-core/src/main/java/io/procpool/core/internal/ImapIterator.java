@@ -62,16 +62,25 @@ final class ImapIterator<R> implements Iterator<R> {
   /** Completes after the final progress call. */
   private final CompletableFuture<Void> progressDone = new CompletableFuture<>();
 
-  /** The result of one chunk. */
+  /**
+   * The result of one chunk: the values of the items before its failure, if any; then one failure per
+   * item from the failed one to the end of the chunk (those after it never ran), so that every input
+   * item has exactly one outcome at its position.
+   */
   private static final class Outcome {
     final List<Object> values;
-    Throwable failure;
+    final Throwable failure;
     final boolean thrownByTask;
+    /** Items from the failed one on whose failure {@code next()} has not thrown yet. */
+    int failuresLeft;
+    final int failedItems;
 
-    Outcome(List<Object> values, Throwable failure, boolean thrownByTask) {
+    Outcome(List<Object> values, Throwable failure, boolean thrownByTask, int chunkSize) {
       this.values = values;
       this.failure = failure;
       this.thrownByTask = thrownByTask;
+      this.failedItems = failure == null ? 0 : Math.max(1, chunkSize - values.size());
+      this.failuresLeft = failedItems;
     }
   }
 
@@ -114,7 +123,7 @@ final class ImapIterator<R> implements Iterator<R> {
         task = new ChunkTask(encoder.chunk(function, items.iterator(), items.size(), submittedItems),
             new SlotSink(slot), 0, items.size());
       } catch (TaskSerializationException e) {
-        deliver(slot, new Outcome(List.of(), e, false));
+        deliver(slot, new Outcome(List.of(), e, false, items.size()));
         submittedItems += items.size();
         counted(0, items.size());
         continue;
@@ -165,7 +174,7 @@ final class ImapIterator<R> implements Iterator<R> {
 
     @Override
     public void onChunk(ChunkTask chunk, List<Object> values, Throwable failure, boolean thrownByTask) {
-      Outcome o = new Outcome(values, failure, thrownByTask);
+      Outcome o = new Outcome(values, failure, thrownByTask, chunk.size);
       if (slot.complete(o)) {
         if (!ordered) {
           completed.add(o);
@@ -228,7 +237,7 @@ final class ImapIterator<R> implements Iterator<R> {
   @Override
   public boolean hasNext() {
     while (true) {
-      if (current != null && (position < current.values.size() || current.failure != null)) {
+      if (current != null && (position < current.values.size() || current.failuresLeft > 0)) {
         return true;
       }
       current = null;
@@ -296,9 +305,10 @@ final class ImapIterator<R> implements Iterator<R> {
       return (R) current.values.get(position++);
     }
     Throwable f = current.failure;
-    current.failure = null;
+    boolean first = current.failuresLeft-- == current.failedItems;
     if (current.thrownByTask) {
-      throw new TaskFailedException("the task failed for an item: " + f, f);
+      throw new TaskFailedException(first ? "the task failed for an item: " + f
+          : "the item was not run: an earlier item of its chunk failed: " + f, f);
     }
     throw DefaultProcessPool.rethrow(f, false);
   }
