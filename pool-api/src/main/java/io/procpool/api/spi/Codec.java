@@ -46,7 +46,11 @@ public interface Codec {
    * The default reads through an {@link InputStream}; codecs override it to decode small values
    * without that indirection, which the pool uses on its hot path. As for the stream variant, the value
    * must not share memory with {@code in} (e.g. a slice of it): the pool reads later messages into the
-   * same buffer once this returns.
+   * same buffer once this returns. {@code in} may be a heap or a direct buffer (it depends on the
+   * transport and the message's size), so do not rely on {@link ByteBuffer#array()} without checking
+   * {@link ByteBuffer#hasArray()}. (Large messages decoded by a custom codec are left in a buffer of
+   * their own, so a value sharing memory with them is not overwritten; small ones have no such
+   * guarantee.)
    */
   default Object decode(ByteBuffer in, ClassLoader loader, ObjectInputFilter filter)
       throws IOException, ClassNotFoundException {

@@ -46,6 +46,17 @@ final class Payloads {
     return codec;
   }
 
+  /**
+   * Whether the values this codec decodes never share memory with their input, so that the buffer
+   * a large message was read into may be given back to the transport for reuse once it is decoded.
+   * Only for the built-in codec: the {@link Codec} contract forbids a custom codec's values to be
+   * views of their input, but breaking that would then corrupt kept values silently, so their large
+   * messages keep a buffer of their own, as before buffers were lent.
+   */
+  boolean decodesIntoNewMemory() {
+    return codec.getClass() == io.procpool.core.JavaSerializationCodec.class;
+  }
+
   /** Appends the encoding of {@code value} to {@code out}. */
   void encode(Object value, Buf out, String what) {
     encode(value, out, what, -1);

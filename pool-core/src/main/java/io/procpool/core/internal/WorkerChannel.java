@@ -105,13 +105,12 @@ final class WorkerChannel implements Connection.Listener {
   /**
    * A large frame in a buffer the transport lends: decoded completely during {@link #onMessage}, like
    * every message, so it is given back at once and the transport reads the next one into the same
-   * memory.
+   * memory (unless a custom codec decoded it: see {@link Payloads#decodesIntoNewMemory}).
    */
   @Override
   public void onLentMessage(ByteBuffer m, Runnable release) {
-    try {
-      onMessage(m);
-    } finally {
+    onMessage(m);
+    if (payloads.decodesIntoNewMemory()) {
       release.run();
     }
   }

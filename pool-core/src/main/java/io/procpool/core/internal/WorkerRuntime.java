@@ -59,7 +59,7 @@ public final class WorkerRuntime implements Connection.Listener {
   private final Map<Integer, Object> functions = new HashMap<>();
   /** Set on SHUTDOWN: the JVM then exits normally (shutdown hooks, CDS archive dump). */
   private volatile boolean shuttingDown;
-  private Payloads payloads;
+  private volatile Payloads payloads;
   private long maxMemory;
   private final java.util.concurrent.atomic.AtomicBoolean retireRequested =
       new java.util.concurrent.atomic.AtomicBoolean();
@@ -146,7 +146,8 @@ public final class WorkerRuntime implements Connection.Listener {
    */
   @Override
   public void onLentMessage(ByteBuffer message, Runnable release) {
-    receive(message, true, release);
+    Payloads p = payloads; // null before INIT: then, as for a custom codec, the buffer is kept
+    receive(message, true, p != null && p.decodesIntoNewMemory() ? release : null);
   }
 
   /** A lent inbound buffer waiting in the inbox, with what gives it back. */
