@@ -362,7 +362,10 @@ public interface ProcessPool extends AutoCloseable {
     /**
      * The longest a task may run; on expiry its worker is killed and replaced and the task fails
      * with {@link TaskTimeoutException}. Default: none. With a timeout each worker holds one task at a
-     * time, so that timeouts are measured from the real start of a task.
+     * time, so that timeouts are measured from the real start of a task. A task's time includes what
+     * the worker does for it besides calling the function: decoding its arguments and encoding its
+     * result, which for values of many megabytes can take tens of milliseconds (more in a worker that
+     * has just started), so leave room for that in a short timeout.
      */
     public Builder taskTimeout(Duration timeout) {
       options.taskTimeout(timeout);
