@@ -24,8 +24,8 @@ import org.junit.jupiter.api.Timeout;
  */
 @Timeout(120)
 class PipesCustomCodecTest {
-  static final int SIZE = 200 * 1024; // above the 64 KiB read buffer: a lent frame on both sides
-  static final int VALUES = 8;
+  static final int SIZE = PipesConnection.SPARE_MIN; // a lent frame on both sides, large enough to be kept as the spare
+  static final int VALUES = 4;
   /** Arguments a worker kept, across tasks. */
   static final List<ByteBuffer> KEPT = new ArrayList<>();
 

@@ -103,7 +103,7 @@ class PipesLentMessageTest extends PipesFixture {
     startServer();
     Connection client = connect();
     Lender lender = new Lender(true);
-    serverSide(lender);
+    serverSide(lender).spareMin = 0;
     // Each side of the read buffer, a spare larger than the frame (its limit is the frame's), one smaller.
     int[] sizes = {LARGEST_SLICED + 1, 1 << 20, LARGEST_SLICED + 1, 3, (1 << 20) - 1, (1 << 20) + 1, LARGEST_SLICED};
     byte[] previousArray = null;
@@ -134,6 +134,7 @@ class PipesLentMessageTest extends PipesFixture {
     Connection client = connect();
     Lender lender = new Lender(false);
     PipesConnection server = serverSide(lender);
+    server.spareMin = 0;
     int size = 200_000;
     send(client, size, 1);
     Object[] a = lender.next();
@@ -161,6 +162,7 @@ class PipesLentMessageTest extends PipesFixture {
     Connection client = connect();
     Lender lender = new Lender(false);
     PipesConnection server = serverSide(lender);
+    server.spareMin = 0;
     send(client, 100_000, 1);
     ((Runnable) lender.next()[2]).run();
     assertNotNull(server.spare(), "given back: kept");
@@ -184,6 +186,7 @@ class PipesLentMessageTest extends PipesFixture {
     assertEquals(0, rawHandshake(raw, KEY, 2));
     Lender lender = new Lender(true);
     PipesConnection server = serverSide(lender);
+    server.spareMin = 0;
     int len = 300_000;
     writeAll(raw, ByteBuffer.allocate(4 + len).putInt(len).put(pattern(len, 5)).flip());
     assertArrayEquals(pattern(len, 5), (byte[]) lender.next()[0]);
@@ -195,5 +198,19 @@ class PipesLentMessageTest extends PipesFixture {
     assertTrue(cause.getMessage().contains("truncated frame"), cause.getMessage());
     assertTrue(lender.got.isEmpty(), "nothing of the truncated frame was delivered");
     assertNull(server.spare(), "closed: nothing kept");
+  }
+
+  @Test
+  void aBufferBelowTheSpareMinimumIsNotKept() throws Exception {
+    startServer();
+    Connection client = connect();
+    Lender lender = new Lender(true);
+    PipesConnection server = serverSide(lender);
+    send(client, 1 << 20, 1); // 1 MiB: lent and given back, but a fresh buffer per frame is cheaper
+    assertArrayEquals(pattern(1 << 20, 1), (byte[]) lender.next()[0]);
+    assertNull(server.spare(), "a 1 MiB buffer was kept");
+    send(client, PipesConnection.SPARE_MIN, 2);
+    assertArrayEquals(pattern(PipesConnection.SPARE_MIN, 2), (byte[]) lender.next()[0]);
+    awaitTrue(() -> server.spare() != null, "a buffer of SPARE_MIN bytes is kept");
   }
 }
