@@ -787,38 +787,32 @@ public abstract class AbstractPoolContractTest extends AbstractContractTest {
   @Timeout(value = 120, threadMode = SEPARATE_THREAD)
   void imapUnorderedGivesEveryItemOneOutcomeWhenAChunkFails() {
     try (ProcessPool pool = newPool(2)) {
-      Iterator<Integer> results =
-          pool.imapUnordered((Integer x) -> x == 7 ? ContractTasks.<Integer>fail("item 7") : x, range(0, 20), 4);
-      Set<Integer> values = new HashSet<>();
-      int failures = 0;
-      while (results.hasNext()) {
-        try {
-          assertTrue(values.add(results.next()), "a value came twice");
-        } catch (TaskFailedException e) {
-          assertEquals("item 7", e.getCause().getMessage());
-          failures++;
-        }
-      }
       // Chunk 4..7: 4, 5 and 6 ran, 7 (its last item) threw: one failure.
-      assertEquals(1, failures, "failures");
-      assertEquals(19, values.size(), "values");
-      Iterator<Integer> second =
-          pool.imapUnordered((Integer x) -> x == 5 ? ContractTasks.<Integer>fail("item 5") : x, range(0, 20), 4);
-      values.clear();
-      failures = 0;
-      while (second.hasNext()) {
-        try {
-          assertTrue(values.add(second.next()), "a value came twice");
-        } catch (TaskFailedException e) {
-          assertEquals("item 5", e.getCause().getMessage());
-          failures++;
-        }
-      }
+      assertOneOutcomePerItem(pool, 7, 1);
       // Chunk 4..7: 4 ran, 5 threw, 6 and 7 never ran: three failures, one per item.
-      assertEquals(3, failures, "failures");
-      assertEquals(17, values.size(), "values");
+      assertOneOutcomePerItem(pool, 5, 3);
     }
   }
+
+  /** imapUnordered over 0..19 in chunks of 4, item {@code failing} throwing: each value once, then the failures. */
+  private static void assertOneOutcomePerItem(ProcessPool pool, int failing, int expectedFailures) {
+    String message = "item " + failing;
+    Iterator<Integer> results =
+        pool.imapUnordered((Integer x) -> x == failing ? ContractTasks.<Integer>fail(message) : x, range(0, 20), 4);
+    Set<Integer> values = new HashSet<>();
+    int failures = 0;
+    while (results.hasNext()) {
+      try {
+        assertTrue(values.add(results.next()), "a value came twice");
+      } catch (TaskFailedException e) {
+        assertEquals(message, e.getCause().getMessage());
+        failures++;
+      }
+    }
+    assertEquals(expectedFailures, failures, "failures");
+    assertEquals(20 - expectedFailures, values.size(), "values");
+  }
+
 
   @Test
   @Timeout(value = 120, threadMode = SEPARATE_THREAD)
